@@ -1,0 +1,167 @@
+//! The decision: public path, token, path safety, ownership, in that order.
+//! Pure: no gRPC, no clock, no I/O, so every rule is unit-testable.
+
+use crate::extract::{self, ExtractError};
+use crate::path_policy::{PathClass, PathError, PathPolicy};
+use crate::verify::{Verifier, VerifyError};
+
+/// What one request brings to the decision.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    /// The raw request target (`path[?query]`), as Envoy sends it.
+    pub path: &'a str,
+    /// Every `authorization` value the request carried, from either header encoding.
+    pub authorization: &'a [&'a [u8]],
+}
+
+/// The outcome for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Let the request through.
+    Allow(Allow),
+    /// Refuse it.
+    Deny(Denial),
+}
+
+/// Why a request is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allow {
+    /// Under a public prefix; no identity is asserted.
+    Public,
+    /// The token's user owns the user-scoped path.
+    Owner {
+        /// The verified user id.
+        user_id: String,
+    },
+    /// A path outside every template, with a valid token.
+    Authenticated {
+        /// The verified user id.
+        user_id: String,
+    },
+}
+
+/// Why a request is refused; each variant maps to one HTTP status in [`crate::response`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// No usable bearer token (401).
+    #[error(transparent)]
+    Credentials(#[from] ExtractError),
+    /// The token did not verify (401).
+    #[error(transparent)]
+    Token(#[from] VerifyError),
+    /// The path cannot be judged safely (400).
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// Someone else's path (403).
+    #[error("token user does not own this path")]
+    NotOwner,
+}
+
+/// Everything a decision needs, built once from the configuration.
+#[derive(Debug)]
+pub struct Authorizer {
+    verifier: Verifier,
+    paths: PathPolicy,
+    max_token_bytes: usize,
+}
+
+impl Authorizer {
+    /// Assembles an authorizer.
+    pub fn new(verifier: Verifier, paths: PathPolicy, max_token_bytes: usize) -> Self {
+        Self { verifier, paths, max_token_bytes }
+    }
+
+    /// Decides one request at `now` (seconds since the Unix epoch).
+    ///
+    /// Order: a well-formed public path is allowed; then token problems (401) come before
+    /// path problems (400), which come before ownership (403).
+    pub fn decide(&self, req: &RequestView<'_>, now: u64) -> Decision {
+        match self.try_decide(req, now) {
+            Ok(allow) => Decision::Allow(allow),
+            Err(denial) => Decision::Deny(denial),
+        }
+    }
+
+    fn try_decide(&self, req: &RequestView<'_>, now: u64) -> Result<Allow, Denial> {
+        let class = self.paths.classify(req.path);
+        if class == Ok(PathClass::Public) {
+            return Ok(Allow::Public);
+        }
+        let token = extract::bearer_token(req.authorization, self.max_token_bytes)?;
+        let user_id = self.verifier.verify(token, now)?.user_id;
+        match class? {
+            PathClass::Scoped { user_id: owner } if *owner == *user_id.as_bytes() => {
+                Ok(Allow::Owner { user_id })
+            }
+            PathClass::Scoped { .. } => Err(Denial::NotOwner),
+            PathClass::AuthOnly | PathClass::Public => Ok(Allow::Authenticated { user_id }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mint;
+    use crate::path_policy::{PathTemplate, PublicPrefix};
+    use crate::verify::ClaimRules;
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: u64 = 1_800_000_000;
+
+    fn authorizer() -> Authorizer {
+        let verifier = Verifier::new(
+            &[SECRET],
+            ClaimRules { uid_claims: vec!["uid".into(), "sub".into()], leeway_secs: 30, issuer: None, audiences: vec![] },
+        );
+        let paths = PathPolicy::new(
+            vec![PathTemplate::parse("/api/{user_id}").expect("template")],
+            vec![PublicPrefix::parse("/api/auth").expect("prefix")],
+        );
+        Authorizer::new(verifier, paths, 8192)
+    }
+
+    fn bearer(uid: &str) -> String {
+        let token = mint::sign_claims(SECRET, &json!({"uid": uid, "exp": NOW + 60})).expect("sign");
+        format!("Bearer {token}")
+    }
+
+    fn decide(path: &str, auth: Option<&str>) -> Decision {
+        let values: Vec<&[u8]> = auth.map(str::as_bytes).into_iter().collect();
+        authorizer().decide(&RequestView { path, authorization: &values }, NOW)
+    }
+
+    #[test]
+    fn owner_is_allowed_and_others_are_forbidden() {
+        let a = bearer("user_A");
+        assert_eq!(decide("/api/user_A/tasks", Some(&a)), Decision::Allow(Allow::Owner { user_id: "user_A".into() }));
+        assert_eq!(decide("/api/user_B/tasks", Some(&a)), Decision::Deny(Denial::NotOwner));
+        assert_eq!(decide("/api/User_A/tasks", Some(&a)), Decision::Deny(Denial::NotOwner));
+        assert_eq!(decide("/api/%75ser_A/tasks", Some(&a)), Decision::Allow(Allow::Owner { user_id: "user_A".into() }));
+        assert_eq!(decide("/api/user_A/tasks?user_id=user_B", Some(&a)), Decision::Allow(Allow::Owner { user_id: "user_A".into() }));
+        assert_eq!(decide("/api/user_B?next=/api/user_A", Some(&a)), Decision::Deny(Denial::NotOwner));
+    }
+
+    #[test]
+    fn other_paths_need_only_a_valid_token() {
+        assert_eq!(decide("/profile", Some(&bearer("u"))), Decision::Allow(Allow::Authenticated { user_id: "u".into() }));
+        assert_eq!(decide("/profile", None), Decision::Deny(Denial::Credentials(ExtractError::Missing)));
+    }
+
+    #[test]
+    fn public_paths_need_no_token_but_must_be_well_formed() {
+        assert_eq!(decide("/api/auth/sign-in", None), Decision::Allow(Allow::Public));
+        assert_eq!(decide("/api/auth/sign-in", Some("Basic x")), Decision::Allow(Allow::Public));
+        assert_eq!(decide("/api/auth/../victim/tasks", None), Decision::Deny(Denial::Credentials(ExtractError::Missing)));
+        assert_eq!(decide("/api/auth/../victim/tasks", Some(&bearer("u"))), Decision::Deny(Denial::Path(PathError::DotSegment)));
+    }
+
+    #[test]
+    fn token_problems_come_before_path_problems() {
+        assert_eq!(decide("/api/user_A%2Fx", None), Decision::Deny(Denial::Credentials(ExtractError::Missing)));
+        assert_eq!(decide("/api/user_A%2Fx", Some("Bearer a.b.c")), Decision::Deny(Denial::Token(VerifyError::MalformedHeader)));
+        assert_eq!(decide("/api/user_A%2Fx", Some(&bearer("user_A"))), Decision::Deny(Denial::Path(PathError::EncodedSeparator)));
+        assert_eq!(decide("", Some(&bearer("user_A"))), Decision::Deny(Denial::Path(PathError::NotOriginForm)));
+    }
+}

@@ -1,0 +1,63 @@
+//! Dev token minting: HS256 tokens signed with the configured secret, the way a Better Auth
+//! app that signs its own tokens with `BETTER_AUTH_SECRET` (jose `SignJWT`) produces them.
+//! Used by `uid-gate mint`, the demo and the tests; never by the request path.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey};
+
+/// Why a token could not be minted.
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    #[error("claims are not a JSON object")]
+    NotAnObject,
+    #[error("signing failed")]
+    Sign,
+}
+
+/// Signs `header.payload` (raw JSON bytes, base64url-encoded here) with HMAC-SHA256.
+/// Takes arbitrary bytes on purpose, so tests can sign deliberately odd tokens.
+pub fn sign_raw(key: &[u8], header: &[u8], payload: &[u8]) -> Result<String, MintError> {
+    let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(key), Algorithm::HS256)
+        .map_err(|_| MintError::Sign)?;
+    Ok(format!("{message}.{signature}"))
+}
+
+/// Signs `claims` with the header `{"alg":"HS256","typ":"JWT"}`.
+pub fn sign_claims(key: &[u8], claims: &serde_json::Value) -> Result<String, MintError> {
+    if !claims.is_object() {
+        return Err(MintError::NotAnObject);
+    }
+    sign_raw(key, br#"{"alg":"HS256","typ":"JWT"}"#, claims.to_string().as_bytes())
+}
+
+/// What `uid-gate mint` puts in a token.
+#[derive(Debug, Clone)]
+pub struct MintRequest {
+    /// The user id.
+    pub user_id: String,
+    /// Claim that carries the user id (`uid` by default).
+    pub claim: String,
+    /// Lifetime in seconds.
+    pub ttl_secs: u64,
+    /// `iss`, when set.
+    pub issuer: Option<String>,
+    /// `aud`, when set.
+    pub audience: Option<String>,
+}
+
+/// Mints a dev token for `req`, issued at `now`.
+pub fn mint(key: &[u8], req: &MintRequest, now: u64) -> Result<String, MintError> {
+    let mut claims = serde_json::Map::new();
+    claims.insert(req.claim.clone(), req.user_id.clone().into());
+    claims.insert("iat".into(), now.into());
+    claims.insert("exp".into(), now.saturating_add(req.ttl_secs).into());
+    if let Some(iss) = &req.issuer {
+        claims.insert("iss".into(), iss.clone().into());
+    }
+    if let Some(aud) = &req.audience {
+        claims.insert("aud".into(), aud.clone().into());
+    }
+    sign_claims(key, &serde_json::Value::Object(claims))
+}

@@ -1,0 +1,179 @@
+//! The gRPC server: translates `CheckRequest` into a [`RequestView`], asks the
+//! [`Authorizer`], translates the [`Decision`] back, logs and counts it. It also serves
+//! `grpc.health.v1.Health` and owns the shutdown sequence.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+use tonic_health::ServingStatus;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::decision::{Authorizer, Decision, RequestView};
+use crate::metrics::Counters;
+use crate::path_policy::PathPolicy;
+use crate::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
+use crate::pb::envoy::service::auth::v3::authorization_server::{Authorization, AuthorizationServer};
+use crate::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
+use crate::response;
+use crate::telemetry::sanitize;
+use crate::verify::{self, ClaimRules, Verifier};
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("crypto self-test failed: the jsonwebtoken backend is not usable")]
+    SelfTest,
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("server task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Full gRPC name of the ext_authz service, as used by health checks.
+pub const AUTHZ_SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
+
+/// Builds the decision logic from configuration.
+pub fn authorizer(config: &Config) -> Authorizer {
+    let verifier = Verifier::new(
+        &[config.secret.expose()],
+        ClaimRules {
+            uid_claims: config.uid_claims.clone(),
+            leeway_secs: config.leeway_secs,
+            issuer: config.issuer.clone(),
+            audiences: config.audiences.clone(),
+        },
+    );
+    let paths = PathPolicy::new(config.path_templates.clone(), config.public_paths.clone());
+    Authorizer::new(verifier, paths, config.max_token_bytes)
+}
+
+/// The `envoy.service.auth.v3.Authorization` implementation.
+#[derive(Debug, Clone)]
+pub struct AuthzService {
+    authorizer: Arc<Authorizer>,
+    counters: Arc<Counters>,
+}
+
+impl AuthzService {
+    /// Wraps an authorizer; `counters` receives one count per decision.
+    pub fn new(authorizer: Arc<Authorizer>, counters: Arc<Counters>) -> Self {
+        Self { authorizer, counters }
+    }
+}
+
+#[tonic::async_trait]
+impl Authorization for AuthzService {
+    async fn check(&self, request: Request<CheckRequest>) -> Result<Response<CheckResponse>, Status> {
+        let started = Instant::now();
+        let check = request.into_inner();
+        let http = check.attributes.as_ref().and_then(|a| a.request.as_ref()).and_then(|r| r.http.as_ref());
+        let path = http.map_or("", |h| h.path.as_str());
+        let authorization = http.map(authorization_values).unwrap_or_default();
+        let decision = self.authorizer.decide(&RequestView { path, authorization: &authorization }, unix_now());
+        self.counters.record(decision.reason());
+        log_decision(&decision, path, http, started);
+        Ok(Response::new(response::check_response(&decision)))
+    }
+}
+
+/// Every `authorization` value, from the merged `headers` map and from raw `header_map`
+/// entries (Envoy's `encode_raw_headers`), which are not merged.
+fn authorization_values(http: &HttpRequest) -> Vec<&[u8]> {
+    let mut values: Vec<&[u8]> = Vec::with_capacity(1);
+    if let Some(v) = http.headers.get("authorization") {
+        values.push(v.as_bytes());
+    }
+    if let Some(map) = &http.header_map {
+        for h in map.headers.iter().filter(|h| h.key.eq_ignore_ascii_case("authorization")) {
+            values.push(if h.raw_value.is_empty() { h.value.as_bytes() } else { &h.raw_value });
+        }
+    }
+    values
+}
+
+fn request_id(http: Option<&HttpRequest>) -> &str {
+    http.and_then(|h| h.headers.get("x-request-id")).map_or("", String::as_str)
+}
+
+/// One line per decision: never the token, only the reason code and the path without query.
+fn log_decision(decision: &Decision, target: &str, http: Option<&HttpRequest>, started: Instant) {
+    let path = target.split('?').next().unwrap_or_default();
+    let path = sanitize(path, 256);
+    let request_id = sanitize(request_id(http), 64);
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let status = decision.http_status();
+    let reason = decision.reason().code();
+    match decision {
+        Decision::Allow(_) => info!(decision = "allow", status, reason, path = %path, request_id = %request_id, latency_us, "check"),
+        Decision::Deny(_) => info!(decision = "deny", status, reason, path = %path, request_id = %request_id, latency_us, "check"),
+    }
+}
+
+/// Seconds since the Unix epoch. A clock before 1970 yields `u64::MAX`, which makes every
+/// token expired: a broken clock must close the gate, not open it.
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(u64::MAX, |d| d.as_secs())
+}
+
+/// Serves ext_authz and health on `listener` until `shutdown` completes, then marks health
+/// NOT_SERVING, stops accepting, and waits up to `config.shutdown_grace` for in-flight checks.
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+    run_with_counters(listener, config, Arc::new(Counters::default()), shutdown).await
+}
+
+/// [`run`] with caller-owned counters (so tests and the admin endpoint can read them).
+pub async fn run_with_counters(
+    listener: TcpListener,
+    config: Config,
+    counters: Arc<Counters>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    verify::self_test().map_err(|_| ServerError::SelfTest)?;
+    let service = AuthzService::new(Arc::new(authorizer(&config)), counters.clone());
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<AuthorizationServer<AuthzService>>().await;
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let server = tonic::transport::Server::builder()
+        // Envoy keeps one long-lived HTTP/2 connection; keepalive notices a dead peer.
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .add_service(health)
+        .add_service(AuthorizationServer::new(service))
+        .serve_with_incoming_shutdown(incoming, async {
+            stop_rx.await.ok();
+        });
+    let mut server = tokio::spawn(server);
+    info!(service = AUTHZ_SERVICE_NAME, "serving");
+
+    tokio::select! {
+        result = &mut server => {
+            // The server stopped on its own: that is a failure, not a shutdown.
+            result??;
+            return Ok(());
+        }
+        () = shutdown => {}
+    }
+
+    info!(grace_secs = config.shutdown_grace.as_secs(), "shutdown requested; draining");
+    reporter.set_not_serving::<AuthorizationServer<AuthzService>>().await;
+    reporter.set_service_status("", ServingStatus::NotServing).await;
+    stop_tx.send(()).ok();
+    match tokio::time::timeout(config.shutdown_grace, &mut server).await {
+        Ok(result) => result??,
+        Err(_) => {
+            warn!("grace period elapsed with checks in flight; closing their connections");
+            server.abort();
+        }
+    }
+    let summary: Vec<String> = counters.snapshot().iter().map(|(r, n)| format!("{}={n}", r.code())).collect();
+    info!(decisions = %summary.join(","), "stopped");
+    Ok(())
+}
