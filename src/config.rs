@@ -25,9 +25,16 @@ pub enum ConfigError {
     #[error("{var}: {reason}")]
     Invalid { var: &'static str, reason: String },
     #[error("{var}: {source}")]
-    Pattern { var: &'static str, source: PatternError },
+    Pattern {
+        var: &'static str,
+        source: PatternError,
+    },
     #[error("{var}: cannot read {path}: {source}")]
-    SecretFile { var: &'static str, path: PathBuf, source: std::io::Error },
+    SecretFile {
+        var: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("reading the environment: {0}")]
     Env(#[from] envy::Error),
 }
@@ -132,11 +139,16 @@ const RESERVED_CLAIMS: &[&str] = &["exp", "nbf", "iat", "iss", "aud", "jti"];
 impl Config {
     /// Reads the process environment (variables that are not UTF-8 are ignored).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))))
+        Self::from_vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
     }
 
     /// Reads configuration from `vars` (name, value) pairs.
-    pub fn from_vars<I: IntoIterator<Item = (String, String)>>(vars: I) -> Result<Self, ConfigError> {
+    pub fn from_vars<I: IntoIterator<Item = (String, String)>>(
+        vars: I,
+    ) -> Result<Self, ConfigError> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let warnings = vars
             .iter()
@@ -145,14 +157,34 @@ impl Config {
             .collect();
         // envy lower-cases names, so only pass the variables we own (and no look-alikes in other case).
         let raw: RawEnv = envy::from_iter(vars.into_iter().filter(|(k, _)| {
-            k == "BETTER_AUTH_SECRET" || k == "BETTER_AUTH_SECRET_FILE" || k == "RUST_LOG" || KNOWN_UIDGATE_VARS.contains(&k.as_str())
+            k == "BETTER_AUTH_SECRET"
+                || k == "BETTER_AUTH_SECRET_FILE"
+                || k == "RUST_LOG"
+                || KNOWN_UIDGATE_VARS.contains(&k.as_str())
         }))?;
 
         Ok(Config {
             secret: secret(raw.better_auth_secret, raw.better_auth_secret_file)?,
-            listen_addr: parse_or("UIDGATE_LISTEN_ADDR", raw.uidgate_listen_addr, "0.0.0.0:9191", "expected host:port, e.g. 0.0.0.0:9191")?,
-            path_templates: patterns("UIDGATE_PATH_TEMPLATES", raw.uidgate_path_templates.as_deref().unwrap_or("/api/{user_id}"), PathTemplate::parse, true)?,
-            public_paths: patterns("UIDGATE_PUBLIC_PATHS", raw.uidgate_public_paths.as_deref().unwrap_or(""), PublicPrefix::parse, false)?,
+            listen_addr: parse_or(
+                "UIDGATE_LISTEN_ADDR",
+                raw.uidgate_listen_addr,
+                "0.0.0.0:9191",
+                "expected host:port, e.g. 0.0.0.0:9191",
+            )?,
+            path_templates: patterns(
+                "UIDGATE_PATH_TEMPLATES",
+                raw.uidgate_path_templates
+                    .as_deref()
+                    .unwrap_or("/api/{user_id}"),
+                PathTemplate::parse,
+                true,
+            )?,
+            public_paths: patterns(
+                "UIDGATE_PUBLIC_PATHS",
+                raw.uidgate_public_paths.as_deref().unwrap_or(""),
+                PublicPrefix::parse,
+                false,
+            )?,
             uid_claims: uid_claims(raw.uidgate_uid_claims.as_deref().unwrap_or("uid,sub"))?,
             leeway_secs: bounded("UIDGATE_LEEWAY_SECS", raw.uidgate_leeway_secs, 30, 0, 600)?,
             issuer: non_empty("UIDGATE_ISSUER", raw.uidgate_issuer)?,
@@ -160,16 +192,31 @@ impl Config {
                 None => Vec::new(),
                 Some(list) => list_items("UIDGATE_AUDIENCE", &list)?,
             },
-            max_token_bytes: bounded("UIDGATE_MAX_TOKEN_BYTES", raw.uidgate_max_token_bytes, 8192, 64, 65536)? as usize,
+            max_token_bytes: bounded(
+                "UIDGATE_MAX_TOKEN_BYTES",
+                raw.uidgate_max_token_bytes,
+                8192,
+                64,
+                65536,
+            )? as usize,
             log_format: match raw.uidgate_log_format.as_deref().map(str::trim) {
                 None | Some("json") => LogFormat::Json,
                 Some("text") => LogFormat::Text,
                 Some(other) => {
-                    return Err(ConfigError::Invalid { var: "UIDGATE_LOG_FORMAT", reason: format!("expected json or text, got {other:?}") });
+                    return Err(ConfigError::Invalid {
+                        var: "UIDGATE_LOG_FORMAT",
+                        reason: format!("expected json or text, got {other:?}"),
+                    });
                 }
             },
             log_filter: log_filter(raw.rust_log)?,
-            shutdown_grace: Duration::from_secs(bounded("UIDGATE_SHUTDOWN_GRACE_SECS", raw.uidgate_shutdown_grace_secs, 10, 0, 3600)?),
+            shutdown_grace: Duration::from_secs(bounded(
+                "UIDGATE_SHUTDOWN_GRACE_SECS",
+                raw.uidgate_shutdown_grace_secs,
+                10,
+                0,
+                3600,
+            )?),
             warnings,
         })
     }
@@ -187,20 +234,31 @@ fn secret(value: Option<String>, file: Option<String>) -> Result<Secret, ConfigE
         (None, Some(path)) => {
             let var = "BETTER_AUTH_SECRET_FILE";
             let path = PathBuf::from(path);
-            let mut bytes = std::fs::read(&path).map_err(|source| ConfigError::SecretFile { var, path, source })?;
+            let mut bytes = std::fs::read(&path).map_err(|source| ConfigError::SecretFile {
+                var,
+                path,
+                source,
+            })?;
             // Files written by editors and `kubectl create secret --from-file` often end in a newline.
             while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                 bytes.pop();
             }
             (var, bytes)
         }
-        (None, None) => return Err(ConfigError::Missing { var: "BETTER_AUTH_SECRET" }),
+        (None, None) => {
+            return Err(ConfigError::Missing {
+                var: "BETTER_AUTH_SECRET",
+            });
+        }
     };
     let secret = Secret(bytes);
     let reason = if secret.0.is_empty() {
         "must not be empty".to_owned()
     } else if secret.0.len() < MIN_SECRET_BYTES {
-        format!("must be at least {MIN_SECRET_BYTES} bytes (got {}); generate one with `openssl rand -base64 32`", secret.0.len())
+        format!(
+            "must be at least {MIN_SECRET_BYTES} bytes (got {}); generate one with `openssl rand -base64 32`",
+            secret.0.len()
+        )
     } else if secret.0 == BETTER_AUTH_DEFAULT_SECRET.as_bytes() {
         "is Better Auth's public default secret; generate a real one".to_owned()
     } else {
@@ -209,22 +267,44 @@ fn secret(value: Option<String>, file: Option<String>) -> Result<Secret, ConfigE
     Err(ConfigError::Invalid { var, reason })
 }
 
-fn parse_or<T: std::str::FromStr>(var: &'static str, value: Option<String>, default: &str, hint: &str) -> Result<T, ConfigError> {
+fn parse_or<T: std::str::FromStr>(
+    var: &'static str,
+    value: Option<String>,
+    default: &str,
+    hint: &str,
+) -> Result<T, ConfigError> {
     let value = value.unwrap_or_else(|| default.to_owned());
-    value.trim().parse().map_err(|_| ConfigError::Invalid { var, reason: format!("{hint}; got {value:?}") })
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        var,
+        reason: format!("{hint}; got {value:?}"),
+    })
 }
 
-fn bounded(var: &'static str, value: Option<String>, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
-    let Some(value) = value else { return Ok(default) };
+fn bounded(
+    var: &'static str,
+    value: Option<String>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
     match value.trim().parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(ConfigError::Invalid { var, reason: format!("expected a whole number from {min} to {max}, got {value:?}") }),
+        _ => Err(ConfigError::Invalid {
+            var,
+            reason: format!("expected a whole number from {min} to {max}, got {value:?}"),
+        }),
     }
 }
 
 fn non_empty(var: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
     match value {
-        Some(v) if v.trim().is_empty() => Err(ConfigError::Invalid { var, reason: "is set but empty; unset it to disable the check".into() }),
+        Some(v) if v.trim().is_empty() => Err(ConfigError::Invalid {
+            var,
+            reason: "is set but empty; unset it to disable the check".into(),
+        }),
         Some(v) => Ok(Some(v.trim().to_owned())),
         None => Ok(None),
     }
@@ -234,22 +314,46 @@ fn non_empty(var: &'static str, value: Option<String>) -> Result<Option<String>,
 fn list_items(var: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
     let items: Vec<String> = value.split(',').map(|s| s.trim().to_owned()).collect();
     if items.iter().any(String::is_empty) {
-        return Err(ConfigError::Invalid { var, reason: format!("has an empty item in {value:?}") });
+        return Err(ConfigError::Invalid {
+            var,
+            reason: format!("has an empty item in {value:?}"),
+        });
     }
     Ok(items)
 }
 
-fn patterns<T>(var: &'static str, value: &str, parse: fn(&str) -> Result<T, PatternError>, required: bool) -> Result<Vec<T>, ConfigError> {
+fn patterns<T>(
+    var: &'static str,
+    value: &str,
+    parse: fn(&str) -> Result<T, PatternError>,
+    required: bool,
+) -> Result<Vec<T>, ConfigError> {
     if value.trim().is_empty() {
-        return if required { Err(ConfigError::Pattern { var, source: PatternError::Empty }) } else { Ok(Vec::new()) };
+        return if required {
+            Err(ConfigError::Pattern {
+                var,
+                source: PatternError::Empty,
+            })
+        } else {
+            Ok(Vec::new())
+        };
     }
     let items = list_items(var, value)?;
     for (i, item) in items.iter().enumerate() {
-        if items[..i].iter().any(|earlier| earlier.trim_end_matches('/') == item.trim_end_matches('/')) {
-            return Err(ConfigError::Pattern { var, source: PatternError::Duplicate(item.clone()) });
+        if items[..i]
+            .iter()
+            .any(|earlier| earlier.trim_end_matches('/') == item.trim_end_matches('/'))
+        {
+            return Err(ConfigError::Pattern {
+                var,
+                source: PatternError::Duplicate(item.clone()),
+            });
         }
     }
-    items.iter().map(|s| parse(s).map_err(|source| ConfigError::Pattern { var, source })).collect()
+    items
+        .iter()
+        .map(|s| parse(s).map_err(|source| ConfigError::Pattern { var, source }))
+        .collect()
 }
 
 fn uid_claims(value: &str) -> Result<Vec<String>, ConfigError> {
@@ -257,19 +361,29 @@ fn uid_claims(value: &str) -> Result<Vec<String>, ConfigError> {
     let claims = list_items(var, value)?;
     for (i, c) in claims.iter().enumerate() {
         if RESERVED_CLAIMS.contains(&c.as_str()) {
-            return Err(ConfigError::Invalid { var, reason: format!("{c:?} is a registered claim, not a user id") });
+            return Err(ConfigError::Invalid {
+                var,
+                reason: format!("{c:?} is a registered claim, not a user id"),
+            });
         }
         if claims[..i].contains(c) {
-            return Err(ConfigError::Invalid { var, reason: format!("{c:?} is listed twice") });
+            return Err(ConfigError::Invalid {
+                var,
+                reason: format!("{c:?} is listed twice"),
+            });
         }
     }
     Ok(claims)
 }
 
 fn log_filter(value: Option<String>) -> Result<String, ConfigError> {
-    let filter = value.filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "info".to_owned());
-    tracing_subscriber::EnvFilter::try_new(&filter)
-        .map_err(|e| ConfigError::Invalid { var: "RUST_LOG", reason: e.to_string() })?;
+    let filter = value
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "info".to_owned());
+    tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| ConfigError::Invalid {
+        var: "RUST_LOG",
+        reason: e.to_string(),
+    })?;
     Ok(filter)
 }
 
@@ -295,7 +409,13 @@ mod tests {
         let c = cfg(&[("BETTER_AUTH_SECRET", GOOD)]).expect("config");
         assert_eq!(c.secret.expose(), GOOD.as_bytes());
         assert_eq!(c.listen_addr, "0.0.0.0:9191".parse().expect("addr"));
-        assert_eq!(c.path_templates.iter().map(|t| t.as_str()).collect::<Vec<_>>(), ["/api/{user_id}"]);
+        assert_eq!(
+            c.path_templates
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>(),
+            ["/api/{user_id}"]
+        );
         assert!(c.public_paths.is_empty());
         assert_eq!(c.uid_claims, ["uid", "sub"]);
         assert_eq!(c.leeway_secs, 30);
@@ -312,7 +432,10 @@ mod tests {
         let c = cfg(&[
             ("BETTER_AUTH_SECRET", GOOD),
             ("UIDGATE_LISTEN_ADDR", "127.0.0.1:0"),
-            ("UIDGATE_PATH_TEMPLATES", "/api/{user_id}, /v2/users/{user_id}/files"),
+            (
+                "UIDGATE_PATH_TEMPLATES",
+                "/api/{user_id}, /v2/users/{user_id}/files",
+            ),
             ("UIDGATE_PUBLIC_PATHS", "/api/auth/,/healthz"),
             ("UIDGATE_UID_CLAIMS", "user_id"),
             ("UIDGATE_LEEWAY_SECS", "0"),
@@ -327,7 +450,13 @@ mod tests {
         .expect("config");
         assert_eq!(c.listen_addr.port(), 0);
         assert_eq!(c.path_templates.len(), 2);
-        assert_eq!(c.public_paths.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["/api/auth/", "/healthz"]);
+        assert_eq!(
+            c.public_paths
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>(),
+            ["/api/auth/", "/healthz"]
+        );
         assert_eq!(c.uid_claims, ["user_id"]);
         assert_eq!(c.leeway_secs, 0);
         assert_eq!(c.issuer.as_deref(), Some("https://app.example"));
@@ -336,18 +465,38 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.log_filter, "uid_gate=debug");
         assert_eq!(c.shutdown_grace, Duration::from_secs(3));
-        assert_eq!(c.warnings, ["unknown variable UIDGATE_PATH_TEMPLATE is ignored"]);
+        assert_eq!(
+            c.warnings,
+            ["unknown variable UIDGATE_PATH_TEMPLATE is ignored"]
+        );
     }
 
     #[test]
     fn secret_rules() {
         assert_eq!(err(&[]), "BETTER_AUTH_SECRET is required");
-        assert_eq!(err(&[("BETTER_AUTH_SECRET", "")]), "BETTER_AUTH_SECRET: must not be empty");
+        assert_eq!(
+            err(&[("BETTER_AUTH_SECRET", "")]),
+            "BETTER_AUTH_SECRET: must not be empty"
+        );
         let short = err(&[("BETTER_AUTH_SECRET", "short-secret")]);
-        assert!(short.starts_with("BETTER_AUTH_SECRET: must be at least 32 bytes (got 12)"), "{short}");
-        assert!(!short.contains("short-secret"), "the secret must not be echoed");
-        assert!(err(&[("BETTER_AUTH_SECRET", BETTER_AUTH_DEFAULT_SECRET)]).contains("public default"));
-        assert!(err(&[("BETTER_AUTH_SECRET", GOOD), ("BETTER_AUTH_SECRET_FILE", "/x")]).contains("not both"));
+        assert!(
+            short.starts_with("BETTER_AUTH_SECRET: must be at least 32 bytes (got 12)"),
+            "{short}"
+        );
+        assert!(
+            !short.contains("short-secret"),
+            "the secret must not be echoed"
+        );
+        assert!(
+            err(&[("BETTER_AUTH_SECRET", BETTER_AUTH_DEFAULT_SECRET)]).contains("public default")
+        );
+        assert!(
+            err(&[
+                ("BETTER_AUTH_SECRET", GOOD),
+                ("BETTER_AUTH_SECRET_FILE", "/x")
+            ])
+            .contains("not both")
+        );
         // 32 bytes of UTF-8, fewer characters: bytes are what count.
         let multibyte = "é".repeat(16);
         assert!(cfg(&[("BETTER_AUTH_SECRET", &multibyte)]).is_ok());
@@ -362,9 +511,16 @@ mod tests {
         let c = cfg(&[("BETTER_AUTH_SECRET_FILE", path.to_str().expect("utf8"))]).expect("config");
         assert_eq!(c.secret.expose(), GOOD.as_bytes());
         std::fs::write(&path, "short\n").expect("write");
-        assert!(err(&[("BETTER_AUTH_SECRET_FILE", path.to_str().expect("utf8"))]).starts_with("BETTER_AUTH_SECRET_FILE: must be at least"));
+        assert!(
+            err(&[("BETTER_AUTH_SECRET_FILE", path.to_str().expect("utf8"))])
+                .starts_with("BETTER_AUTH_SECRET_FILE: must be at least")
+        );
         let missing = err(&[("BETTER_AUTH_SECRET_FILE", "/nonexistent/uid-gate-secret")]);
-        assert!(missing.starts_with("BETTER_AUTH_SECRET_FILE: cannot read /nonexistent/uid-gate-secret"), "{missing}");
+        assert!(
+            missing
+                .starts_with("BETTER_AUTH_SECRET_FILE: cannot read /nonexistent/uid-gate-secret"),
+            "{missing}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -400,7 +556,10 @@ mod tests {
             ("RUST_LOG", "uid_gate=loud"),
         ] {
             let e = err(&[s, (var, value)]);
-            assert!(e.starts_with(&format!("{var}:")), "{var}={value:?} gave {e:?}");
+            assert!(
+                e.starts_with(&format!("{var}:")),
+                "{var}={value:?} gave {e:?}"
+            );
         }
     }
 }

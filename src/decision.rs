@@ -68,7 +68,11 @@ pub struct Authorizer {
 impl Authorizer {
     /// Assembles an authorizer.
     pub fn new(verifier: Verifier, paths: PathPolicy, max_token_bytes: usize) -> Self {
-        Self { verifier, paths, max_token_bytes }
+        Self {
+            verifier,
+            paths,
+            max_token_bytes,
+        }
     }
 
     /// Decides one request at `now` (seconds since the Unix epoch).
@@ -113,7 +117,12 @@ mod tests {
     fn authorizer() -> Authorizer {
         let verifier = Verifier::new(
             &[SECRET],
-            ClaimRules { uid_claims: vec!["uid".into(), "sub".into()], leeway_secs: 30, issuer: None, audiences: vec![] },
+            ClaimRules {
+                uid_claims: vec!["uid".into(), "sub".into()],
+                leeway_secs: 30,
+                issuer: None,
+                audiences: vec![],
+            },
         );
         let paths = PathPolicy::new(
             vec![PathTemplate::parse("/api/{user_id}").expect("template")],
@@ -129,39 +138,101 @@ mod tests {
 
     fn decide(path: &str, auth: Option<&str>) -> Decision {
         let values: Vec<&[u8]> = auth.map(str::as_bytes).into_iter().collect();
-        authorizer().decide(&RequestView { path, authorization: &values }, NOW)
+        authorizer().decide(
+            &RequestView {
+                path,
+                authorization: &values,
+            },
+            NOW,
+        )
     }
 
     #[test]
     fn owner_is_allowed_and_others_are_forbidden() {
         let a = bearer("user_A");
-        assert_eq!(decide("/api/user_A/tasks", Some(&a)), Decision::Allow(Allow::Owner { user_id: "user_A".into() }));
-        assert_eq!(decide("/api/user_B/tasks", Some(&a)), Decision::Deny(Denial::NotOwner));
-        assert_eq!(decide("/api/User_A/tasks", Some(&a)), Decision::Deny(Denial::NotOwner));
-        assert_eq!(decide("/api/%75ser_A/tasks", Some(&a)), Decision::Allow(Allow::Owner { user_id: "user_A".into() }));
-        assert_eq!(decide("/api/user_A/tasks?user_id=user_B", Some(&a)), Decision::Allow(Allow::Owner { user_id: "user_A".into() }));
-        assert_eq!(decide("/api/user_B?next=/api/user_A", Some(&a)), Decision::Deny(Denial::NotOwner));
+        assert_eq!(
+            decide("/api/user_A/tasks", Some(&a)),
+            Decision::Allow(Allow::Owner {
+                user_id: "user_A".into()
+            })
+        );
+        assert_eq!(
+            decide("/api/user_B/tasks", Some(&a)),
+            Decision::Deny(Denial::NotOwner)
+        );
+        assert_eq!(
+            decide("/api/User_A/tasks", Some(&a)),
+            Decision::Deny(Denial::NotOwner)
+        );
+        assert_eq!(
+            decide("/api/%75ser_A/tasks", Some(&a)),
+            Decision::Allow(Allow::Owner {
+                user_id: "user_A".into()
+            })
+        );
+        assert_eq!(
+            decide("/api/user_A/tasks?user_id=user_B", Some(&a)),
+            Decision::Allow(Allow::Owner {
+                user_id: "user_A".into()
+            })
+        );
+        assert_eq!(
+            decide("/api/user_B?next=/api/user_A", Some(&a)),
+            Decision::Deny(Denial::NotOwner)
+        );
     }
 
     #[test]
     fn other_paths_need_only_a_valid_token() {
-        assert_eq!(decide("/profile", Some(&bearer("u"))), Decision::Allow(Allow::Authenticated { user_id: "u".into() }));
-        assert_eq!(decide("/profile", None), Decision::Deny(Denial::Credentials(ExtractError::Missing)));
+        assert_eq!(
+            decide("/profile", Some(&bearer("u"))),
+            Decision::Allow(Allow::Authenticated {
+                user_id: "u".into()
+            })
+        );
+        assert_eq!(
+            decide("/profile", None),
+            Decision::Deny(Denial::Credentials(ExtractError::Missing))
+        );
     }
 
     #[test]
     fn public_paths_need_no_token_but_must_be_well_formed() {
-        assert_eq!(decide("/api/auth/sign-in", None), Decision::Allow(Allow::Public));
-        assert_eq!(decide("/api/auth/sign-in", Some("Basic x")), Decision::Allow(Allow::Public));
-        assert_eq!(decide("/api/auth/../victim/tasks", None), Decision::Deny(Denial::Credentials(ExtractError::Missing)));
-        assert_eq!(decide("/api/auth/../victim/tasks", Some(&bearer("u"))), Decision::Deny(Denial::Path(PathError::DotSegment)));
+        assert_eq!(
+            decide("/api/auth/sign-in", None),
+            Decision::Allow(Allow::Public)
+        );
+        assert_eq!(
+            decide("/api/auth/sign-in", Some("Basic x")),
+            Decision::Allow(Allow::Public)
+        );
+        assert_eq!(
+            decide("/api/auth/../victim/tasks", None),
+            Decision::Deny(Denial::Credentials(ExtractError::Missing))
+        );
+        assert_eq!(
+            decide("/api/auth/../victim/tasks", Some(&bearer("u"))),
+            Decision::Deny(Denial::Path(PathError::DotSegment))
+        );
     }
 
     #[test]
     fn token_problems_come_before_path_problems() {
-        assert_eq!(decide("/api/user_A%2Fx", None), Decision::Deny(Denial::Credentials(ExtractError::Missing)));
-        assert_eq!(decide("/api/user_A%2Fx", Some("Bearer a.b.c")), Decision::Deny(Denial::Token(VerifyError::MalformedHeader)));
-        assert_eq!(decide("/api/user_A%2Fx", Some(&bearer("user_A"))), Decision::Deny(Denial::Path(PathError::EncodedSeparator)));
-        assert_eq!(decide("", Some(&bearer("user_A"))), Decision::Deny(Denial::Path(PathError::NotOriginForm)));
+        assert_eq!(
+            decide("/api/user_A%2Fx", None),
+            Decision::Deny(Denial::Credentials(ExtractError::Missing))
+        );
+        assert_eq!(
+            decide("/api/user_A%2Fx", Some("Bearer a.b.c")),
+            Decision::Deny(Denial::Token(VerifyError::MalformedHeader))
+        );
+        assert_eq!(
+            decide("/api/user_A%2Fx", Some(&bearer("user_A"))),
+            Decision::Deny(Denial::Path(PathError::EncodedSeparator))
+        );
+        assert_eq!(
+            decide("", Some(&bearer("user_A"))),
+            Decision::Deny(Denial::Path(PathError::NotOriginForm))
+        );
     }
 }

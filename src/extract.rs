@@ -33,7 +33,10 @@ const SCHEME: &str = "bearer";
 ///
 /// The scheme is matched case-insensitively (RFC 9110 §11.1); exactly one space must follow it,
 /// and the token must be `base64url.base64url.base64url` with no padding, at most `max_token_bytes`.
-pub fn bearer_token<'a>(values: &[&'a [u8]], max_token_bytes: usize) -> Result<&'a str, ExtractError> {
+pub fn bearer_token<'a>(
+    values: &[&'a [u8]],
+    max_token_bytes: usize,
+) -> Result<&'a str, ExtractError> {
     let value = match values {
         [] => return Err(ExtractError::Missing),
         [one] => *one,
@@ -58,7 +61,10 @@ pub fn bearer_token<'a>(values: &[&'a [u8]], max_token_bytes: usize) -> Result<&
         Some(parts) => parts,
         None if value.eq_ignore_ascii_case(SCHEME) => return Err(ExtractError::Empty),
         // `Bearer<TAB>token` and the like: the right scheme, the wrong separator.
-        None if value.get(..SCHEME.len()).is_some_and(|s| s.eq_ignore_ascii_case(SCHEME)) => {
+        None if value
+            .get(..SCHEME.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(SCHEME)) =>
+        {
             return Err(ExtractError::Malformed);
         }
         None => return Err(ExtractError::WrongScheme),
@@ -84,7 +90,9 @@ fn is_compact_jws(token: &str) -> bool {
     for part in token.split('.') {
         parts += 1;
         if part.is_empty()
-            || !part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            || !part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return false;
         }
@@ -114,10 +122,19 @@ mod tests {
         assert_eq!(bearer_token(&[], 8192), Err(ExtractError::Missing));
         let a = format!("Bearer {T}");
         let b = format!("Bearer {T}x");
-        assert_eq!(bearer_token(&[a.as_bytes(), b.as_bytes()], 8192), Err(ExtractError::Multiple));
+        assert_eq!(
+            bearer_token(&[a.as_bytes(), b.as_bytes()], 8192),
+            Err(ExtractError::Multiple)
+        );
         assert_eq!(bearer_token(&[a.as_bytes(), a.as_bytes()], 8192), Ok(T));
-        assert_eq!(one(&format!("Bearer {T},Bearer {T}")), Err(ExtractError::Multiple));
-        assert_eq!(one(&format!("Bearer {T}, Basic eA==")), Err(ExtractError::Multiple));
+        assert_eq!(
+            one(&format!("Bearer {T},Bearer {T}")),
+            Err(ExtractError::Multiple)
+        );
+        assert_eq!(
+            one(&format!("Bearer {T}, Basic eA==")),
+            Err(ExtractError::Multiple)
+        );
     }
 
     #[test]
@@ -150,7 +167,10 @@ mod tests {
         ] {
             assert_eq!(one(&bad), Err(ExtractError::Malformed), "{bad:?}");
         }
-        assert_eq!(bearer_token(&[b"Bearer \xff.b.c"], 8192), Err(ExtractError::Malformed));
+        assert_eq!(
+            bearer_token(&[b"Bearer \xff.b.c"], 8192),
+            Err(ExtractError::Malformed)
+        );
     }
 
     #[test]
@@ -159,7 +179,13 @@ mod tests {
         assert_eq!(one(&big), Err(ExtractError::TooLarge));
         let token = format!("{}.b.c", "a".repeat(16));
         let v = format!("Bearer {token}");
-        assert_eq!(bearer_token(&[v.as_bytes()], token.len()), Ok(token.as_str()));
-        assert_eq!(bearer_token(&[v.as_bytes()], token.len() - 1), Err(ExtractError::TooLarge));
+        assert_eq!(
+            bearer_token(&[v.as_bytes()], token.len()),
+            Ok(token.as_str())
+        );
+        assert_eq!(
+            bearer_token(&[v.as_bytes()], token.len() - 1),
+            Err(ExtractError::TooLarge)
+        );
     }
 }

@@ -65,7 +65,10 @@ fn serve() -> ExitCode {
 }
 
 fn serve_until_signal(config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen_addr)
             .await
@@ -83,7 +86,10 @@ async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
@@ -107,16 +113,28 @@ fn mint_command(args: &[String]) -> ExitCode {
     };
     let mut req = MintRequest {
         user_id: String::new(),
-        claim: config.uid_claims.first().cloned().unwrap_or_else(|| "uid".into()),
+        claim: config
+            .uid_claims
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "uid".into()),
         ttl_secs: 3600,
         issuer: config.issuer.clone(),
         audience: config.audiences.first().cloned(),
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
         let step = match arg.as_str() {
-            "--ttl" => value("--ttl").and_then(|v| v.parse().map(|t| req.ttl_secs = t).map_err(|_| format!("--ttl: not a number: {v:?}"))),
+            "--ttl" => value("--ttl").and_then(|v| {
+                v.parse()
+                    .map(|t| req.ttl_secs = t)
+                    .map_err(|_| format!("--ttl: not a number: {v:?}"))
+            }),
             "--claim" => value("--claim").map(|v| req.claim = v),
             "--iss" => value("--iss").map(|v| req.issuer = Some(v)),
             "--aud" => value("--aud").map(|v| req.audience = Some(v)),
@@ -136,7 +154,9 @@ fn mint_command(args: &[String]) -> ExitCode {
         eprint!("uid-gate mint: USER_ID is required\n{USAGE}");
         return ExitCode::from(EXIT_CONFIG);
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     match mint::mint(config.secret.expose(), &req, now) {
         Ok(token) => {
             println!("{token}");

@@ -12,7 +12,9 @@ pub struct Counters {
 
 impl Default for Counters {
     fn default() -> Self {
-        Self { by_reason: Reason::ALL.iter().map(|_| AtomicU64::new(0)).collect() }
+        Self {
+            by_reason: Reason::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+        }
     }
 }
 
@@ -26,12 +28,18 @@ impl Counters {
 
     /// How many decisions had `reason`.
     pub fn get(&self, reason: Reason) -> u64 {
-        self.by_reason.get(reason.index()).map_or(0, |c| c.load(Ordering::Relaxed))
+        self.by_reason
+            .get(reason.index())
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// Every non-zero counter, in [`Reason::ALL`] order.
     pub fn snapshot(&self) -> Vec<(Reason, u64)> {
-        Reason::ALL.iter().map(|r| (*r, self.get(*r))).filter(|(_, n)| *n > 0).collect()
+        Reason::ALL
+            .iter()
+            .map(|r| (*r, self.get(*r)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 }
 

@@ -18,9 +18,17 @@ pub enum MintError {
 /// Signs `header.payload` (raw JSON bytes, base64url-encoded here) with HMAC-SHA256.
 /// Takes arbitrary bytes on purpose, so tests can sign deliberately odd tokens.
 pub fn sign_raw(key: &[u8], header: &[u8], payload: &[u8]) -> Result<String, MintError> {
-    let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(key), Algorithm::HS256)
-        .map_err(|_| MintError::Sign)?;
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &EncodingKey::from_secret(key),
+        Algorithm::HS256,
+    )
+    .map_err(|_| MintError::Sign)?;
     Ok(format!("{message}.{signature}"))
 }
 
@@ -29,7 +37,11 @@ pub fn sign_claims(key: &[u8], claims: &serde_json::Value) -> Result<String, Min
     if !claims.is_object() {
         return Err(MintError::NotAnObject);
     }
-    sign_raw(key, br#"{"alg":"HS256","typ":"JWT"}"#, claims.to_string().as_bytes())
+    sign_raw(
+        key,
+        br#"{"alg":"HS256","typ":"JWT"}"#,
+        claims.to_string().as_bytes(),
+    )
 }
 
 /// What `uid-gate mint` puts in a token.

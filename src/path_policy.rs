@@ -102,7 +102,10 @@ impl PathTemplate {
                 }
             })
             .collect();
-        let user_ids = segments.iter().filter(|s| **s == TemplateSegment::UserId).count();
+        let user_ids = segments
+            .iter()
+            .filter(|s| **s == TemplateSegment::UserId)
+            .count();
         if user_ids != 1 {
             return Err(PatternError::UserIdCount(source.to_owned()));
         }
@@ -113,7 +116,10 @@ impl PathTemplate {
                 return Err(PatternError::BadCharacter(source.to_owned()));
             }
         }
-        Ok(Self { source: source.to_owned(), segments })
+        Ok(Self {
+            source: source.to_owned(),
+            segments,
+        })
     }
 
     /// The template as configured.
@@ -166,9 +172,7 @@ fn pattern_segments(source: &str) -> Result<Vec<&str>, PatternError> {
         return Err(PatternError::NoLeadingSlash(source.to_owned()));
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let bad = |b: u8| {
-        b <= 0x20 || b >= 0x7f || matches!(b, b'%' | b'\\' | b';' | b'?' | b'#')
-    };
+    let bad = |b: u8| b <= 0x20 || b >= 0x7f || matches!(b, b'%' | b'\\' | b';' | b'?' | b'#');
     if source.bytes().any(bad) {
         return Err(PatternError::BadCharacter(source.to_owned()));
     }
@@ -223,7 +227,11 @@ impl PathPolicy {
         check_bytes(path)?;
         let segments = split_segments(path)?;
 
-        if self.public.iter().any(|p| starts_with_fixed(&segments, &p.segments)) {
+        if self
+            .public
+            .iter()
+            .any(|p| starts_with_fixed(&segments, &p.segments))
+        {
             return Ok(PathClass::Public);
         }
         for template in &self.templates {
@@ -277,7 +285,11 @@ fn split_segments(path: &str) -> Result<Vec<&str>, PathError> {
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.is_empty() {
         // "/" or "//": the root has no segments; "//" is an empty segment.
-        return if path.len() == 1 { Ok(Vec::new()) } else { Err(PathError::EmptySegment) };
+        return if path.len() == 1 {
+            Ok(Vec::new())
+        } else {
+            Err(PathError::EmptySegment)
+        };
     }
     let mut segments = Vec::with_capacity(8);
     for s in rest.split('/') {
@@ -366,13 +378,21 @@ mod tests {
 
     fn policy(templates: &[&str], public: &[&str]) -> PathPolicy {
         PathPolicy::new(
-            templates.iter().map(|t| PathTemplate::parse(t).expect("template")).collect(),
-            public.iter().map(|p| PublicPrefix::parse(p).expect("prefix")).collect(),
+            templates
+                .iter()
+                .map(|t| PathTemplate::parse(t).expect("template"))
+                .collect(),
+            public
+                .iter()
+                .map(|p| PublicPrefix::parse(p).expect("prefix"))
+                .collect(),
         )
     }
 
     fn scoped(id: &str) -> Result<PathClass<'static>, PathError> {
-        Ok(PathClass::Scoped { user_id: Cow::Owned(id.as_bytes().to_vec()) })
+        Ok(PathClass::Scoped {
+            user_id: Cow::Owned(id.as_bytes().to_vec()),
+        })
     }
 
     #[test]
@@ -382,8 +402,14 @@ mod tests {
         assert_eq!(p.classify("/api/user_A"), scoped("user_A"));
         assert_eq!(p.classify("/api/user_A/"), scoped("user_A"));
         assert_eq!(p.classify("/api/user_A/tasks/"), scoped("user_A"));
-        assert_eq!(p.classify("/api/user_A/tasks?user_id=user_B"), scoped("user_A"));
-        assert_eq!(p.classify("/api/user_A?next=/api/user_B/tasks"), scoped("user_A"));
+        assert_eq!(
+            p.classify("/api/user_A/tasks?user_id=user_B"),
+            scoped("user_A")
+        );
+        assert_eq!(
+            p.classify("/api/user_A?next=/api/user_B/tasks"),
+            scoped("user_A")
+        );
     }
 
     #[test]
@@ -424,9 +450,18 @@ mod tests {
     #[test]
     fn a_malformed_path_is_never_public() {
         let p = policy(&["/api/{user_id}"], &["/public"]);
-        assert_eq!(p.classify("/public/../api/victim"), Err(PathError::DotSegment));
-        assert_eq!(p.classify("/public/%2e%2e/api/victim"), Err(PathError::EncodedDot));
-        assert_eq!(p.classify("/public;x/../api"), Err(PathError::PathParameter));
+        assert_eq!(
+            p.classify("/public/../api/victim"),
+            Err(PathError::DotSegment)
+        );
+        assert_eq!(
+            p.classify("/public/%2e%2e/api/victim"),
+            Err(PathError::EncodedDot)
+        );
+        assert_eq!(
+            p.classify("/public;x/../api"),
+            Err(PathError::PathParameter)
+        );
     }
 
     #[test]
@@ -446,9 +481,18 @@ mod tests {
             ("/api//user_B/tasks", PathError::EmptySegment),
             ("/api/user_A//", PathError::EmptySegment),
             ("//", PathError::EmptySegment),
-            ("/api/user_A%2F..%2Fuser_B/tasks", PathError::EncodedSeparator),
-            ("/api/user_A%2f..%2fuser_B/tasks", PathError::EncodedSeparator),
-            ("/api/user_A%5C..%5Cuser_B/tasks", PathError::EncodedSeparator),
+            (
+                "/api/user_A%2F..%2Fuser_B/tasks",
+                PathError::EncodedSeparator,
+            ),
+            (
+                "/api/user_A%2f..%2fuser_B/tasks",
+                PathError::EncodedSeparator,
+            ),
+            (
+                "/api/user_A%5C..%5Cuser_B/tasks",
+                PathError::EncodedSeparator,
+            ),
             ("/api/user_A%5c/x", PathError::EncodedSeparator),
             ("/api/%2e%2e/user_B", PathError::EncodedDot),
             ("/api/%2E/x", PathError::EncodedDot),
@@ -497,25 +541,55 @@ mod tests {
             PathTemplate::parse("api/{user_id}"),
             Err(PatternError::NoLeadingSlash("api/{user_id}".into()))
         );
-        assert!(matches!(PathTemplate::parse("/api"), Err(PatternError::UserIdCount(_))));
+        assert!(matches!(
+            PathTemplate::parse("/api"),
+            Err(PatternError::UserIdCount(_))
+        ));
         assert!(matches!(
             PathTemplate::parse("/{user_id}/{user_id}"),
             Err(PatternError::UserIdCount(_))
         ));
-        assert!(matches!(PathTemplate::parse("/api//{user_id}"), Err(PatternError::EmptySegment(_))));
-        assert!(matches!(PathTemplate::parse("/api/{uid}"), Err(PatternError::UserIdCount(_))));
-        assert!(matches!(PathTemplate::parse("/a%2F/{user_id}"), Err(PatternError::BadCharacter(_))));
-        assert!(matches!(PathTemplate::parse("/../{user_id}"), Err(PatternError::BadCharacter(_))));
-        assert!(matches!(PathTemplate::parse("/a b/{user_id}"), Err(PatternError::BadCharacter(_))));
+        assert!(matches!(
+            PathTemplate::parse("/api//{user_id}"),
+            Err(PatternError::EmptySegment(_))
+        ));
+        assert!(matches!(
+            PathTemplate::parse("/api/{uid}"),
+            Err(PatternError::UserIdCount(_))
+        ));
+        assert!(matches!(
+            PathTemplate::parse("/a%2F/{user_id}"),
+            Err(PatternError::BadCharacter(_))
+        ));
+        assert!(matches!(
+            PathTemplate::parse("/../{user_id}"),
+            Err(PatternError::BadCharacter(_))
+        ));
+        assert!(matches!(
+            PathTemplate::parse("/a b/{user_id}"),
+            Err(PatternError::BadCharacter(_))
+        ));
     }
 
     #[test]
     fn public_prefixes_are_validated() {
         assert_eq!(PublicPrefix::parse("/"), Err(PatternError::RootIsPublic));
         assert_eq!(PublicPrefix::parse("//"), Err(PatternError::RootIsPublic));
-        assert!(matches!(PublicPrefix::parse("healthz"), Err(PatternError::NoLeadingSlash(_))));
-        assert!(matches!(PublicPrefix::parse("/a/{user_id}"), Err(PatternError::BadCharacter(_))));
-        assert!(matches!(PublicPrefix::parse("/a;b"), Err(PatternError::BadCharacter(_))));
-        assert_eq!(PublicPrefix::parse("/api/auth/").map(|p| p.segments), Ok(vec!["api".into(), "auth".into()]));
+        assert!(matches!(
+            PublicPrefix::parse("healthz"),
+            Err(PatternError::NoLeadingSlash(_))
+        ));
+        assert!(matches!(
+            PublicPrefix::parse("/a/{user_id}"),
+            Err(PatternError::BadCharacter(_))
+        ));
+        assert!(matches!(
+            PublicPrefix::parse("/a;b"),
+            Err(PatternError::BadCharacter(_))
+        ));
+        assert_eq!(
+            PublicPrefix::parse("/api/auth/").map(|p| p.segments),
+            Ok(vec!["api".into(), "auth".into()])
+        );
     }
 }

@@ -4,9 +4,13 @@
 use crate::decision::{Allow, Decision, Denial};
 use crate::extract::ExtractError;
 use crate::path_policy::PathError;
-use crate::pb::envoy::config::core::v3::{HeaderValue, HeaderValueOption, header_value_option::HeaderAppendAction};
+use crate::pb::envoy::config::core::v3::{
+    HeaderValue, HeaderValueOption, header_value_option::HeaderAppendAction,
+};
+use crate::pb::envoy::service::auth::v3::{
+    CheckResponse, DeniedHttpResponse, OkHttpResponse, check_response::HttpResponse,
+};
 use crate::pb::envoy::r#type::v3::{HttpStatus, StatusCode};
-use crate::pb::envoy::service::auth::v3::{CheckResponse, DeniedHttpResponse, OkHttpResponse, check_response::HttpResponse};
 use crate::pb::google::rpc::Status;
 use crate::verify::VerifyError;
 
@@ -215,10 +219,17 @@ pub fn check_response(decision: &Decision) -> CheckResponse {
 fn allowed(allow: &Allow) -> CheckResponse {
     let ok = match allow {
         // No identity on public paths: drop whatever the client claimed.
-        Allow::Public => OkHttpResponse { headers_to_remove: vec![USER_ID_HEADER.to_owned()], ..Default::default() },
+        Allow::Public => OkHttpResponse {
+            headers_to_remove: vec![USER_ID_HEADER.to_owned()],
+            ..Default::default()
+        },
         Allow::Owner { user_id } | Allow::Authenticated { user_id } => OkHttpResponse {
             headers: vec![HeaderValueOption {
-                header: Some(HeaderValue { key: USER_ID_HEADER.to_owned(), value: user_id.clone(), raw_value: Vec::new() }),
+                header: Some(HeaderValue {
+                    key: USER_ID_HEADER.to_owned(),
+                    value: user_id.clone(),
+                    raw_value: Vec::new(),
+                }),
                 append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
                 ..Default::default()
             }],
@@ -226,7 +237,11 @@ fn allowed(allow: &Allow) -> CheckResponse {
         },
     };
     CheckResponse {
-        status: Some(Status { code: tonic::Code::Ok as i32, message: String::new(), details: Vec::new() }),
+        status: Some(Status {
+            code: tonic::Code::Ok as i32,
+            message: String::new(),
+            details: Vec::new(),
+        }),
         http_response: Some(HttpResponse::OkResponse(ok)),
         dynamic_metadata: None,
     }
@@ -248,9 +263,15 @@ pub fn denied(kind: DenyKind, description: &str, reason: Reason) -> CheckRespons
         header("cache-control", "no-store".to_owned()),
     ];
     CheckResponse {
-        status: Some(Status { code: kind.grpc_code() as i32, message: reason.code().to_owned(), details: Vec::new() }),
+        status: Some(Status {
+            code: kind.grpc_code() as i32,
+            message: reason.code().to_owned(),
+            details: Vec::new(),
+        }),
         http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
-            status: Some(HttpStatus { code: status as i32 }),
+            status: Some(HttpStatus {
+                code: status as i32,
+            }),
             headers,
             body,
         })),
@@ -261,16 +282,25 @@ pub fn denied(kind: DenyKind, description: &str, reason: Reason) -> CheckRespons
 /// RFC 6750 §3 challenge. Descriptions are our own constants, so quoting needs no escaping;
 /// `debug_assert` guards that promise.
 pub fn www_authenticate(kind: DenyKind, description: &str) -> String {
-    debug_assert!(!description.contains(['"', '\\']), "description must not need escaping");
+    debug_assert!(
+        !description.contains(['"', '\\']),
+        "description must not need escaping"
+    );
     match kind.error_code() {
         None => format!("Bearer realm=\"{REALM}\""),
-        Some(code) => format!("Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{description}\""),
+        Some(code) => format!(
+            "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{description}\""
+        ),
     }
 }
 
 fn header(key: &str, value: String) -> HeaderValueOption {
     HeaderValueOption {
-        header: Some(HeaderValue { key: key.to_owned(), value, raw_value: Vec::new() }),
+        header: Some(HeaderValue {
+            key: key.to_owned(),
+            value,
+            raw_value: Vec::new(),
+        }),
         append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
         ..Default::default()
     }
@@ -282,7 +312,9 @@ mod tests {
 
     fn denied_parts(d: Denial) -> (i32, u16, String, String) {
         let r = check_response(&Decision::Deny(d));
-        let Some(HttpResponse::DeniedResponse(resp)) = r.http_response else { panic!("not a deny") };
+        let Some(HttpResponse::DeniedResponse(resp)) = r.http_response else {
+            panic!("not a deny")
+        };
         let www = resp
             .headers
             .iter()
@@ -300,15 +332,24 @@ mod tests {
         assert_eq!(grpc, tonic::Code::Unauthenticated as i32);
         assert_eq!(http, 401);
         assert_eq!(www, r#"Bearer realm="uid-gate""#);
-        assert_eq!(body, r#"{"error":"unauthorized","error_description":"no authorization header"}"#);
+        assert_eq!(
+            body,
+            r#"{"error":"unauthorized","error_description":"no authorization header"}"#
+        );
     }
 
     #[test]
     fn each_kind_has_its_status_and_error_code() {
         let (grpc, http, www, body) = denied_parts(Denial::Token(VerifyError::Expired));
         assert_eq!((grpc, http), (tonic::Code::Unauthenticated as i32, 401));
-        assert_eq!(www, r#"Bearer realm="uid-gate", error="invalid_token", error_description="token has expired""#);
-        assert_eq!(body, r#"{"error":"invalid_token","error_description":"token has expired"}"#);
+        assert_eq!(
+            www,
+            r#"Bearer realm="uid-gate", error="invalid_token", error_description="token has expired""#
+        );
+        assert_eq!(
+            body,
+            r#"{"error":"invalid_token","error_description":"token has expired"}"#
+        );
 
         let (grpc, http, www, _) = denied_parts(Denial::Path(PathError::DotSegment));
         assert_eq!((grpc, http), (tonic::Code::InvalidArgument as i32, 400));
@@ -321,15 +362,24 @@ mod tests {
 
     #[test]
     fn allow_sets_or_strips_the_user_header() {
-        let r = check_response(&Decision::Allow(Allow::Owner { user_id: "u1".into() }));
+        let r = check_response(&Decision::Allow(Allow::Owner {
+            user_id: "u1".into(),
+        }));
         assert_eq!(r.status.as_ref().map(|s| s.code), Some(0));
-        let Some(HttpResponse::OkResponse(ok)) = r.http_response else { panic!("not ok") };
+        let Some(HttpResponse::OkResponse(ok)) = r.http_response else {
+            panic!("not ok")
+        };
         let h = ok.headers[0].header.as_ref().expect("header");
         assert_eq!((h.key.as_str(), h.value.as_str()), (USER_ID_HEADER, "u1"));
-        assert_eq!(ok.headers[0].append_action, HeaderAppendAction::OverwriteIfExistsOrAdd as i32);
+        assert_eq!(
+            ok.headers[0].append_action,
+            HeaderAppendAction::OverwriteIfExistsOrAdd as i32
+        );
 
         let r = check_response(&Decision::Allow(Allow::Public));
-        let Some(HttpResponse::OkResponse(ok)) = r.http_response else { panic!("not ok") };
+        let Some(HttpResponse::OkResponse(ok)) = r.http_response else {
+            panic!("not ok")
+        };
         assert!(ok.headers.is_empty());
         assert_eq!(ok.headers_to_remove, vec![USER_ID_HEADER.to_owned()]);
     }
@@ -345,12 +395,20 @@ mod tests {
         }
         // Every denial's description must be safe inside a quoted-string.
         let all: Vec<Denial> = [
-            ExtractError::Missing, ExtractError::Multiple, ExtractError::WrongScheme,
-            ExtractError::Empty, ExtractError::TooLarge, ExtractError::Malformed,
+            ExtractError::Missing,
+            ExtractError::Multiple,
+            ExtractError::WrongScheme,
+            ExtractError::Empty,
+            ExtractError::TooLarge,
+            ExtractError::Malformed,
         ]
         .into_iter()
         .map(Denial::from)
-        .chain([Denial::NotOwner, Denial::Path(PathError::MissingUserSegment), Denial::Token(VerifyError::InvalidUserId)])
+        .chain([
+            Denial::NotOwner,
+            Denial::Path(PathError::MissingUserSegment),
+            Denial::Token(VerifyError::InvalidUserId),
+        ])
         .collect();
         for d in all {
             assert!(!d.to_string().contains(['"', '\\']), "{d}");

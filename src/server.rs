@@ -17,7 +17,9 @@ use crate::decision::{Authorizer, Decision, RequestView};
 use crate::metrics::Counters;
 use crate::path_policy::PathPolicy;
 use crate::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
-use crate::pb::envoy::service::auth::v3::authorization_server::{Authorization, AuthorizationServer};
+use crate::pb::envoy::service::auth::v3::authorization_server::{
+    Authorization, AuthorizationServer,
+};
 use crate::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use crate::response;
 use crate::telemetry::sanitize;
@@ -62,19 +64,35 @@ pub struct AuthzService {
 impl AuthzService {
     /// Wraps an authorizer; `counters` receives one count per decision.
     pub fn new(authorizer: Arc<Authorizer>, counters: Arc<Counters>) -> Self {
-        Self { authorizer, counters }
+        Self {
+            authorizer,
+            counters,
+        }
     }
 }
 
 #[tonic::async_trait]
 impl Authorization for AuthzService {
-    async fn check(&self, request: Request<CheckRequest>) -> Result<Response<CheckResponse>, Status> {
+    async fn check(
+        &self,
+        request: Request<CheckRequest>,
+    ) -> Result<Response<CheckResponse>, Status> {
         let started = Instant::now();
         let check = request.into_inner();
-        let http = check.attributes.as_ref().and_then(|a| a.request.as_ref()).and_then(|r| r.http.as_ref());
+        let http = check
+            .attributes
+            .as_ref()
+            .and_then(|a| a.request.as_ref())
+            .and_then(|r| r.http.as_ref());
         let path = http.map_or("", |h| h.path.as_str());
         let authorization = http.map(authorization_values).unwrap_or_default();
-        let decision = self.authorizer.decide(&RequestView { path, authorization: &authorization }, unix_now());
+        let decision = self.authorizer.decide(
+            &RequestView {
+                path,
+                authorization: &authorization,
+            },
+            unix_now(),
+        );
         self.counters.record(decision.reason());
         log_decision(&decision, path, http, started);
         Ok(Response::new(response::check_response(&decision)))
@@ -89,15 +107,24 @@ fn authorization_values(http: &HttpRequest) -> Vec<&[u8]> {
         values.push(v.as_bytes());
     }
     if let Some(map) = &http.header_map {
-        for h in map.headers.iter().filter(|h| h.key.eq_ignore_ascii_case("authorization")) {
-            values.push(if h.raw_value.is_empty() { h.value.as_bytes() } else { &h.raw_value });
+        for h in map
+            .headers
+            .iter()
+            .filter(|h| h.key.eq_ignore_ascii_case("authorization"))
+        {
+            values.push(if h.raw_value.is_empty() {
+                h.value.as_bytes()
+            } else {
+                &h.raw_value
+            });
         }
     }
     values
 }
 
 fn request_id(http: Option<&HttpRequest>) -> &str {
-    http.and_then(|h| h.headers.get("x-request-id")).map_or("", String::as_str)
+    http.and_then(|h| h.headers.get("x-request-id"))
+        .map_or("", String::as_str)
 }
 
 /// One line per decision: never the token, only the reason code and the path without query.
@@ -109,20 +136,30 @@ fn log_decision(decision: &Decision, target: &str, http: Option<&HttpRequest>, s
     let status = decision.http_status();
     let reason = decision.reason().code();
     match decision {
-        Decision::Allow(_) => info!(decision = "allow", status, reason, path = %path, request_id = %request_id, latency_us, "check"),
-        Decision::Deny(_) => info!(decision = "deny", status, reason, path = %path, request_id = %request_id, latency_us, "check"),
+        Decision::Allow(_) => {
+            info!(decision = "allow", status, reason, path = %path, request_id = %request_id, latency_us, "check")
+        }
+        Decision::Deny(_) => {
+            info!(decision = "deny", status, reason, path = %path, request_id = %request_id, latency_us, "check")
+        }
     }
 }
 
 /// Seconds since the Unix epoch. A clock before 1970 yields `u64::MAX`, which makes every
 /// token expired: a broken clock must close the gate, not open it.
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(u64::MAX, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(u64::MAX, |d| d.as_secs())
 }
 
 /// Serves ext_authz and health on `listener` until `shutdown` completes, then marks health
 /// NOT_SERVING, stops accepting, and waits up to `config.shutdown_grace` for in-flight checks.
-pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
     run_with_counters(listener, config, Arc::new(Counters::default()), shutdown).await
 }
 
@@ -137,7 +174,9 @@ pub async fn run_with_counters(
     let service = AuthzService::new(Arc::new(authorizer(&config)), counters.clone());
 
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<AuthorizationServer<AuthzService>>().await;
+    reporter
+        .set_serving::<AuthorizationServer<AuthzService>>()
+        .await;
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -162,9 +201,16 @@ pub async fn run_with_counters(
         () = shutdown => {}
     }
 
-    info!(grace_secs = config.shutdown_grace.as_secs(), "shutdown requested; draining");
-    reporter.set_not_serving::<AuthorizationServer<AuthzService>>().await;
-    reporter.set_service_status("", ServingStatus::NotServing).await;
+    info!(
+        grace_secs = config.shutdown_grace.as_secs(),
+        "shutdown requested; draining"
+    );
+    reporter
+        .set_not_serving::<AuthorizationServer<AuthzService>>()
+        .await;
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
     stop_tx.send(()).ok();
     match tokio::time::timeout(config.shutdown_grace, &mut server).await {
         Ok(result) => result??,
@@ -173,7 +219,11 @@ pub async fn run_with_counters(
             server.abort();
         }
     }
-    let summary: Vec<String> = counters.snapshot().iter().map(|(r, n)| format!("{}={n}", r.code())).collect();
+    let summary: Vec<String> = counters
+        .snapshot()
+        .iter()
+        .map(|(r, n)| format!("{}={n}", r.code()))
+        .collect();
     info!(decisions = %summary.join(","), "stopped");
     Ok(())
 }

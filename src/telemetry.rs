@@ -7,7 +7,9 @@ use crate::config::LogFormat;
 /// Installs the global subscriber. Returns false if one was already installed (tests).
 pub fn init(format: LogFormat, filter: &str) -> bool {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
     match format {
         LogFormat::Json => builder
             .json()
@@ -31,7 +33,10 @@ pub fn sanitize(value: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if cut.len() == value.len() && !cut.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(value);
     }
-    let mut out: String = cut.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
+    let mut out: String = cut
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
     if end < value.len() {
         out.push('…');
     }

@@ -100,7 +100,10 @@ impl Verifier {
     /// Builds a verifier; `secrets` are raw key bytes, tried in order.
     pub fn new<S: AsRef<[u8]>>(secrets: &[S], rules: ClaimRules) -> Self {
         Self {
-            keys: secrets.iter().map(|s| DecodingKey::from_secret(s.as_ref())).collect(),
+            keys: secrets
+                .iter()
+                .map(|s| DecodingKey::from_secret(s.as_ref()))
+                .collect(),
             uid_claims: rules.uid_claims,
             leeway_secs: rules.leeway_secs,
             issuer: rules.issuer,
@@ -144,10 +147,16 @@ impl Verifier {
         if now >= exp.saturating_add(leeway) {
             return Err(VerifyError::Expired);
         }
-        if claims.nbf.is_some_and(|nbf| now.saturating_add(leeway) < nbf) {
+        if claims
+            .nbf
+            .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
+        {
             return Err(VerifyError::NotYetValid);
         }
-        if claims.iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
             return Err(VerifyError::IssuedInFuture);
         }
         if let Some(want) = &self.issuer
@@ -171,10 +180,24 @@ impl Verifier {
 pub fn self_test() -> Result<(), VerifyError> {
     let key = b"uid-gate self-test key, 32 bytes!";
     let message = b"eyJhbGciOiJIUzI1NiJ9.e30";
-    let signature = jsonwebtoken::crypto::sign(message, &jsonwebtoken::EncodingKey::from_secret(key), Algorithm::HS256)
-        .map_err(|_| VerifyError::BadSignature)?;
-    let ok = jsonwebtoken::crypto::verify(&signature, message, &DecodingKey::from_secret(key), Algorithm::HS256);
-    let wrong = jsonwebtoken::crypto::verify(&signature, message, &DecodingKey::from_secret(b"another key of thirty-two bytes!"), Algorithm::HS256);
+    let signature = jsonwebtoken::crypto::sign(
+        message,
+        &jsonwebtoken::EncodingKey::from_secret(key),
+        Algorithm::HS256,
+    )
+    .map_err(|_| VerifyError::BadSignature)?;
+    let ok = jsonwebtoken::crypto::verify(
+        &signature,
+        message,
+        &DecodingKey::from_secret(key),
+        Algorithm::HS256,
+    );
+    let wrong = jsonwebtoken::crypto::verify(
+        &signature,
+        message,
+        &DecodingKey::from_secret(b"another key of thirty-two bytes!"),
+        Algorithm::HS256,
+    );
     match (ok, wrong) {
         (Ok(true), Ok(false)) => Ok(()),
         _ => Err(VerifyError::BadSignature),
@@ -250,7 +273,10 @@ struct Claims {
 
 fn parse_claims(payload: &[u8], uid_claims: &[String]) -> Result<Claims, VerifyError> {
     let reason = Cell::new(None);
-    let seed = ClaimsSeed { uid_claims, reason: &reason };
+    let seed = ClaimsSeed {
+        uid_claims,
+        reason: &reason,
+    };
     let mut de = serde_json::Deserializer::from_slice(payload);
     let claims = seed
         .deserialize(&mut de)
@@ -299,7 +325,9 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
             } else {
                 match &*name {
                     "exp" | "nbf" | "iat" => {
-                        let v = map.next_value::<u64>().map_err(|_| fail(VerifyError::BadTimeClaim))?;
+                        let v = map
+                            .next_value::<u64>()
+                            .map_err(|_| fail(VerifyError::BadTimeClaim))?;
                         match &*name {
                             "exp" => claims.exp = Some(v),
                             "nbf" => claims.nbf = Some(v),
@@ -437,19 +465,28 @@ mod tests {
 
     #[test]
     fn valid_token_yields_the_uid() {
-        assert_eq!(check(&sign(json!({"uid": "user_A", "exp": NOW + 60}))), uid("user_A"));
+        assert_eq!(
+            check(&sign(json!({"uid": "user_A", "exp": NOW + 60}))),
+            uid("user_A")
+        );
     }
 
     #[test]
     fn uid_claims_are_tried_in_order() {
         assert_eq!(check(&sign(json!({"sub": "s", "exp": NOW + 60}))), uid("s"));
-        assert_eq!(check(&sign(json!({"sub": "s", "uid": "u", "exp": NOW + 60}))), uid("u"));
+        assert_eq!(
+            check(&sign(json!({"sub": "s", "uid": "u", "exp": NOW + 60}))),
+            uid("u")
+        );
         // The first claim present decides, even when it is unusable.
         assert_eq!(
             check(&sign(json!({"uid": null, "sub": "s", "exp": NOW + 60}))),
             Err(VerifyError::InvalidUserId)
         );
-        assert_eq!(check(&sign(json!({"id": "x", "exp": NOW + 60}))), Err(VerifyError::MissingUserId));
+        assert_eq!(
+            check(&sign(json!({"id": "x", "exp": NOW + 60}))),
+            Err(VerifyError::MissingUserId)
+        );
     }
 
     #[test]
@@ -457,11 +494,25 @@ mod tests {
         let t = |v: serde_json::Value| check(&sign(json!({"uid": v, "exp": NOW + 60})));
         assert_eq!(t(json!(123)), uid("123"));
         assert_eq!(t(json!(-7)), uid("-7"));
-        for bad in [json!(""), json!(1.5), json!(1e3), json!(true), json!(null), json!(["a"]), json!({"id": "a"}), json!("a\u{0}"), json!("a\n")] {
+        for bad in [
+            json!(""),
+            json!(1.5),
+            json!(1e3),
+            json!(true),
+            json!(null),
+            json!(["a"]),
+            json!({"id": "a"}),
+            json!("a\u{0}"),
+            json!("a\n"),
+        ] {
             assert_eq!(t(bad.clone()), Err(VerifyError::InvalidUserId), "{bad}");
         }
         // JSON escapes are decoded: the user id is the string the JSON denotes.
-        let escaped = raw(r#"{"alg":"HS256"}"#, &format!(r#"{{"uid":"\u0075ser_A","exp":{}}}"#, NOW + 60), SECRET);
+        let escaped = raw(
+            r#"{"alg":"HS256"}"#,
+            &format!(r#"{{"uid":"\u0075ser_A","exp":{}}}"#, NOW + 60),
+            SECRET,
+        );
         assert_eq!(check(&escaped), uid("user_A"));
     }
 
@@ -469,50 +520,127 @@ mod tests {
     fn duplicate_claims_are_rejected() {
         let h = r#"{"alg":"HS256","typ":"JWT"}"#;
         let dup_uid = format!(r#"{{"uid":"attacker","uid":"victim","exp":{}}}"#, NOW + 60);
-        assert_eq!(check(&raw(h, &dup_uid, SECRET)), Err(VerifyError::DuplicateClaim));
+        assert_eq!(
+            check(&raw(h, &dup_uid, SECRET)),
+            Err(VerifyError::DuplicateClaim)
+        );
         let dup_exp = format!(r#"{{"uid":"a","exp":{},"exp":{}}}"#, NOW + 60, NOW - 600);
-        assert_eq!(check(&raw(h, &dup_exp, SECRET)), Err(VerifyError::DuplicateClaim));
+        assert_eq!(
+            check(&raw(h, &dup_exp, SECRET)),
+            Err(VerifyError::DuplicateClaim)
+        );
         let dup_other = format!(r#"{{"uid":"a","exp":{},"x":1,"x":2}}"#, NOW + 60);
-        assert_eq!(check(&raw(h, &dup_other, SECRET)), Err(VerifyError::DuplicateClaim));
+        assert_eq!(
+            check(&raw(h, &dup_other, SECRET)),
+            Err(VerifyError::DuplicateClaim)
+        );
         let dup_escaped = format!(r#"{{"uid":"a","\u0075id":"b","exp":{}}}"#, NOW + 60);
-        assert_eq!(check(&raw(h, &dup_escaped, SECRET)), Err(VerifyError::DuplicateClaim));
+        assert_eq!(
+            check(&raw(h, &dup_escaped, SECRET)),
+            Err(VerifyError::DuplicateClaim)
+        );
     }
 
     #[test]
     fn time_claims() {
         let t = |c: serde_json::Value| check(&sign(c));
         assert_eq!(t(json!({"uid": "a"})), Err(VerifyError::MissingExp));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW - 120})), Err(VerifyError::Expired));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW - 30})), Err(VerifyError::Expired));
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW - 120})),
+            Err(VerifyError::Expired)
+        );
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW - 30})),
+            Err(VerifyError::Expired)
+        );
         assert_eq!(t(json!({"uid": "a", "exp": NOW - 29})), uid("a"));
         assert_eq!(t(json!({"uid": "a", "exp": u64::MAX})), uid("a"));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "nbf": NOW + 100_000})), Err(VerifyError::NotYetValid));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "nbf": NOW + 30})), uid("a"));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "nbf": NOW + 31})), Err(VerifyError::NotYetValid));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "iat": NOW + 100_000})), Err(VerifyError::IssuedInFuture));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "iat": NOW + 30})), uid("a"));
-        for bad in [json!("9999999999"), json!(1.5), json!(-1), json!(null), json!(1e30), json!([1])] {
-            assert_eq!(t(json!({"uid": "a", "exp": bad.clone()})), Err(VerifyError::BadTimeClaim), "{bad}");
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "nbf": NOW + 100_000})),
+            Err(VerifyError::NotYetValid)
+        );
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "nbf": NOW + 30})),
+            uid("a")
+        );
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "nbf": NOW + 31})),
+            Err(VerifyError::NotYetValid)
+        );
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "iat": NOW + 100_000})),
+            Err(VerifyError::IssuedInFuture)
+        );
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "iat": NOW + 30})),
+            uid("a")
+        );
+        for bad in [
+            json!("9999999999"),
+            json!(1.5),
+            json!(-1),
+            json!(null),
+            json!(1e30),
+            json!([1]),
+        ] {
+            assert_eq!(
+                t(json!({"uid": "a", "exp": bad.clone()})),
+                Err(VerifyError::BadTimeClaim),
+                "{bad}"
+            );
         }
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "nbf": "0"})), Err(VerifyError::BadTimeClaim));
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "nbf": "0"})),
+            Err(VerifyError::BadTimeClaim)
+        );
     }
 
     #[test]
     fn issuer_and_audience() {
         let v = Verifier::new(
             &[SECRET],
-            ClaimRules { issuer: Some("https://app".into()), audiences: vec!["api".into(), "web".into()], ..rules() },
+            ClaimRules {
+                issuer: Some("https://app".into()),
+                audiences: vec!["api".into(), "web".into()],
+                ..rules()
+            },
         );
         let t = |c: serde_json::Value| v.verify(&sign(c), NOW);
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "iss": "https://app", "aud": "api"})), uid("a"));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "iss": "https://app", "aud": ["x", "web"]})), uid("a"));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "iss": "https://evil", "aud": "api"})), Err(VerifyError::IssuerMismatch));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "aud": "api"})), Err(VerifyError::IssuerMismatch));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "iss": "https://app", "aud": "other"})), Err(VerifyError::AudienceMismatch));
-        assert_eq!(t(json!({"uid": "a", "exp": NOW + 60, "iss": "https://app"})), Err(VerifyError::AudienceMismatch));
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "iss": "https://app", "aud": "api"})),
+            uid("a")
+        );
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "iss": "https://app", "aud": ["x", "web"]})),
+            uid("a")
+        );
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "iss": "https://evil", "aud": "api"})),
+            Err(VerifyError::IssuerMismatch)
+        );
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "aud": "api"})),
+            Err(VerifyError::IssuerMismatch)
+        );
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "iss": "https://app", "aud": "other"})),
+            Err(VerifyError::AudienceMismatch)
+        );
+        assert_eq!(
+            t(json!({"uid": "a", "exp": NOW + 60, "iss": "https://app"})),
+            Err(VerifyError::AudienceMismatch)
+        );
         // Without configuration, iss and aud are not checked.
-        assert_eq!(check(&sign(json!({"uid": "a", "exp": NOW + 60, "iss": "x", "aud": "y"}))), uid("a"));
-        assert_eq!(check(&sign(json!({"uid": "a", "exp": NOW + 60, "aud": 5}))), Err(VerifyError::MalformedClaims));
+        assert_eq!(
+            check(&sign(
+                json!({"uid": "a", "exp": NOW + 60, "iss": "x", "aud": "y"})
+            )),
+            uid("a")
+        );
+        assert_eq!(
+            check(&sign(json!({"uid": "a", "exp": NOW + 60, "aud": 5}))),
+            Err(VerifyError::MalformedClaims)
+        );
     }
 
     #[test]
@@ -521,52 +649,104 @@ mod tests {
         let t = |h: &str| check(&raw(h, &p, SECRET));
         assert_eq!(t(r#"{"alg":"HS256"}"#), uid("a"));
         assert_eq!(t(r#"{"alg":"HS256","typ":"jwt","kid":"k"}"#), uid("a"));
-        for alg in ["none", "None", "NONE", "nOnE", "hs256", "HS384", "HS512", "RS256", "ES256", "EdDSA"] {
-            assert_eq!(t(&format!(r#"{{"alg":"{alg}"}}"#)), Err(VerifyError::UnsupportedAlgorithm), "{alg}");
+        for alg in [
+            "none", "None", "NONE", "nOnE", "hs256", "HS384", "HS512", "RS256", "ES256", "EdDSA",
+        ] {
+            assert_eq!(
+                t(&format!(r#"{{"alg":"{alg}"}}"#)),
+                Err(VerifyError::UnsupportedAlgorithm),
+                "{alg}"
+            );
         }
         assert_eq!(t(r#"{"typ":"JWT"}"#), Err(VerifyError::MalformedHeader));
-        assert_eq!(t(r#"{"alg":"HS256","alg":"none"}"#), Err(VerifyError::MalformedHeader));
+        assert_eq!(
+            t(r#"{"alg":"HS256","alg":"none"}"#),
+            Err(VerifyError::MalformedHeader)
+        );
         assert_eq!(t(r#"{"alg":5}"#), Err(VerifyError::MalformedHeader));
         assert_eq!(t(r#"["HS256"]"#), Err(VerifyError::MalformedHeader));
-        assert_eq!(t(r#"{"alg":"HS256","crit":["x-foo"],"x-foo":1}"#), Err(VerifyError::CriticalHeader));
-        assert_eq!(t(r#"{"alg":"HS256","crit":["b64"],"b64":false}"#), Err(VerifyError::CriticalHeader));
-        assert_eq!(t(r#"{"alg":"HS256","crit":null}"#), Err(VerifyError::CriticalHeader));
+        assert_eq!(
+            t(r#"{"alg":"HS256","crit":["x-foo"],"x-foo":1}"#),
+            Err(VerifyError::CriticalHeader)
+        );
+        assert_eq!(
+            t(r#"{"alg":"HS256","crit":["b64"],"b64":false}"#),
+            Err(VerifyError::CriticalHeader)
+        );
+        assert_eq!(
+            t(r#"{"alg":"HS256","crit":null}"#),
+            Err(VerifyError::CriticalHeader)
+        );
         for p in ["jku", "jwk", "x5u", "x5c"] {
-            assert_eq!(t(&format!(r#"{{"alg":"HS256","{p}":"x"}}"#)), Err(VerifyError::ExternalKey), "{p}");
+            assert_eq!(
+                t(&format!(r#"{{"alg":"HS256","{p}":"x"}}"#)),
+                Err(VerifyError::ExternalKey),
+                "{p}"
+            );
         }
-        assert_eq!(t(r#"{"alg":"HS256","typ":"at+jwt"}"#), Err(VerifyError::WrongType));
-        assert_eq!(t(r#"{"alg":"HS256","typ":"better-auth.session-cache+jwt"}"#), Err(VerifyError::WrongType));
+        assert_eq!(
+            t(r#"{"alg":"HS256","typ":"at+jwt"}"#),
+            Err(VerifyError::WrongType)
+        );
+        assert_eq!(
+            t(r#"{"alg":"HS256","typ":"better-auth.session-cache+jwt"}"#),
+            Err(VerifyError::WrongType)
+        );
     }
 
     #[test]
     fn signatures() {
         let good = sign(json!({"uid": "a", "exp": NOW + 60}));
-        let other_key = mint::sign_claims(b"another-secret-of-32-bytes-long!", &json!({"uid": "a", "exp": NOW + 60})).expect("sign");
+        let other_key = mint::sign_claims(
+            b"another-secret-of-32-bytes-long!",
+            &json!({"uid": "a", "exp": NOW + 60}),
+        )
+        .expect("sign");
         assert_eq!(check(&other_key), Err(VerifyError::BadSignature));
         let (msg, sig) = good.rsplit_once('.').expect("three parts");
         // Flip the last signature character: changes the low bits (malleability) or the MAC.
         for c in ["A", "B", "Q", "_"] {
             let tampered = format!("{msg}.{}{c}", &sig[..sig.len() - 1]);
             if tampered != good {
-                assert_eq!(check(&tampered), Err(VerifyError::BadSignature), "{tampered}");
+                assert_eq!(
+                    check(&tampered),
+                    Err(VerifyError::BadSignature),
+                    "{tampered}"
+                );
             }
         }
         // Truncated (128-bit) tag.
-        assert_eq!(check(&format!("{msg}.{}", &sig[..22])), Err(VerifyError::BadSignature));
+        assert_eq!(
+            check(&format!("{msg}.{}", &sig[..22])),
+            Err(VerifyError::BadSignature)
+        );
         // Payload swapped, signature kept.
         let other = sign(json!({"uid": "b", "exp": NOW + 60}));
         let other_payload = other.split('.').nth(1).expect("payload");
         let header = good.split('.').next().expect("header");
-        assert_eq!(check(&format!("{header}.{other_payload}.{sig}")), Err(VerifyError::BadSignature));
+        assert_eq!(
+            check(&format!("{header}.{other_payload}.{sig}")),
+            Err(VerifyError::BadSignature)
+        );
         // Empty HMAC key (jwt_tool's blank-password attack).
-        let blank = raw(r#"{"alg":"HS256"}"#, &format!(r#"{{"uid":"a","exp":{}}}"#, NOW + 60), b"");
+        let blank = raw(
+            r#"{"alg":"HS256"}"#,
+            &format!(r#"{{"uid":"a","exp":{}}}"#, NOW + 60),
+            b"",
+        );
         assert_eq!(check(&blank), Err(VerifyError::BadSignature));
     }
 
     #[test]
     fn any_configured_secret_verifies() {
-        let v = Verifier::new(&[b"new-secret-new-secret-new-secret".as_slice(), SECRET], rules());
-        assert_eq!(v.verify(&sign(json!({"uid": "a", "exp": NOW + 60})), NOW), uid("a"));
+        let v = Verifier::new(
+            &[b"new-secret-new-secret-new-secret".as_slice(), SECRET],
+            rules(),
+        );
+        assert_eq!(
+            v.verify(&sign(json!({"uid": "a", "exp": NOW + 60})), NOW),
+            uid("a")
+        );
     }
 
     #[test]
@@ -580,10 +760,21 @@ mod tests {
             "null".to_string(),
             "foo".to_string(),
         ] {
-            assert_eq!(check(&raw(h, &p, SECRET)), Err(VerifyError::MalformedClaims), "{p:?}");
+            assert_eq!(
+                check(&raw(h, &p, SECRET)),
+                Err(VerifyError::MalformedClaims),
+                "{p:?}"
+            );
         }
         // Trailing whitespace is valid JSON.
-        assert_eq!(check(&raw(h, &format!("{{\"uid\":\"a\",\"exp\":{exp}}} "), SECRET)), uid("a"));
+        assert_eq!(
+            check(&raw(
+                h,
+                &format!("{{\"uid\":\"a\",\"exp\":{exp}}} "),
+                SECRET
+            )),
+            uid("a")
+        );
     }
 
     #[test]

@@ -1,0 +1,214 @@
+//! The real `uid-gate` binary: configuration errors, `mint`, logs and signals.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::helpers::*;
+
+async fn run_binary(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_uid-gate"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .output();
+    tokio::time::timeout(Duration::from_secs(20), out)
+        .await
+        .expect("binary finishes")
+        .expect("run binary")
+}
+
+#[tokio::test]
+async fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[], "BETTER_AUTH_SECRET is required"),
+        (
+            &[("BETTER_AUTH_SECRET", "too-short")],
+            "BETTER_AUTH_SECRET: must be at least 32 bytes",
+        ),
+        (
+            &[
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("UIDGATE_LEEWAY_SECS", "soon"),
+            ],
+            "UIDGATE_LEEWAY_SECS:",
+        ),
+        (
+            &[
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("UIDGATE_PATH_TEMPLATES", "/api/{id}"),
+            ],
+            "UIDGATE_PATH_TEMPLATES:",
+        ),
+        (
+            &[("BETTER_AUTH_SECRET_FILE", "/nonexistent/secret")],
+            "BETTER_AUTH_SECRET_FILE: cannot read",
+        ),
+    ];
+    for (env, want) in cases {
+        let out = run_binary(&[], env).await;
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+        assert!(stderr.contains(want), "{stderr:?} should contain {want:?}");
+        assert!(!stderr.contains("too-short"), "secret echoed: {stderr:?}");
+    }
+}
+
+#[tokio::test]
+async fn mint_signs_a_token_the_server_accepts() {
+    let out = run_binary(
+        &["mint", "user_A", "--ttl", "120"],
+        &[("BETTER_AUTH_SECRET", SECRET)],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tok = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    let server = TestServer::start(&[]).await;
+    let mut client = server.client().await;
+    let allow = outcome(
+        client
+            .check(check_request(
+                "/api/user_A/x",
+                &[("authorization", &format!("Bearer {tok}"))],
+            ))
+            .await
+            .expect("rpc")
+            .into_inner(),
+    );
+    assert_eq!(allow.http_status, 200);
+    let deny = outcome(
+        client
+            .check(check_request(
+                "/api/user_B/x",
+                &[("authorization", &format!("Bearer {tok}"))],
+            ))
+            .await
+            .expect("rpc")
+            .into_inner(),
+    );
+    assert_eq!(deny.http_status, 403);
+    server.stop().await;
+
+    let usage = run_binary(&["mint"], &[("BETTER_AUTH_SECRET", SECRET)]).await;
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn reads_the_secret_from_a_file() {
+    let dir = TempDir::new("secret");
+    let path = dir.path().join("secret");
+    std::fs::write(&path, format!("{SECRET}\n")).expect("write");
+    let path = path.to_str().expect("utf8");
+    let out = run_binary(&["mint", "u1"], &[("BETTER_AUTH_SECRET_FILE", path)]).await;
+    assert!(out.status.success());
+    let tok = String::from_utf8(out.stdout).expect("utf8");
+    // Signed with the trimmed file contents, i.e. the same key as the env variable.
+    let verifier = uid_gate::verify::Verifier::new(
+        &[SECRET.as_bytes()],
+        uid_gate::verify::ClaimRules {
+            uid_claims: vec!["uid".into()],
+            leeway_secs: 0,
+            issuer: None,
+            audiences: vec![],
+        },
+    );
+    assert_eq!(
+        verifier.verify(tok.trim(), now()).map(|i| i.user_id),
+        Ok("u1".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn logs_json_lines_without_tokens_and_exits_0_on_sigterm() {
+    let env = env(&[]);
+    let (mut proc, addr) = spawn_uid_gate(&env).await;
+    let secret_token = token_for("user_A");
+    let server_client =
+        uid_gate::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient::connect(
+            format!("http://{addr}"),
+        );
+    let mut client = server_client.await.expect("connect");
+    for (path, auth) in [
+        (
+            "/api/user_A/tasks?secret=1",
+            format!("Bearer {secret_token}"),
+        ),
+        ("/api/user_B/tasks", format!("Bearer {secret_token}")),
+        ("/api/user_A/tasks", "Bearer x.y.z".to_owned()),
+    ] {
+        client
+            .check(check_request(
+                path,
+                &[("authorization", &auth), ("x-request-id", "req-1")],
+            ))
+            .await
+            .expect("rpc");
+    }
+    let mut decisions = Vec::new();
+    while decisions.len() < 3 {
+        let v = proc
+            .wait_for("decision log", |l| {
+                serde_json::from_str::<Value>(l)
+                    .ok()
+                    .filter(|v| v["message"] == "check")
+            })
+            .await;
+        decisions.push(v);
+    }
+    assert_eq!(decisions[0]["decision"], "allow");
+    assert_eq!(decisions[0]["reason"], "owner");
+    assert_eq!(decisions[0]["path"], "/api/user_A/tasks");
+    assert_eq!(decisions[0]["request_id"], "req-1");
+    assert!(decisions[0]["latency_us"].is_u64());
+    assert_eq!(
+        (
+            decisions[1]["decision"].as_str(),
+            decisions[1]["status"].as_u64()
+        ),
+        (Some("deny"), Some(403))
+    );
+    assert_eq!(decisions[2]["reason"], "malformed_header");
+
+    let pid = proc.child.id().expect("pid");
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let mut rest = Vec::new();
+    let status = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(line) = proc.lines.recv().await {
+            rest.push(line);
+        }
+        proc.child.wait().await
+    })
+    .await
+    .expect("exits in time")
+    .expect("wait");
+    assert_eq!(status.code(), Some(0));
+    let all = decisions
+        .iter()
+        .map(Value::to_string)
+        .chain(rest.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(all.contains("SIGTERM"), "{all}");
+    assert!(all.contains("\"stopped\""), "{all}");
+    for needle in [secret_token.as_str(), SECRET, "secret=1"] {
+        assert!(!all.contains(needle), "log leaked {needle:?}");
+    }
+    assert!(
+        rest.iter()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "non-JSON log line: {rest:?}"
+    );
+}

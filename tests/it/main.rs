@@ -1,0 +1,7 @@
+//! Integration tests: one test binary (one link step) with a shared `helpers` module.
+
+mod binary;
+mod demo;
+mod envoy;
+mod grpc;
+mod helpers;
