@@ -3,8 +3,8 @@
 
 Answers every request with 200 and a JSON echo of what it received (method, path, headers),
 so you can see the `x-user-id` uid-gate set. It also remembers every request it served:
-`GET /__echo/seen` (sent straight to this server, not through Envoy) lists them, which lets
-tests prove that a denied request never reached the upstream.
+`GET /__echo/seen` sent straight to this server (without x-user-id, so not through Envoy)
+lists them, which lets tests prove that a denied request never reached the upstream.
 
 Usage: echo_upstream.py [--host 127.0.0.1] [--port 8081]   (port 0 picks a free port)
 Prints `listening on HOST:PORT` once ready.
@@ -35,7 +35,9 @@ class Echo(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         if length:
             self.rfile.read(length)
-        if self.path == "/__echo/seen":
+        # The log is for tests talking to this server directly; through Envoy every checked
+        # request carries x-user-id, and users must not read each other's requests.
+        if self.path == "/__echo/seen" and "x-user-id" not in self.headers:
             with LOCK:
                 return self._reply(list(SEEN))
         headers = {}

@@ -13,6 +13,10 @@ usage:
   uid-gate                 serve ext_authz v3 gRPC (configuration from the environment)
   uid-gate mint USER_ID [--ttl SECS] [--claim NAME] [--iss ISSUER] [--aud AUDIENCE]
                            print an HS256 dev token signed with BETTER_AUTH_SECRET
+  uid-gate healthcheck [HOST:PORT] [--service NAME]
+                           exit 0 if the gRPC health service reports SERVING (for container health checks);
+                           the address defaults to UIDGATE_LISTEN_ADDR's port on 127.0.0.1
+  uid-gate check-config     validate the configuration from the environment and exit (0 ok, 2 bad)
   uid-gate --version
 ";
 
@@ -24,6 +28,17 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(),
         Some("mint") => mint_command(&args[1..]),
+        Some("healthcheck") => healthcheck_command(&args[1..]),
+        Some("check-config") => match load_config() {
+            Ok(config) => {
+                for w in &config.warnings {
+                    eprintln!("uid-gate: warning: {w}");
+                }
+                println!("configuration ok: {config:?}");
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
         Some("-V" | "--version" | "version") => {
             println!("uid-gate {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -164,6 +179,64 @@ fn mint_command(args: &[String]) -> ExitCode {
         }
         Err(e) => {
             eprintln!("uid-gate mint: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Asks the local gRPC health service; used by Docker's HEALTHCHECK, where there is no shell.
+fn healthcheck_command(args: &[String]) -> ExitCode {
+    let mut addr: Option<String> = None;
+    let mut service = String::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--service" => match it.next() {
+                Some(s) => service = s.clone(),
+                None => {
+                    eprint!("uid-gate healthcheck: --service needs a value\n{USAGE}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            },
+            a if addr.is_none() && !a.starts_with("--") => addr = Some(a.to_owned()),
+            a => {
+                eprint!("uid-gate healthcheck: unexpected argument {a:?}\n{USAGE}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
+    let addr = addr.unwrap_or_else(|| {
+        let port = std::env::var("UIDGATE_LISTEN_ADDR")
+            .ok()
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            .map_or(9191, |a| a.port());
+        format!("127.0.0.1:{port}")
+    });
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("uid-gate healthcheck: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(uid_gate::server::health_status(
+        &addr,
+        &service,
+        std::time::Duration::from_secs(2),
+    )) {
+        Ok(status) if status == "SERVING" => {
+            println!("{addr} {service:?}: {status}");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => {
+            println!("{addr} {service:?}: {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            println!("{addr} {service:?}: {e}");
             ExitCode::FAILURE
         }
     }

