@@ -98,6 +98,8 @@ pub struct Config {
     pub log_filter: String,
     /// How long in-flight checks may take to finish on shutdown (`UIDGATE_SHUTDOWN_GRACE_SECS`).
     pub shutdown_grace: Duration,
+    /// Tokio worker threads (`UIDGATE_WORKER_THREADS`); `None` means one per CPU.
+    pub worker_threads: Option<usize>,
     /// Things worth a warning once logging is up (unknown `UIDGATE_*` variables).
     pub warnings: Vec<String>,
 }
@@ -117,6 +119,7 @@ struct RawEnv {
     uidgate_max_token_bytes: Option<String>,
     uidgate_log_format: Option<String>,
     uidgate_shutdown_grace_secs: Option<String>,
+    uidgate_worker_threads: Option<String>,
     rust_log: Option<String>,
 }
 
@@ -131,6 +134,7 @@ const KNOWN_UIDGATE_VARS: &[&str] = &[
     "UIDGATE_MAX_TOKEN_BYTES",
     "UIDGATE_LOG_FORMAT",
     "UIDGATE_SHUTDOWN_GRACE_SECS",
+    "UIDGATE_WORKER_THREADS",
 ];
 
 /// Claims that carry time, issuer or audience: never a user id.
@@ -217,6 +221,10 @@ impl Config {
                 0,
                 3600,
             )?),
+            worker_threads: match raw.uidgate_worker_threads {
+                None => None,
+                Some(v) => Some(bounded("UIDGATE_WORKER_THREADS", Some(v), 0, 1, 256)? as usize),
+            },
             warnings,
         })
     }
@@ -424,6 +432,7 @@ mod tests {
         assert_eq!(c.max_token_bytes, 8192);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(c.worker_threads, None);
         assert!(c.warnings.is_empty());
     }
 
@@ -444,6 +453,7 @@ mod tests {
             ("UIDGATE_MAX_TOKEN_BYTES", "4096"),
             ("UIDGATE_LOG_FORMAT", "text"),
             ("UIDGATE_SHUTDOWN_GRACE_SECS", "3"),
+            ("UIDGATE_WORKER_THREADS", "1"),
             ("RUST_LOG", "uid_gate=debug"),
             ("UIDGATE_PATH_TEMPLATE", "/typo/{user_id}"),
         ])
@@ -465,6 +475,7 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.log_filter, "uid_gate=debug");
         assert_eq!(c.shutdown_grace, Duration::from_secs(3));
+        assert_eq!(c.worker_threads, Some(1));
         assert_eq!(
             c.warnings,
             ["unknown variable UIDGATE_PATH_TEMPLATE is ignored"]
@@ -553,6 +564,7 @@ mod tests {
             ("UIDGATE_MAX_TOKEN_BYTES", "10"),
             ("UIDGATE_LOG_FORMAT", "yaml"),
             ("UIDGATE_SHUTDOWN_GRACE_SECS", "1.5"),
+            ("UIDGATE_WORKER_THREADS", "0"),
             ("RUST_LOG", "uid_gate=loud"),
         ] {
             let e = err(&[s, (var, value)]);

@@ -66,7 +66,8 @@ fn serve() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    uid_gate::telemetry::init(config.log_format, &config.log_filter);
+    // Held to the end of `serve`: dropping it writes the last buffered log lines.
+    let _log_guard = uid_gate::telemetry::init(config.log_format, &config.log_filter);
     for w in &config.warnings {
         tracing::warn!("{w}");
     }

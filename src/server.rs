@@ -135,12 +135,13 @@ fn log_decision(decision: &Decision, target: &str, http: Option<&HttpRequest>, s
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let status = decision.http_status();
     let reason = decision.reason().code();
+    // Two targets, so `RUST_LOG=info,uid_gate::allow=off` keeps denials but drops the bulk.
     match decision {
         Decision::Allow(_) => {
-            info!(decision = "allow", status, reason, path = %path, request_id = %request_id, latency_us, "check")
+            info!(target: "uid_gate::allow", decision = "allow", status, reason, path = %path, request_id = %request_id, latency_us, "check")
         }
         Decision::Deny(_) => {
-            info!(decision = "deny", status, reason, path = %path, request_id = %request_id, latency_us, "check")
+            info!(target: "uid_gate::deny", decision = "deny", status, reason, path = %path, request_id = %request_id, latency_us, "check")
         }
     }
 }

