@@ -74,8 +74,14 @@ impl Drop for Secret {
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// HS256 key (`BETTER_AUTH_SECRET` or the contents of `BETTER_AUTH_SECRET_FILE`).
-    pub secret: Secret,
+    /// HS256 keys (`BETTER_AUTH_SECRET`, `BETTER_AUTH_SECRETS` or `BETTER_AUTH_SECRET_FILE`).
+    pub secrets: SecretSet,
+    /// The secret file, re-read every `secret_reload` so rotations need no restart.
+    pub secret_file: Option<PathBuf>,
+    /// How often the secret file is checked for changes (`UIDGATE_SECRET_RELOAD_SECS`).
+    pub secret_reload: Duration,
+    /// Admin HTTP address: `/metrics`, `/healthz`, `/readyz` (`UIDGATE_ADMIN_ADDR`).
+    pub admin_addr: SocketAddr,
     /// gRPC listen address (`UIDGATE_LISTEN_ADDR`).
     pub listen_addr: SocketAddr,
     /// User-scoped templates (`UIDGATE_PATH_TEMPLATES`).
@@ -109,6 +115,9 @@ pub struct Config {
 struct RawEnv {
     better_auth_secret: Option<String>,
     better_auth_secret_file: Option<String>,
+    better_auth_secrets: Option<String>,
+    uidgate_secret_reload_secs: Option<String>,
+    uidgate_admin_addr: Option<String>,
     uidgate_listen_addr: Option<String>,
     uidgate_path_templates: Option<String>,
     uidgate_public_paths: Option<String>,
@@ -135,6 +144,8 @@ const KNOWN_UIDGATE_VARS: &[&str] = &[
     "UIDGATE_LOG_FORMAT",
     "UIDGATE_SHUTDOWN_GRACE_SECS",
     "UIDGATE_WORKER_THREADS",
+    "UIDGATE_SECRET_RELOAD_SECS",
+    "UIDGATE_ADMIN_ADDR",
 ];
 
 /// Claims that carry time, issuer or audience: never a user id.
@@ -163,12 +174,32 @@ impl Config {
         let raw: RawEnv = envy::from_iter(vars.into_iter().filter(|(k, _)| {
             k == "BETTER_AUTH_SECRET"
                 || k == "BETTER_AUTH_SECRET_FILE"
+                || k == "BETTER_AUTH_SECRETS"
                 || k == "RUST_LOG"
                 || KNOWN_UIDGATE_VARS.contains(&k.as_str())
         }))?;
 
+        let secret_file = raw.better_auth_secret_file.map(PathBuf::from);
         Ok(Config {
-            secret: secret(raw.better_auth_secret, raw.better_auth_secret_file)?,
+            secrets: secrets(
+                raw.better_auth_secret,
+                raw.better_auth_secrets,
+                secret_file.as_deref(),
+            )?,
+            secret_file,
+            secret_reload: Duration::from_secs(bounded(
+                "UIDGATE_SECRET_RELOAD_SECS",
+                raw.uidgate_secret_reload_secs,
+                5,
+                1,
+                3600,
+            )?),
+            admin_addr: parse_or(
+                "UIDGATE_ADMIN_ADDR",
+                raw.uidgate_admin_addr,
+                "0.0.0.0:9192",
+                "expected host:port, e.g. 0.0.0.0:9192",
+            )?,
             listen_addr: parse_or(
                 "UIDGATE_LISTEN_ADDR",
                 raw.uidgate_listen_addr,
@@ -230,35 +261,88 @@ impl Config {
     }
 }
 
-fn secret(value: Option<String>, file: Option<String>) -> Result<Secret, ConfigError> {
-    let (var, bytes) = match (value, file) {
-        (Some(_), Some(_)) => {
+/// The HS256 keys: the current one signs (`mint`), all verify. Never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSet {
+    /// The secret new tokens are signed with.
+    pub current: Secret,
+    /// Earlier secrets still accepted during a rotation.
+    pub previous: Vec<Secret>,
+}
+
+impl SecretSet {
+    /// All secrets, current first.
+    pub fn iter(&self) -> impl Iterator<Item = &Secret> {
+        std::iter::once(&self.current).chain(self.previous.iter())
+    }
+
+    fn from_vec(var: &'static str, mut secrets: Vec<Secret>) -> Result<Self, ConfigError> {
+        if secrets.is_empty() {
             return Err(ConfigError::Invalid {
-                var: "BETTER_AUTH_SECRET",
-                reason: "set either BETTER_AUTH_SECRET or BETTER_AUTH_SECRET_FILE, not both".into(),
-            });
-        }
-        (Some(v), None) => ("BETTER_AUTH_SECRET", v.into_bytes()),
-        (None, Some(path)) => {
-            let var = "BETTER_AUTH_SECRET_FILE";
-            let path = PathBuf::from(path);
-            let mut bytes = std::fs::read(&path).map_err(|source| ConfigError::SecretFile {
                 var,
-                path,
-                source,
-            })?;
-            // Files written by editors and `kubectl create secret --from-file` often end in a newline.
-            while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                bytes.pop();
-            }
-            (var, bytes)
-        }
-        (None, None) => {
-            return Err(ConfigError::Missing {
-                var: "BETTER_AUTH_SECRET",
+                reason: "must not be empty".into(),
             });
         }
-    };
+        let current = secrets.remove(0);
+        Ok(SecretSet {
+            current,
+            previous: secrets,
+        })
+    }
+}
+
+/// Reads a secret file: one secret per line, current first (a rotation puts the new secret
+/// on the first line and keeps the old one below it until old tokens have expired).
+/// Blank lines and trailing newlines are ignored.
+pub fn read_secret_file(path: &std::path::Path) -> Result<SecretSet, ConfigError> {
+    let var = "BETTER_AUTH_SECRET_FILE";
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::SecretFile {
+        var,
+        path: path.to_owned(),
+        source,
+    })?;
+    let bytes = zeroize::Zeroizing::new(bytes);
+    let secrets = bytes
+        .split(|b| *b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter(|line| !line.is_empty())
+        .map(|line| validate_secret(var, line.to_vec()))
+        .collect::<Result<Vec<_>, _>>()?;
+    SecretSet::from_vec(var, secrets)
+}
+
+fn secrets(
+    value: Option<String>,
+    list: Option<String>,
+    file: Option<&std::path::Path>,
+) -> Result<SecretSet, ConfigError> {
+    match (value, list, file) {
+        (Some(v), None, None) => SecretSet::from_vec("BETTER_AUTH_SECRET", vec![validate_secret("BETTER_AUTH_SECRET", v.into_bytes())?]),
+        (None, Some(list), None) => {
+            let var = "BETTER_AUTH_SECRETS";
+            let secrets = list
+                .split(',')
+                .map(|entry| {
+                    // Better Auth's own format is "version:secret"; a bare secret is fine too.
+                    let secret = match entry.split_once(':') {
+                        Some((version, secret)) if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) => secret,
+                        _ => entry,
+                    };
+                    validate_secret(var, secret.as_bytes().to_vec())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            SecretSet::from_vec(var, secrets)
+        }
+        (None, None, Some(path)) => read_secret_file(path),
+        (None, None, None) => Err(ConfigError::Missing { var: "BETTER_AUTH_SECRET" }),
+        _ => Err(ConfigError::Invalid {
+            var: "BETTER_AUTH_SECRET",
+            reason: "set only one of BETTER_AUTH_SECRET, BETTER_AUTH_SECRETS and BETTER_AUTH_SECRET_FILE".into(),
+        }),
+    }
+}
+
+fn validate_secret(var: &'static str, bytes: Vec<u8>) -> Result<Secret, ConfigError> {
     let secret = Secret(bytes);
     let reason = if secret.0.is_empty() {
         "must not be empty".to_owned()
@@ -415,7 +499,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = cfg(&[("BETTER_AUTH_SECRET", GOOD)]).expect("config");
-        assert_eq!(c.secret.expose(), GOOD.as_bytes());
+        assert_eq!(c.secrets.current.expose(), GOOD.as_bytes());
         assert_eq!(c.listen_addr, "0.0.0.0:9191".parse().expect("addr"));
         assert_eq!(
             c.path_templates
@@ -433,6 +517,9 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
         assert_eq!(c.worker_threads, None);
+        assert_eq!(c.admin_addr, "0.0.0.0:9192".parse().expect("addr"));
+        assert_eq!(c.secret_reload, Duration::from_secs(5));
+        assert_eq!(c.secret_file, None);
         assert!(c.warnings.is_empty());
     }
 
@@ -506,7 +593,7 @@ mod tests {
                 ("BETTER_AUTH_SECRET", GOOD),
                 ("BETTER_AUTH_SECRET_FILE", "/x")
             ])
-            .contains("not both")
+            .contains("only one of")
         );
         // 32 bytes of UTF-8, fewer characters: bytes are what count.
         let multibyte = "é".repeat(16);
@@ -520,7 +607,7 @@ mod tests {
         let path = dir.join("secret");
         std::fs::write(&path, format!("{GOOD}\r\n")).expect("write");
         let c = cfg(&[("BETTER_AUTH_SECRET_FILE", path.to_str().expect("utf8"))]).expect("config");
-        assert_eq!(c.secret.expose(), GOOD.as_bytes());
+        assert_eq!(c.secrets.current.expose(), GOOD.as_bytes());
         std::fs::write(&path, "short\n").expect("write");
         assert!(
             err(&[("BETTER_AUTH_SECRET_FILE", path.to_str().expect("utf8"))])
@@ -531,6 +618,53 @@ mod tests {
             missing
                 .starts_with("BETTER_AUTH_SECRET_FILE: cannot read /nonexistent/uid-gate-secret"),
             "{missing}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn several_secrets_for_rotation() {
+        let new = "new-secret-new-secret-new-secret-1";
+        let c = cfg(&[("BETTER_AUTH_SECRETS", &format!("2:{new},1:{GOOD}"))]).expect("config");
+        assert_eq!(c.secrets.current.expose(), new.as_bytes());
+        assert_eq!(
+            c.secrets
+                .previous
+                .iter()
+                .map(|s| s.expose())
+                .collect::<Vec<_>>(),
+            [GOOD.as_bytes()]
+        );
+        // Bare secrets work too; a colon inside a secret is kept when no version precedes it.
+        let colon = "abc:def-0123456789abcdef0123456789";
+        let c = cfg(&[("BETTER_AUTH_SECRETS", &format!("{colon},{GOOD}"))]).expect("config");
+        assert_eq!(c.secrets.current.expose(), colon.as_bytes());
+        assert!(
+            err(&[("BETTER_AUTH_SECRETS", &format!("{GOOD},1:short"))])
+                .starts_with("BETTER_AUTH_SECRETS: must be at least 32 bytes")
+        );
+        assert!(
+            err(&[("BETTER_AUTH_SECRETS", GOOD), ("BETTER_AUTH_SECRET", GOOD)])
+                .contains("only one of")
+        );
+    }
+
+    #[test]
+    fn the_secret_file_may_hold_several_lines() {
+        let dir =
+            std::env::temp_dir().join(format!("uid-gate-config-lines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("secret");
+        let new = "new-secret-new-secret-new-secret-1";
+        std::fs::write(&path, format!("{new}\r\n\n{GOOD}\n")).expect("write");
+        let c = cfg(&[("BETTER_AUTH_SECRET_FILE", path.to_str().expect("utf8"))]).expect("config");
+        assert_eq!(c.secrets.iter().count(), 2);
+        assert_eq!(c.secrets.current.expose(), new.as_bytes());
+        assert_eq!(c.secret_file.as_deref(), Some(path.as_path()));
+        std::fs::write(&path, "\n\n").expect("write");
+        assert!(
+            err(&[("BETTER_AUTH_SECRET_FILE", path.to_str().expect("utf8"))])
+                .contains("must not be empty")
         );
         std::fs::remove_dir_all(&dir).ok();
     }

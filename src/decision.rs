@@ -75,6 +75,11 @@ impl Authorizer {
         }
     }
 
+    /// The token verifier, e.g. to replace its secrets.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
     /// Decides one request at `now` (seconds since the Unix epoch).
     ///
     /// Order: a well-formed public path is allowed; then token problems (401) come before

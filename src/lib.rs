@@ -12,6 +12,7 @@
 //! - [`metrics`], [`telemetry`]: counters and logs.
 //! - [`mint`]: dev tokens for the demo and tests.
 
+pub mod admin;
 pub mod config;
 pub mod decision;
 pub mod extract;

@@ -92,7 +92,14 @@ fn serve_until_signal(config: Config) -> anyhow::Result<()> {
         let addr = listener.local_addr().context("reading the bound address")?;
         tracing::info!(addr = %addr, templates = ?config.path_templates.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
             public = ?config.public_paths.iter().map(|p| p.as_str()).collect::<Vec<_>>(), "listening");
-        uid_gate::run(listener, config, shutdown_signal()).await?;
+        let admin = tokio::net::TcpListener::bind(config.admin_addr)
+            .await
+            .with_context(|| format!("binding the admin address {}", config.admin_addr))?;
+        let admin_addr = admin.local_addr().context("reading the admin address")?;
+        tracing::info!(addr = %admin_addr, "admin endpoint listening (/metrics, /healthz, /readyz)");
+        let listeners = uid_gate::server::Listeners { grpc: listener, admin: Some(admin) };
+        let metrics = std::sync::Arc::new(uid_gate::metrics::Metrics::default());
+        uid_gate::server::run_with(listeners, config, metrics, shutdown_signal()).await?;
         Ok(())
     })
 }
@@ -173,7 +180,7 @@ fn mint_command(args: &[String]) -> ExitCode {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    match mint::mint(config.secret.expose(), &req, now) {
+    match mint::mint(config.secrets.current.expose(), &req, now) {
         Ok(token) => {
             println!("{token}");
             ExitCode::SUCCESS

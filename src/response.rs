@@ -80,6 +80,30 @@ reasons! {
     Internal => "internal",
 }
 
+impl Reason {
+    /// The HTTP status Envoy answers with for this reason (200 for allows).
+    pub fn http_status(self) -> u16 {
+        match self {
+            Reason::Public | Reason::Owner | Reason::Authenticated => 200,
+            Reason::NotOwner => 403,
+            Reason::Internal => 503,
+            Reason::NotOriginForm
+            | Reason::Fragment
+            | Reason::DotSegment
+            | Reason::EmptySegment
+            | Reason::EncodedSeparator
+            | Reason::EncodedDot
+            | Reason::Backslash
+            | Reason::PathParameter
+            | Reason::ControlByte
+            | Reason::NonAscii
+            | Reason::BadPercentEncoding
+            | Reason::MissingUserSegment => 400,
+            _ => 401,
+        }
+    }
+}
+
 impl Decision {
     /// The reason code of this decision.
     pub fn reason(&self) -> Reason {

@@ -12,9 +12,9 @@ use tonic::{Request, Response, Status};
 use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, SecretSet};
 use crate::decision::{Authorizer, Decision, RequestView};
-use crate::metrics::Counters;
+use crate::metrics::Metrics;
 use crate::path_policy::PathPolicy;
 use crate::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
 use crate::pb::envoy::service::auth::v3::authorization_server::{
@@ -41,8 +41,9 @@ pub const AUTHZ_SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
 
 /// Builds the decision logic from configuration.
 pub fn authorizer(config: &Config) -> Authorizer {
+    let secrets: Vec<&[u8]> = config.secrets.iter().map(|s| s.expose()).collect();
     let verifier = Verifier::new(
-        &[config.secret.expose()],
+        &secrets,
         ClaimRules {
             uid_claims: config.uid_claims.clone(),
             leeway_secs: config.leeway_secs,
@@ -58,15 +59,15 @@ pub fn authorizer(config: &Config) -> Authorizer {
 #[derive(Debug, Clone)]
 pub struct AuthzService {
     authorizer: Arc<Authorizer>,
-    counters: Arc<Counters>,
+    metrics: Arc<Metrics>,
 }
 
 impl AuthzService {
-    /// Wraps an authorizer; `counters` receives one count per decision.
-    pub fn new(authorizer: Arc<Authorizer>, counters: Arc<Counters>) -> Self {
+    /// Wraps an authorizer; `metrics` receives one count and one latency per decision.
+    pub fn new(authorizer: Arc<Authorizer>, metrics: Arc<Metrics>) -> Self {
         Self {
             authorizer,
-            counters,
+            metrics,
         }
     }
 }
@@ -93,7 +94,8 @@ impl Authorization for AuthzService {
             },
             unix_now(),
         );
-        self.counters.record(decision.reason());
+        self.metrics.record(decision.reason());
+        self.metrics.observe_latency(started.elapsed());
         log_decision(&decision, path, http, started);
         Ok(Response::new(response::check_response(&decision)))
     }
@@ -154,6 +156,14 @@ fn unix_now() -> u64 {
         .map_or(u64::MAX, |d| d.as_secs())
 }
 
+/// The sockets uid-gate serves on.
+pub struct Listeners {
+    /// ext_authz and gRPC health.
+    pub grpc: TcpListener,
+    /// The admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`), if wanted.
+    pub admin: Option<TcpListener>,
+}
+
 /// Serves ext_authz and health on `listener` until `shutdown` completes, then marks health
 /// NOT_SERVING, stops accepting, and waits up to `config.shutdown_grace` for in-flight checks.
 pub async fn run(
@@ -161,18 +171,85 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    run_with_counters(listener, config, Arc::new(Counters::default()), shutdown).await
+    run_with(
+        Listeners {
+            grpc: listener,
+            admin: None,
+        },
+        config,
+        Arc::new(Metrics::default()),
+        shutdown,
+    )
+    .await
 }
 
-/// [`run`] with caller-owned counters (so tests and the admin endpoint can read them).
+/// [`run`] with caller-owned metrics (so tests can read them).
 pub async fn run_with_counters(
     listener: TcpListener,
     config: Config,
-    counters: Arc<Counters>,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    run_with(
+        Listeners {
+            grpc: listener,
+            admin: None,
+        },
+        config,
+        metrics,
+        shutdown,
+    )
+    .await
+}
+
+/// Everything [`run`] does, plus the admin endpoint and caller-owned metrics.
+pub async fn run_with(
+    listeners: Listeners,
+    config: Config,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     verify::self_test().map_err(|_| ServerError::SelfTest)?;
-    let service = AuthzService::new(Arc::new(authorizer(&config)), counters.clone());
+    let authorizer = Arc::new(authorizer(&config));
+    metrics.set_keys(authorizer.verifier().key_count());
+    let service = AuthzService::new(authorizer.clone(), metrics.clone());
+
+    // Background tasks (admin endpoint, secret reloads) stop when this flips to true.
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        // An error means the sender is gone, which also means stop.
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let mut background = Vec::new();
+    if let Some(admin) = listeners.admin {
+        background.push(tokio::spawn(crate::admin::serve(
+            admin,
+            metrics.clone(),
+            stopped(stopping_rx.clone()),
+        )));
+    }
+    if let Some(path) = config.secret_file.clone() {
+        let (authorizer, metrics, every, stop) = (
+            authorizer.clone(),
+            metrics.clone(),
+            config.secret_reload,
+            stopped(stopping_rx.clone()),
+        );
+        let mut current = config.secrets.clone();
+        background.push(tokio::spawn(async move {
+            tokio::pin!(stop);
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        reload_secrets(&path, &authorizer, &metrics, &mut current);
+                    }
+                    () = &mut stop => return,
+                }
+            }
+        }));
+    }
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
@@ -180,7 +257,7 @@ pub async fn run_with_counters(
         .await;
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
     let server = tonic::transport::Server::builder()
         // Envoy keeps one long-lived HTTP/2 connection; keepalive notices a dead peer.
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -191,42 +268,88 @@ pub async fn run_with_counters(
             stop_rx.await.ok();
         });
     let mut server = tokio::spawn(server);
-    info!(service = AUTHZ_SERVICE_NAME, "serving");
+    metrics.set_ready(true);
+    info!(
+        service = AUTHZ_SERVICE_NAME,
+        keys = authorizer.verifier().key_count(),
+        "serving"
+    );
 
-    tokio::select! {
+    let result = tokio::select! {
         result = &mut server => {
             // The server stopped on its own: that is a failure, not a shutdown.
-            result??;
-            return Ok(());
+            result.map_err(ServerError::from).and_then(|r| r.map_err(ServerError::from))
         }
-        () = shutdown => {}
-    }
-
-    info!(
-        grace_secs = config.shutdown_grace.as_secs(),
-        "shutdown requested; draining"
-    );
-    reporter
-        .set_not_serving::<AuthorizationServer<AuthzService>>()
-        .await;
-    reporter
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    stop_tx.send(()).ok();
-    match tokio::time::timeout(config.shutdown_grace, &mut server).await {
-        Ok(result) => result??,
-        Err(_) => {
-            warn!("grace period elapsed with checks in flight; closing their connections");
-            server.abort();
+        () = shutdown => {
+            info!(grace_secs = config.shutdown_grace.as_secs(), "shutdown requested; draining");
+            metrics.set_ready(false);
+            reporter.set_not_serving::<AuthorizationServer<AuthzService>>().await;
+            reporter.set_service_status("", ServingStatus::NotServing).await;
+            stop_tx.send(()).ok();
+            match tokio::time::timeout(config.shutdown_grace, &mut server).await {
+                Ok(result) => result.map_err(ServerError::from).and_then(|r| r.map_err(ServerError::from)),
+                Err(_) => {
+                    warn!("grace period elapsed with checks in flight; closing their connections");
+                    server.abort();
+                    Ok(())
+                }
+            }
         }
+    };
+    metrics.set_ready(false);
+    stopping_tx.send(true).ok();
+    for task in background {
+        task.await.ok();
     }
-    let summary: Vec<String> = counters
+    let summary: Vec<String> = metrics
         .snapshot()
         .iter()
         .map(|(r, n)| format!("{}={n}", r.code()))
         .collect();
     info!(decisions = %summary.join(","), "stopped");
-    Ok(())
+    result
+}
+
+/// What one look at the secret file found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// Same secrets as before.
+    Unchanged,
+    /// New secrets are in force.
+    Applied,
+    /// The file could not be read or held an invalid secret; the previous secrets stay.
+    Refused,
+}
+
+/// Re-reads the secret file and, if it changed and is valid, swaps the verifier's keys.
+/// Kubernetes updates a mounted Secret by swapping a symlink, so a read sees either the old
+/// or the new file, never half of one.
+pub fn reload_secrets(
+    path: &std::path::Path,
+    authorizer: &Authorizer,
+    metrics: &Metrics,
+    current: &mut SecretSet,
+) -> Reload {
+    match crate::config::read_secret_file(path) {
+        Ok(secrets) if secrets == *current => Reload::Unchanged,
+        Ok(secrets) => {
+            let keys: Vec<&[u8]> = secrets.iter().map(|s| s.expose()).collect();
+            authorizer.verifier().replace_secrets(&keys);
+            metrics.secret_reloaded(keys.len());
+            info!(
+                keys = keys.len(),
+                "secret file changed; new secrets in force"
+            );
+            *current = secrets;
+            Reload::Applied
+        }
+        Err(e) => {
+            metrics.secret_reload_failed();
+            // ConfigError never contains secret bytes, only lengths and the path.
+            warn!(error = %e, "secret file changed but was refused; keeping the previous secrets");
+            Reload::Refused
+        }
+    }
 }
 
 /// Asks the gRPC health service at `addr` (host:port) for `service` and returns the status

@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
+use std::sync::{PoisonError, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -68,8 +69,9 @@ pub struct Identity {
 
 /// Checks tokens against one or more HS256 secrets and the configured claim rules.
 pub struct Verifier {
-    /// One HMAC-SHA256 state per secret, already keyed; cloned per check.
-    keys: Vec<Hmac<Sha256>>,
+    /// One HMAC-SHA256 state per secret, already keyed; cloned per check. Swapped whole when
+    /// the secret file changes; a check holds the read lock for one HMAC at most.
+    keys: RwLock<Vec<Hmac<Sha256>>>,
     uid_claims: Vec<String>,
     leeway_secs: u64,
     issuer: Option<String>,
@@ -79,7 +81,7 @@ pub struct Verifier {
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
-            .field("keys", &format_args!("[{} redacted]", self.keys.len()))
+            .field("keys", &format_args!("[{} redacted]", self.key_count()))
             .field("uid_claims", &self.uid_claims)
             .field("leeway_secs", &self.leeway_secs)
             .field("issuer", &self.issuer)
@@ -105,16 +107,27 @@ impl Verifier {
     /// Builds a verifier; `secrets` are raw key bytes, tried in order.
     pub fn new<S: AsRef<[u8]>>(secrets: &[S], rules: ClaimRules) -> Self {
         Self {
-            // HMAC accepts keys of any length; config enforces the 32-byte minimum.
-            keys: secrets
-                .iter()
-                .filter_map(|s| Hmac::<Sha256>::new_from_slice(s.as_ref()).ok())
-                .collect(),
+            keys: RwLock::new(keyed(secrets)),
             uid_claims: rules.uid_claims,
             leeway_secs: rules.leeway_secs,
             issuer: rules.issuer,
             audiences: rules.audiences,
         }
+    }
+
+    /// Replaces the accepted secrets (current first). Checks in flight finish with the keys
+    /// they started with.
+    pub fn replace_secrets<S: AsRef<[u8]>>(&self, secrets: &[S]) {
+        let keys = keyed(secrets);
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+    }
+
+    /// How many secrets are accepted.
+    pub fn key_count(&self) -> usize {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Verifies a compact JWS (already shape-checked by [`crate::extract`]) at time `now`
@@ -136,11 +149,13 @@ impl Verifier {
         if signature.len() != 43 || URL_SAFE_NO_PAD.decode_slice(signature, &mut tag) != Ok(32) {
             return Err(VerifyError::BadSignature);
         }
-        let signed = self.keys.iter().any(|key| {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let signed = keys.iter().any(|key| {
             let mut mac = key.clone();
             mac.update(message.as_bytes());
             mac.verify_slice(&tag).is_ok()
         });
+        drop(keys);
         if !signed {
             return Err(VerifyError::BadSignature);
         }
@@ -184,6 +199,14 @@ impl Verifier {
             Some(UserIdValue::Invalid) => Err(VerifyError::InvalidUserId),
         }
     }
+}
+
+/// HMAC accepts keys of any length; config enforces the 32-byte minimum.
+fn keyed<S: AsRef<[u8]>>(secrets: &[S]) -> Vec<Hmac<Sha256>> {
+    secrets
+        .iter()
+        .filter_map(|s| Hmac::<Sha256>::new_from_slice(s.as_ref()).ok())
+        .collect()
 }
 
 /// Signs with jsonwebtoken and verifies with uid-gate's own HMAC path (and the reverse for a
@@ -756,6 +779,22 @@ mod tests {
             b"",
         );
         assert_eq!(check(&blank), Err(VerifyError::BadSignature));
+    }
+
+    #[test]
+    fn secrets_can_be_replaced_in_place() {
+        let v = verifier();
+        let new = b"new-secret-new-secret-new-secret";
+        let new_token =
+            mint::sign_claims(new, &json!({"uid": "a", "exp": NOW + 60})).expect("sign");
+        let old_token = sign(json!({"uid": "a", "exp": NOW + 60}));
+        assert_eq!(v.verify(&new_token, NOW), Err(VerifyError::BadSignature));
+        v.replace_secrets(&[new.as_slice(), SECRET]);
+        assert_eq!(v.key_count(), 2);
+        assert_eq!(v.verify(&new_token, NOW), uid("a"));
+        assert_eq!(v.verify(&old_token, NOW), uid("a"));
+        v.replace_secrets(&[new]);
+        assert_eq!(v.verify(&old_token, NOW), Err(VerifyError::BadSignature));
     }
 
     #[test]

@@ -46,7 +46,10 @@ pub fn env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
     ];
     for (k, v) in extra {
         vars.retain(|(name, _)| name != k);
-        vars.push(((*k).to_owned(), (*v).to_owned()));
+        // An empty value removes the variable (e.g. to use another secret source).
+        if !v.is_empty() {
+            vars.push(((*k).to_owned(), (*v).to_owned()));
+        }
     }
     vars
 }
@@ -77,6 +80,8 @@ pub fn bearer(uid: &str) -> String {
 /// An in-process uid-gate on 127.0.0.1:0.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The admin endpoint (`/metrics`, `/healthz`, `/readyz`).
+    pub admin: SocketAddr,
     pub counters: Arc<Counters>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), uid_gate::server::ServerError>>>,
@@ -84,13 +89,23 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(extra: &[(&str, &str)]) -> Self {
+        Self::start_with(config(extra)).await
+    }
+
+    pub async fn start_with(config: Config) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+        let admin = admin_listener.local_addr().expect("admin addr");
         let counters = Arc::new(Counters::default());
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(uid_gate::server::run_with_counters(
-            listener,
-            config(extra),
+        let listeners = uid_gate::server::Listeners {
+            grpc: listener,
+            admin: Some(admin_listener),
+        };
+        let handle = tokio::spawn(uid_gate::server::run_with(
+            listeners,
+            config,
             counters.clone(),
             async {
                 stopped.await.ok();
@@ -98,6 +113,7 @@ impl TestServer {
         ));
         Self {
             addr,
+            admin,
             counters,
             stop: Some(stop),
             handle: Some(handle),

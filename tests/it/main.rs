@@ -7,3 +7,4 @@ mod deploy;
 mod envoy;
 mod grpc;
 mod helpers;
+mod reliability;
