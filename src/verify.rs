@@ -150,11 +150,9 @@ impl Verifier {
             return Err(VerifyError::BadSignature);
         }
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        let signed = keys.iter().any(|key| {
-            let mut mac = key.clone();
-            mac.update(message.as_bytes());
-            mac.verify_slice(&tag).is_ok()
-        });
+        let signed = keys
+            .iter()
+            .any(|key| tag_matches(key, message.as_bytes(), &tag));
         drop(keys);
         if !signed {
             return Err(VerifyError::BadSignature);
@@ -199,6 +197,22 @@ impl Verifier {
             Some(UserIdValue::Invalid) => Err(VerifyError::InvalidUserId),
         }
     }
+}
+
+/// Whether `tag` is the full 32-byte HMAC-SHA256 of `message` under the keyed state `key`,
+/// compared in constant time. Truncated tags are refused: a JWS HS256 tag is 32 bytes.
+fn tag_matches(key: &Hmac<Sha256>, message: &[u8], tag: &[u8]) -> bool {
+    if tag.len() != 32 {
+        return false;
+    }
+    let mut mac = key.clone();
+    mac.update(message);
+    mac.verify_slice(tag).is_ok()
+}
+
+/// The HS256 tag check uid-gate uses, for a raw key (tests run Wycheproof's vectors through it).
+pub fn hs256_tag_matches(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
+    Hmac::<Sha256>::new_from_slice(key).is_ok_and(|k| tag_matches(&k, message, tag))
 }
 
 /// HMAC accepts keys of any length; config enforces the 32-byte minimum.

@@ -8,3 +8,4 @@ mod envoy;
 mod grpc;
 mod helpers;
 mod reliability;
+mod vectors;
