@@ -7,5 +7,6 @@ mod deploy;
 mod envoy;
 mod grpc;
 mod helpers;
+mod properties;
 mod reliability;
 mod vectors;
