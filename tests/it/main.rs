@@ -1,5 +1,6 @@
 //! Integration tests: one test binary (one link step) with a shared `helpers` module.
 
+mod adversarial;
 mod bench_smoke;
 mod binary;
 mod demo;
