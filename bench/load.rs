@@ -283,6 +283,7 @@ async fn startup(a: &Args) -> Result<(), Error> {
         let start = Instant::now();
         let mut child = tokio::process::Command::new(&a.bin)
             .env("UIDGATE_LISTEN_ADDR", &a.addr)
+            .env("UIDGATE_ADMIN_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .kill_on_drop(true)

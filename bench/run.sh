@@ -60,7 +60,7 @@ expect() { # url header expected-status
 }
 
 start_uid_gate() { # cpu port log -> pid in $ug_pid
-  UIDGATE_LISTEN_ADDR=127.0.0.1:$2 UIDGATE_WORKER_THREADS=1 RUST_LOG=${BENCH_RUST_LOG:-info} \
+  UIDGATE_LISTEN_ADDR=127.0.0.1:$2 UIDGATE_ADMIN_ADDR=127.0.0.1:0 UIDGATE_WORKER_THREADS=1 RUST_LOG=${BENCH_RUST_LOG:-info} \
     taskset -c "$1" "$UIDGATE_BIN" > "$work/$3" 2>&1 &
   ug_pid=$!; pids+=("$ug_pid")
   for _ in $(seq 1 200); do "$UIDGATE_BIN" healthcheck "127.0.0.1:$2" > /dev/null 2>&1 && return 0; sleep 0.02; done

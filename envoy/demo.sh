@@ -5,7 +5,8 @@
 #   bash envoy/demo.sh           run until Ctrl-C, printing ready-to-paste curl lines
 #   bash envoy/demo.sh --check   run the curl lines, check their statuses, stop (used by the tests)
 #
-# Ports (fixed by envoy/envoy.yaml): Envoy :10000, Envoy admin :9901, uid-gate :9191, upstream :8081.
+# Ports (fixed by envoy/envoy.yaml): Envoy :10000, Envoy admin :9901, uid-gate :9191 (admin and
+# /metrics :9192), upstream :8081.
 # Environment: UIDGATE_BIN to use an already built binary instead of `cargo build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,7 @@ if [ ! -s "$state/secret" ]; then
 fi
 export BETTER_AUTH_SECRET_FILE="$PWD/$state/secret"
 export UIDGATE_LISTEN_ADDR=127.0.0.1:9191
+export UIDGATE_ADMIN_ADDR=127.0.0.1:9192
 export UIDGATE_PUBLIC_PATHS=/api/auth,/healthz
 export UIDGATE_LOG_FORMAT=${UIDGATE_LOG_FORMAT:-text}
 

@@ -43,6 +43,8 @@ pub fn env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
             "UIDGATE_PUBLIC_PATHS".to_owned(),
             "/api/auth,/healthz,/docs".to_owned(),
         ),
+        // Tests run many instances at once: never the fixed default admin port.
+        ("UIDGATE_ADMIN_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
     ];
     for (k, v) in extra {
         vars.retain(|(name, _)| name != k);

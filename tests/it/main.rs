@@ -6,6 +6,7 @@ mod binary;
 mod demo;
 mod deploy;
 mod envoy;
+mod faults;
 mod grpc;
 mod helpers;
 mod properties;
