@@ -279,13 +279,41 @@ async fn the_binary_serves_metrics_on_its_admin_port() {
     let admin: std::net::SocketAddr = proc
         .wait_for("admin address", |l| {
             let v: Value = serde_json::from_str(l).ok()?;
-            v["message"].as_str()?.starts_with("admin endpoint").then(|| v["addr"].as_str()?.parse().ok())?
+            v["message"]
+                .as_str()?
+                .starts_with("admin endpoint")
+                .then(|| v["addr"].as_str()?.parse().ok())?
         })
         .await;
-    let mut client = uid_gate::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient::connect(format!("http://{addr}")).await.expect("connect");
-    client.check(check_request("/api/user_A/x", &[("authorization", &bearer("user_B"))])).await.expect("rpc");
-    let m = http_request(admin, "GET", "/metrics", &[]).await.expect("scrape");
+    let mut client =
+        uid_gate::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient::connect(
+            format!("http://{addr}"),
+        )
+        .await
+        .expect("connect");
+    client
+        .check(check_request(
+            "/api/user_A/x",
+            &[("authorization", &bearer("user_B"))],
+        ))
+        .await
+        .expect("rpc");
+    let m = http_request(admin, "GET", "/metrics", &[])
+        .await
+        .expect("scrape");
     assert_eq!(m.status, 200);
-    assert!(m.body.contains(r#"uidgate_decisions_total{decision="deny",status="403",reason="not_owner"} 1"#), "{}", m.body);
-    assert_eq!(http_request(admin, "GET", "/readyz", &[]).await.expect("readyz").status, 200);
+    assert!(
+        m.body.contains(
+            r#"uidgate_decisions_total{decision="deny",status="403",reason="not_owner"} 1"#
+        ),
+        "{}",
+        m.body
+    );
+    assert_eq!(
+        http_request(admin, "GET", "/readyz", &[])
+            .await
+            .expect("readyz")
+            .status,
+        200
+    );
 }
