@@ -82,6 +82,10 @@ pub struct Config {
     pub secret_reload: Duration,
     /// Admin HTTP address: `/metrics`, `/healthz`, `/readyz` (`UIDGATE_ADMIN_ADDR`).
     pub admin_addr: SocketAddr,
+    /// Plain-HTTP authorization address (`UIDGATE_HTTP_ADDR`); off when unset.
+    pub http_addr: Option<SocketAddr>,
+    /// Header holding the original URI in HTTP mode (`UIDGATE_HTTP_URI_HEADER`), lower-cased.
+    pub http_uri_header: Option<String>,
     /// gRPC listen address (`UIDGATE_LISTEN_ADDR`).
     pub listen_addr: SocketAddr,
     /// User-scoped templates (`UIDGATE_PATH_TEMPLATES`).
@@ -118,6 +122,8 @@ struct RawEnv {
     better_auth_secrets: Option<String>,
     uidgate_secret_reload_secs: Option<String>,
     uidgate_admin_addr: Option<String>,
+    uidgate_http_addr: Option<String>,
+    uidgate_http_uri_header: Option<String>,
     uidgate_listen_addr: Option<String>,
     uidgate_path_templates: Option<String>,
     uidgate_public_paths: Option<String>,
@@ -146,6 +152,8 @@ const KNOWN_UIDGATE_VARS: &[&str] = &[
     "UIDGATE_WORKER_THREADS",
     "UIDGATE_SECRET_RELOAD_SECS",
     "UIDGATE_ADMIN_ADDR",
+    "UIDGATE_HTTP_ADDR",
+    "UIDGATE_HTTP_URI_HEADER",
 ];
 
 /// Claims that carry time, issuer or audience: never a user id.
@@ -200,6 +208,34 @@ impl Config {
                 "0.0.0.0:9192",
                 "expected host:port, e.g. 0.0.0.0:9192",
             )?,
+            http_addr: match non_empty("UIDGATE_HTTP_ADDR", raw.uidgate_http_addr)? {
+                None => None,
+                Some(v) => Some(parse_or(
+                    "UIDGATE_HTTP_ADDR",
+                    Some(v),
+                    "",
+                    "expected host:port, e.g. 0.0.0.0:9193",
+                )?),
+            },
+            http_uri_header: match non_empty(
+                "UIDGATE_HTTP_URI_HEADER",
+                raw.uidgate_http_uri_header,
+            )? {
+                None => None,
+                Some(v)
+                    if !v.is_empty()
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                {
+                    Some(v.to_ascii_lowercase())
+                }
+                Some(v) => {
+                    return Err(ConfigError::Invalid {
+                        var: "UIDGATE_HTTP_URI_HEADER",
+                        reason: format!("{v:?} is not a header name"),
+                    });
+                }
+            },
             listen_addr: parse_or(
                 "UIDGATE_LISTEN_ADDR",
                 raw.uidgate_listen_addr,
@@ -520,6 +556,8 @@ mod tests {
         assert_eq!(c.admin_addr, "0.0.0.0:9192".parse().expect("addr"));
         assert_eq!(c.secret_reload, Duration::from_secs(5));
         assert_eq!(c.secret_file, None);
+        assert_eq!(c.http_addr, None);
+        assert_eq!(c.http_uri_header, None);
         assert!(c.warnings.is_empty());
     }
 
@@ -699,6 +737,8 @@ mod tests {
             ("UIDGATE_LOG_FORMAT", "yaml"),
             ("UIDGATE_SHUTDOWN_GRACE_SECS", "1.5"),
             ("UIDGATE_WORKER_THREADS", "0"),
+            ("UIDGATE_HTTP_ADDR", "nowhere"),
+            ("UIDGATE_HTTP_URI_HEADER", "x original uri"),
             ("RUST_LOG", "uid_gate=loud"),
         ] {
             let e = err(&[s, (var, value)]);

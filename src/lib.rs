@@ -9,6 +9,8 @@
 //! - [`decision`]: the pure decision combining the three.
 //! - [`response`]: decision to HTTP status, challenge, body and gRPC code, in one place.
 //! - [`server`]: the tonic service, health and shutdown.
+//! - [`http_authz`]: the same decisions over plain HTTP; [`http`], [`admin`]: HTTP plumbing and
+//!   the metrics endpoint.
 //! - [`metrics`], [`telemetry`]: counters and logs.
 //! - [`mint`]: dev tokens for the demo and tests.
 
@@ -16,6 +18,8 @@ pub mod admin;
 pub mod config;
 pub mod decision;
 pub mod extract;
+pub mod http;
+pub mod http_authz;
 pub mod metrics;
 pub mod mint;
 pub mod path_policy;

@@ -97,7 +97,15 @@ fn serve_until_signal(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("binding the admin address {}", config.admin_addr))?;
         let admin_addr = admin.local_addr().context("reading the admin address")?;
         tracing::info!(addr = %admin_addr, "admin endpoint listening (/metrics, /healthz, /readyz)");
-        let listeners = uid_gate::server::Listeners { grpc: listener, admin: Some(admin) };
+        let http = match config.http_addr {
+            None => None,
+            Some(addr) => {
+                let l = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the HTTP authorization address {addr}"))?;
+                tracing::info!(addr = %l.local_addr().context("reading the HTTP address")?, uri_header = ?config.http_uri_header, "HTTP authorization listening");
+                Some(l)
+            }
+        };
+        let listeners = uid_gate::server::Listeners { grpc: listener, admin: Some(admin), http };
         let metrics = std::sync::Arc::new(uid_gate::metrics::Metrics::default());
         uid_gate::server::run_with(listeners, config, metrics, shutdown_signal()).await?;
         Ok(())

@@ -271,21 +271,41 @@ fn allowed(allow: &Allow) -> CheckResponse {
     }
 }
 
-/// A deny response. `description` must be one of our fixed messages: it is quoted into a header.
+/// The HTTP side of a deny, shared by the gRPC and the plain-HTTP mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenyParts {
+    /// 400, 401, 403 (or 503).
+    pub status: u16,
+    /// `www-authenticate`, `content-type`, `cache-control`.
+    pub headers: Vec<(&'static str, String)>,
+    /// `{"error":"…","error_description":"…"}`.
+    pub body: String,
+}
+
+/// Status, headers and body of a deny. `description` must be one of uid-gate's fixed
+/// messages: it is quoted into a header.
+pub fn deny_parts(kind: DenyKind, description: &str) -> DenyParts {
+    let error = kind.error_code().unwrap_or("unauthorized");
+    DenyParts {
+        status: kind.http_status(),
+        headers: vec![
+            ("www-authenticate", www_authenticate(kind, description)),
+            ("content-type", "application/json".to_owned()),
+            ("cache-control", "no-store".to_owned()),
+        ],
+        body: serde_json::json!({ "error": error, "error_description": description }).to_string(),
+    }
+}
+
+/// A deny response for Envoy.
 pub fn denied(kind: DenyKind, description: &str, reason: Reason) -> CheckResponse {
-    let status = match kind.http_status() {
+    let parts = deny_parts(kind, description);
+    let status = match parts.status {
         400 => StatusCode::BadRequest,
         401 => StatusCode::Unauthorized,
         403 => StatusCode::Forbidden,
         _ => StatusCode::ServiceUnavailable,
     };
-    let error = kind.error_code().unwrap_or("unauthorized");
-    let body = serde_json::json!({ "error": error, "error_description": description }).to_string();
-    let headers = vec![
-        header("www-authenticate", www_authenticate(kind, description)),
-        header("content-type", "application/json".to_owned()),
-        header("cache-control", "no-store".to_owned()),
-    ];
     CheckResponse {
         status: Some(Status {
             code: kind.grpc_code() as i32,
@@ -296,8 +316,12 @@ pub fn denied(kind: DenyKind, description: &str, reason: Reason) -> CheckRespons
             status: Some(HttpStatus {
                 code: status as i32,
             }),
-            headers,
-            body,
+            headers: parts
+                .headers
+                .into_iter()
+                .map(|(k, v)| header(k, v))
+                .collect(),
+            body: parts.body,
         })),
         dynamic_metadata: None,
     }

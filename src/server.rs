@@ -87,16 +87,14 @@ impl Authorization for AuthzService {
             .and_then(|r| r.http.as_ref());
         let path = http.map_or("", |h| h.path.as_str());
         let authorization = http.map(authorization_values).unwrap_or_default();
-        let decision = self.authorizer.decide(
-            &RequestView {
-                path,
-                authorization: &authorization,
-            },
-            unix_now(),
+        let decision = judge_at(
+            &self.authorizer,
+            &self.metrics,
+            path,
+            &authorization,
+            request_id(http),
+            started,
         );
-        self.metrics.record(decision.reason());
-        self.metrics.observe_latency(started.elapsed());
-        log_decision(&decision, path, http, started);
         Ok(Response::new(response::check_response(&decision)))
     }
 }
@@ -129,11 +127,51 @@ fn request_id(http: Option<&HttpRequest>) -> &str {
         .map_or("", String::as_str)
 }
 
+/// Decides one request, counts it, times it and logs it: the part of a check that does not
+/// depend on the protocol it arrived by (gRPC or plain HTTP).
+pub fn judge(
+    authorizer: &Authorizer,
+    metrics: &Metrics,
+    path: &str,
+    authorization: &[&[u8]],
+    request_id: &str,
+) -> Decision {
+    judge_at(
+        authorizer,
+        metrics,
+        path,
+        authorization,
+        request_id,
+        Instant::now(),
+    )
+}
+
+fn judge_at(
+    authorizer: &Authorizer,
+    metrics: &Metrics,
+    path: &str,
+    authorization: &[&[u8]],
+    request_id: &str,
+    started: Instant,
+) -> Decision {
+    let decision = authorizer.decide(
+        &RequestView {
+            path,
+            authorization,
+        },
+        unix_now(),
+    );
+    metrics.record(decision.reason());
+    metrics.observe_latency(started.elapsed());
+    log_decision(&decision, path, request_id, started);
+    decision
+}
+
 /// One line per decision: never the token, only the reason code and the path without query.
-fn log_decision(decision: &Decision, target: &str, http: Option<&HttpRequest>, started: Instant) {
+fn log_decision(decision: &Decision, target: &str, request_id: &str, started: Instant) {
     let path = target.split('?').next().unwrap_or_default();
     let path = sanitize(path, 256);
-    let request_id = sanitize(request_id(http), 64);
+    let request_id = sanitize(request_id, 64);
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let status = decision.http_status();
     let reason = decision.reason().code();
@@ -162,6 +200,8 @@ pub struct Listeners {
     pub grpc: TcpListener,
     /// The admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`), if wanted.
     pub admin: Option<TcpListener>,
+    /// Plain-HTTP authorization (nginx, Caddy, Traefik, Envoy's HTTP ext_authz), if wanted.
+    pub http: Option<TcpListener>,
 }
 
 /// Serves ext_authz and health on `listener` until `shutdown` completes, then marks health
@@ -175,6 +215,7 @@ pub async fn run(
         Listeners {
             grpc: listener,
             admin: None,
+            http: None,
         },
         config,
         Arc::new(Metrics::default()),
@@ -194,6 +235,7 @@ pub async fn run_with_counters(
         Listeners {
             grpc: listener,
             admin: None,
+            http: None,
         },
         config,
         metrics,
@@ -225,6 +267,15 @@ pub async fn run_with(
         background.push(tokio::spawn(crate::admin::serve(
             admin,
             metrics.clone(),
+            stopped(stopping_rx.clone()),
+        )));
+    }
+    if let Some(http) = listeners.http {
+        background.push(tokio::spawn(crate::http_authz::serve(
+            http,
+            authorizer.clone(),
+            metrics.clone(),
+            config.http_uri_header.clone(),
             stopped(stopping_rx.clone()),
         )));
     }

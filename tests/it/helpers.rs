@@ -84,6 +84,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The admin endpoint (`/metrics`, `/healthz`, `/readyz`).
     pub admin: SocketAddr,
+    /// The plain-HTTP authorization endpoint.
+    pub http: SocketAddr,
     pub counters: Arc<Counters>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), uid_gate::server::ServerError>>>,
@@ -99,11 +101,14 @@ impl TestServer {
         let addr = listener.local_addr().expect("addr");
         let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let admin = admin_listener.local_addr().expect("admin addr");
+        let http_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+        let http = http_listener.local_addr().expect("http addr");
         let counters = Arc::new(Counters::default());
         let (stop, stopped) = oneshot::channel::<()>();
         let listeners = uid_gate::server::Listeners {
             grpc: listener,
             admin: Some(admin_listener),
+            http: Some(http_listener),
         };
         let handle = tokio::spawn(uid_gate::server::run_with(
             listeners,
@@ -116,6 +121,7 @@ impl TestServer {
         Self {
             addr,
             admin,
+            http,
             counters,
             stop: Some(stop),
             handle: Some(handle),
@@ -415,17 +421,24 @@ pub async fn spawn_echo() -> (Proc, SocketAddr) {
     (proc, addr)
 }
 
-/// `envoy/envoy.yaml` with its four ports replaced. Each port must occur exactly once, so a
-/// change to the reference file that these tests do not understand fails loudly.
+/// `envoy/envoy.yaml` with its four ports replaced.
 pub fn render_envoy_config(uid_gate: u16, app: u16) -> String {
-    let mut yaml =
-        std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).expect("envoy.yaml");
-    for (from, to) in [(9901, 0), (10000, 0), (9191, uid_gate), (8081, app)] {
+    render_envoy(
+        "envoy/envoy.yaml",
+        &[(9901, 0), (10000, 0), (9191, uid_gate), (8081, app)],
+    )
+}
+
+/// An Envoy config from the repository with ports replaced. Each port must occur exactly
+/// once, so a change to the file that these tests do not understand fails loudly.
+pub fn render_envoy(file: &str, ports: &[(u16, u16)]) -> String {
+    let mut yaml = std::fs::read_to_string(repo_root().join(file)).expect("envoy config");
+    for (from, to) in ports {
         let needle = format!("port_value: {from} ");
         assert_eq!(
             yaml.matches(&needle).count(),
             1,
-            "envoy.yaml must contain `{needle}` once"
+            "{file} must contain `{needle}` once"
         );
         yaml = yaml.replace(&needle, &format!("port_value: {to} "));
     }

@@ -9,6 +9,7 @@ mod envoy;
 mod faults;
 mod grpc;
 mod helpers;
+mod http_mode;
 mod properties;
 mod reliability;
 mod vectors;

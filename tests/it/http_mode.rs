@@ -1,0 +1,313 @@
+//! HTTP authorization mode (UIDGATE_HTTP_ADDR): the decision table over plain HTTP, directly
+//! and through a real nginx (`auth_request`) and a real Envoy (HTTP ext_authz service).
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn decisions_over_plain_http() {
+    let server = TestServer::start(&[]).await;
+    let a = bearer("user_A");
+    let send = |path: &'static str, headers: Vec<(&'static str, String)>| {
+        let addr = server.http;
+        async move {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            http_request(addr, "GET", path, &h).await.expect("http")
+        }
+    };
+    let r = send("/api/user_A/tasks?x=1", vec![("authorization", a.clone())]).await;
+    assert_eq!((r.status, r.header("x-user-id")), (200, Some("user_A")));
+    let r = send("/api/user_B/tasks", vec![("authorization", a.clone())]).await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.header("www-authenticate")
+            .unwrap_or_default()
+            .contains(r#"error="insufficient_scope""#)
+    );
+    assert_eq!(r.json()["error"], "insufficient_scope");
+    let r = send("/api/user_A/tasks", vec![]).await;
+    assert_eq!(
+        (r.status, r.header("www-authenticate")),
+        (401, Some(r#"Bearer realm="uid-gate""#))
+    );
+    let r = send(
+        "/api/user_A/tasks",
+        vec![("authorization", format!("{a}x"))],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error_description"], "token signature is invalid");
+    let r = send("/api/user_A;x/tasks", vec![("authorization", a.clone())]).await;
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let r = send("/api/auth/session", vec![("x-user-id", "victim".into())]).await;
+    assert_eq!((r.status, r.header("x-user-id")), (200, None));
+    assert_eq!(
+        r.header("x-envoy-auth-headers-to-remove"),
+        Some("x-user-id")
+    );
+    // Without UIDGATE_HTTP_URI_HEADER, a client's x-original-uri means nothing.
+    let r = send(
+        "/api/user_B/tasks",
+        vec![
+            ("authorization", a.clone()),
+            ("x-original-uri", "/api/user_A/tasks".into()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    // Two Authorization headers.
+    let r = send(
+        "/api/user_A/tasks",
+        vec![
+            ("authorization", bearer("user_B")),
+            ("authorization", a.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_original_uri_header_is_used_only_when_configured() {
+    let server = TestServer::start(&[("UIDGATE_HTTP_URI_HEADER", "X-Original-URI")]).await;
+    let a = bearer("user_A");
+    let go = |headers: Vec<(&'static str, String)>| {
+        let addr = server.http;
+        async move {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            http_request(addr, "GET", "/_auth", &h).await.expect("http")
+        }
+    };
+    assert_eq!(
+        go(vec![
+            ("authorization", a.clone()),
+            ("x-original-uri", "/api/user_A/tasks".into())
+        ])
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        go(vec![
+            ("authorization", a.clone()),
+            ("x-original-uri", "/api/user_B/tasks".into())
+        ])
+        .await
+        .status,
+        403
+    );
+    // Missing or repeated: nothing safe to judge.
+    assert_eq!(go(vec![("authorization", a.clone())]).await.status, 400);
+    let twice = vec![
+        ("authorization", a.clone()),
+        ("x-original-uri", "/api/user_A/x".into()),
+        ("x-original-uri", "/api/user_B/x".into()),
+    ];
+    assert_eq!(go(twice).await.status, 400);
+    server.stop().await;
+}
+
+/// nginx from Debian's packages, installed on first use (as root, which CI is).
+fn nginx_bin() -> std::path::PathBuf {
+    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file());
+    if let Some(p) = found {
+        return p;
+    }
+    let ok = std::process::Command::new("bash")
+        .args(["-c", "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null"])
+        .status()
+        .expect("apt-get");
+    assert!(ok.success(), "installing nginx failed");
+    std::path::PathBuf::from("/usr/sbin/nginx")
+}
+
+#[tokio::test]
+async fn through_nginx_auth_request() {
+    let nginx = tokio::task::spawn_blocking(nginx_bin).await.expect("nginx");
+    let server = TestServer::start(&[("UIDGATE_HTTP_URI_HEADER", "x-original-uri")]).await;
+    let (_echo, echo_addr) = spawn_echo().await;
+    let dir = TempDir::new("nginx");
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr");
+    let conf = std::fs::read_to_string(repo_root().join("examples/nginx/nginx.conf"))
+        .expect("examples/nginx/nginx.conf")
+        .replace("listen 8080;", &format!("listen {listen};"))
+        .replace(
+            "server 127.0.0.1:9193;",
+            &format!("server {};", server.http),
+        )
+        .replace("server 127.0.0.1:8081;", &format!("server {echo_addr};"))
+        .replace(
+            "pid /run/nginx-uid-gate.pid;",
+            &format!("pid {}/nginx.pid;", dir.path().display()),
+        );
+    assert!(
+        conf.contains(&listen.to_string()) && conf.contains(&server.http.to_string()),
+        "example config changed shape"
+    );
+    std::fs::write(dir.path().join("nginx.conf"), &conf).expect("write conf");
+    std::fs::create_dir_all(dir.path().join("logs")).expect("logs");
+    let mut cmd = tokio::process::Command::new(&nginx);
+    cmd.arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .args([
+            "-g",
+            "daemon off; master_process off; error_log stderr warn;",
+        ]);
+    let _proc = Proc::spawn(cmd);
+    // Wait for nginx.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while http_request(listen, "GET", "/healthz", &[]).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nginx did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let a = bearer("user_A");
+    let r = http_request(
+        listen,
+        "GET",
+        "/api/user_A/tasks",
+        &[("authorization", &a), ("x-user-id", "victim")],
+    )
+    .await
+    .expect("req");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.json()["headers"]["x-user-id"],
+        serde_json::json!(["user_A"])
+    );
+    let r = http_request(listen, "GET", "/api/user_B/tasks", &[("authorization", &a)])
+        .await
+        .expect("req");
+    assert_eq!(r.status, 403);
+    assert!(
+        r.header("www-authenticate")
+            .unwrap_or_default()
+            .contains("insufficient_scope"),
+        "{r:?}"
+    );
+    let r = http_request(listen, "GET", "/api/user_A/tasks", &[])
+        .await
+        .expect("req");
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(r#"Bearer realm="uid-gate""#)
+    );
+    // A client cannot steer the judged URI: nginx overwrites x-original-uri.
+    let r = http_request(
+        listen,
+        "GET",
+        "/api/user_B/tasks",
+        &[
+            ("authorization", &a),
+            ("x-original-uri", "/api/user_A/tasks"),
+        ],
+    )
+    .await
+    .expect("req");
+    assert_eq!(r.status, 403);
+    // Public route: no identity reaches the app.
+    let r = http_request(
+        listen,
+        "GET",
+        "/api/auth/session",
+        &[("x-user-id", "victim")],
+    )
+    .await
+    .expect("req");
+    assert_eq!(r.status, 200);
+    assert!(r.json()["headers"].get("x-user-id").is_none(), "{r:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn through_envoy_http_ext_authz() {
+    tokio::task::spawn_blocking(envoy_bin).await.expect("envoy");
+    let server = TestServer::start(&[]).await;
+    let (echo, echo_addr) = spawn_echo().await;
+    let yaml = render_envoy(
+        "envoy/envoy-http-authz.yaml",
+        &[
+            (9901, 0),
+            (10000, 0),
+            (9193, server.http.port()),
+            (8081, echo_addr.port()),
+        ],
+    );
+    let envoy = Envoy::start(&yaml).await;
+    let a = bearer("user_A");
+    let r = http_request(
+        envoy.listener,
+        "GET",
+        "/api/user_A/tasks",
+        &[("authorization", &a), ("x-user-id", "victim")],
+    )
+    .await
+    .expect("req");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.json()["headers"]["x-user-id"],
+        serde_json::json!(["user_A"])
+    );
+    let r = http_request(
+        envoy.listener,
+        "GET",
+        "/api/user_B/tasks",
+        &[("authorization", &a)],
+    )
+    .await
+    .expect("req");
+    assert_eq!(r.status, 403);
+    assert!(
+        r.header("www-authenticate")
+            .unwrap_or_default()
+            .contains("insufficient_scope")
+    );
+    assert_eq!(r.json()["error"], "insufficient_scope");
+    let r = http_request(
+        envoy.listener,
+        "GET",
+        "/api/user_A/tasks",
+        &[("authorization", &format!("{a}x"))],
+    )
+    .await
+    .expect("req");
+    assert_eq!(r.status, 401);
+    let r = http_request(
+        envoy.listener,
+        "GET",
+        "/api/user_A;x=1/tasks",
+        &[("authorization", &a)],
+    )
+    .await
+    .expect("req");
+    assert_eq!(r.status, 400);
+    let seen = {
+        let resp = http_request(echo_addr, "GET", "/__echo/seen", &[])
+            .await
+            .expect("seen");
+        serde_json::from_str::<Vec<serde_json::Value>>(&resp.body).expect("json")
+    };
+    assert_eq!(
+        seen.len(),
+        1,
+        "only the allowed request reached the app: {seen:?}"
+    );
+    drop(echo);
+    server.stop().await;
+}
