@@ -10,6 +10,7 @@ mod faults;
 mod grpc;
 mod helpers;
 mod http_mode;
+mod interop;
 mod properties;
 mod reliability;
 mod vectors;
