@@ -82,6 +82,8 @@ pub struct Config {
     pub secret_reload: Duration,
     /// Admin HTTP address: `/metrics`, `/healthz`, `/readyz` (`UIDGATE_ADMIN_ADDR`).
     pub admin_addr: SocketAddr,
+    /// A JWKS document (`UIDGATE_JWKS_FILE`), validated; enables EdDSA/ES256/RS256 tokens.
+    pub jwks_json: Option<Vec<u8>>,
     /// Plain-HTTP authorization address (`UIDGATE_HTTP_ADDR`); off when unset.
     pub http_addr: Option<SocketAddr>,
     /// Header holding the original URI in HTTP mode (`UIDGATE_HTTP_URI_HEADER`), lower-cased.
@@ -123,6 +125,7 @@ struct RawEnv {
     uidgate_secret_reload_secs: Option<String>,
     uidgate_admin_addr: Option<String>,
     uidgate_http_addr: Option<String>,
+    uidgate_jwks_file: Option<String>,
     uidgate_http_uri_header: Option<String>,
     uidgate_listen_addr: Option<String>,
     uidgate_path_templates: Option<String>,
@@ -153,6 +156,7 @@ const KNOWN_UIDGATE_VARS: &[&str] = &[
     "UIDGATE_SECRET_RELOAD_SECS",
     "UIDGATE_ADMIN_ADDR",
     "UIDGATE_HTTP_ADDR",
+    "UIDGATE_JWKS_FILE",
     "UIDGATE_HTTP_URI_HEADER",
 ];
 
@@ -208,6 +212,23 @@ impl Config {
                 "0.0.0.0:9192",
                 "expected host:port, e.g. 0.0.0.0:9192",
             )?,
+            jwks_json: match non_empty("UIDGATE_JWKS_FILE", raw.uidgate_jwks_file)? {
+                None => None,
+                Some(path) => {
+                    let var = "UIDGATE_JWKS_FILE";
+                    let path = PathBuf::from(path);
+                    let json = std::fs::read(&path).map_err(|source| ConfigError::SecretFile {
+                        var,
+                        path: path.clone(),
+                        source,
+                    })?;
+                    crate::jwks::JwksKeys::from_json(&json).map_err(|e| ConfigError::Invalid {
+                        var,
+                        reason: format!("{}: {e}", path.display()),
+                    })?;
+                    Some(json)
+                }
+            },
             http_addr: match non_empty("UIDGATE_HTTP_ADDR", raw.uidgate_http_addr)? {
                 None => None,
                 Some(v) => Some(parse_or(

@@ -20,6 +20,7 @@ pub mod decision;
 pub mod extract;
 pub mod http;
 pub mod http_authz;
+pub mod jwks;
 pub mod metrics;
 pub mod mint;
 pub mod path_policy;

@@ -51,6 +51,15 @@ pub fn authorizer(config: &Config) -> Authorizer {
             audiences: config.audiences.clone(),
         },
     );
+    // Validated when the configuration was read; a JWKS that no longer parses enables nothing.
+    let verifier = match config
+        .jwks_json
+        .as_deref()
+        .map(crate::jwks::JwksKeys::from_json)
+    {
+        Some(Ok(keys)) => verifier.with_jwks(keys),
+        _ => verifier,
+    };
     let paths = PathPolicy::new(config.path_templates.clone(), config.public_paths.clone());
     Authorizer::new(verifier, paths, config.max_token_bytes)
 }

@@ -36,6 +36,8 @@ pub enum VerifyError {
     WrongType,
     #[error("token signature is invalid")]
     BadSignature,
+    #[error("token names no known key")]
+    UnknownKey,
     #[error("token claims are malformed")]
     MalformedClaims,
     #[error("token repeats a claim")]
@@ -76,6 +78,8 @@ pub struct Verifier {
     leeway_secs: u64,
     issuer: Option<String>,
     audiences: Vec<String>,
+    /// Public keys for EdDSA/ES256/RS256 tokens, when a JWKS is configured.
+    jwks: Option<crate::jwks::JwksKeys>,
 }
 
 impl fmt::Debug for Verifier {
@@ -112,6 +116,7 @@ impl Verifier {
             leeway_secs: rules.leeway_secs,
             issuer: rules.issuer,
             audiences: rules.audiences,
+            jwks: None,
         }
     }
 
@@ -140,9 +145,13 @@ impl Verifier {
             return Err(VerifyError::MalformedHeader);
         };
 
-        check_header(header_b64)?;
-
+        let header = check_header(header_b64)?;
         let message = &token[..header_b64.len() + 1 + payload_b64.len()];
+        if header.alg != "HS256" {
+            self.verify_with_jwks(&header, message, signature)?;
+            return self.claims_of(payload_b64, now);
+        }
+
         // An HS256 tag is 32 bytes: 43 base64url characters. Anything else, including a
         // truncated tag, fails here; non-canonical trailing bits fail in the decoder.
         let mut tag = [0u8; 32];
@@ -157,7 +166,40 @@ impl Verifier {
         if !signed {
             return Err(VerifyError::BadSignature);
         }
+        self.claims_of(payload_b64, now)
+    }
 
+    /// Accepts asymmetric tokens (EdDSA, ES256, RS256) from the keys of a JWKS.
+    pub fn with_jwks(mut self, jwks: crate::jwks::JwksKeys) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// EdDSA/ES256/RS256: the `kid` picks the key, and the key's type fixes the algorithm.
+    fn verify_with_jwks(
+        &self,
+        header: &Header,
+        message: &str,
+        signature: &str,
+    ) -> Result<(), VerifyError> {
+        let Some(jwks) = &self.jwks else {
+            return Err(VerifyError::UnsupportedAlgorithm);
+        };
+        let (alg, key) = header
+            .kid
+            .as_deref()
+            .and_then(|kid| jwks.get(kid))
+            .ok_or(VerifyError::UnknownKey)?;
+        if format!("{alg:?}") != header.alg {
+            return Err(VerifyError::UnsupportedAlgorithm);
+        }
+        match jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, *alg) {
+            Ok(true) => Ok(()),
+            _ => Err(VerifyError::BadSignature),
+        }
+    }
+
+    fn claims_of(&self, payload_b64: &str, now: u64) -> Result<Identity, VerifyError> {
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| VerifyError::MalformedClaims)?;
@@ -268,6 +310,9 @@ struct Header {
     alg: String,
     #[serde(default)]
     typ: Option<String>,
+    /// Used only to pick a JWKS key; a non-string `kid` names no key (and HS256 ignores it).
+    #[serde(default, deserialize_with = "string_or_none")]
+    kid: Option<String>,
     #[serde(default, deserialize_with = "present")]
     crit: bool,
     #[serde(default, deserialize_with = "present")]
@@ -280,12 +325,19 @@ struct Header {
     x5c: bool,
 }
 
+fn string_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
 /// True whenever the key appears, whatever its value (even `null`).
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(d).map(|_| true)
 }
 
-fn check_header(header_b64: &str) -> Result<(), VerifyError> {
+fn check_header(header_b64: &str) -> Result<Header, VerifyError> {
     let raw = URL_SAFE_NO_PAD
         .decode(header_b64)
         .map_err(|_| VerifyError::MalformedHeader)?;
@@ -294,7 +346,8 @@ fn check_header(header_b64: &str) -> Result<(), VerifyError> {
         return Err(VerifyError::MalformedHeader);
     }
     let header: Header = serde_json::from_slice(&raw).map_err(|_| VerifyError::MalformedHeader)?;
-    if header.alg != "HS256" {
+    // HS256 with the secrets; the asymmetric ones only with a JWKS (checked by the caller).
+    if !matches!(header.alg.as_str(), "HS256" | "EdDSA" | "ES256" | "RS256") {
         return Err(VerifyError::UnsupportedAlgorithm);
     }
     // RFC 7515 §4.1.11: we understand no extensions, so any `crit` makes the token invalid.
@@ -305,10 +358,14 @@ fn check_header(header_b64: &str) -> Result<(), VerifyError> {
     if header.jku || header.jwk || header.x5u || header.x5c {
         return Err(VerifyError::ExternalKey);
     }
-    if header.typ.is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
+    if header
+        .typ
+        .as_deref()
+        .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
+    {
         return Err(VerifyError::WrongType);
     }
-    Ok(())
+    Ok(header)
 }
 
 /// The user id claim's value, judged while parsing.

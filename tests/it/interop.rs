@@ -123,22 +123,81 @@ async fn app_minted_hs256_tokens_with_only_sub() {
 }
 
 #[tokio::test]
-async fn the_plugins_default_eddsa_token_is_refused_without_jwks_mode() {
-    // uid-gate verifies HS256 only until the JWKS mode exists (issue #6): an EdDSA token must
-    // be refused, never passed.
+async fn the_plugins_default_eddsa_token_verifies_with_its_jwks() {
     let ba = tokio::task::spawn_blocking(better_auth)
         .await
         .expect("mint");
-    let carol = s(&ba["users"]["carol"]);
-    let server = TestServer::start(&[]).await;
+    let (carol, alice) = (s(&ba["users"]["carol"]), s(&ba["users"]["alice"]));
+    let token = s(&ba["tokens"]["eddsa"]);
+    // Without a JWKS, an EdDSA token is refused, never passed.
+    let plain = TestServer::start(&[]).await;
+    assert_eq!(
+        status(&plain, &format!("/api/{carol}/tasks"), token).await,
+        (401, "unsupported_alg".into())
+    );
+    plain.stop().await;
+
+    let dir = TempDir::new("jwks");
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, ba["jwks"].to_string()).expect("write jwks");
+    let base = s(&ba["base_url"]);
+    let server = TestServer::start(&[
+        ("UIDGATE_JWKS_FILE", jwks_file.to_str().expect("utf8")),
+        ("UIDGATE_ISSUER", base),
+        ("UIDGATE_AUDIENCE", base),
+    ])
+    .await;
+    assert_eq!(
+        status(&server, &format!("/api/{carol}/tasks"), token)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        status(&server, &format!("/api/{alice}/tasks"), token).await,
+        (403, "not_owner".into())
+    );
+    let (msg, sig) = token.rsplit_once('.').expect("parts");
+    let flipped = format!(
+        "{msg}.{}{}",
+        if sig.starts_with('A') { "B" } else { "A" },
+        &sig[1..]
+    );
+    assert_eq!(
+        status(&server, &format!("/api/{carol}/tasks"), &flipped).await,
+        (401, "bad_signature".into())
+    );
+    // Another kid, or the same kid claimed for another algorithm, is refused.
+    let header =
+        |h: &str| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, h);
+    let payload = msg.split('.').nth(1).expect("payload");
+    let kid = ba["jwks"]["keys"][0]["kid"].as_str().expect("kid");
+    let unknown = format!(
+        "{}.{payload}.{sig}",
+        header(r#"{"alg":"EdDSA","kid":"nope"}"#)
+    );
+    assert_eq!(
+        status(&server, &format!("/api/{carol}/tasks"), &unknown).await,
+        (401, "unknown_kid".into())
+    );
+    let confused = format!(
+        "{}.{payload}.{sig}",
+        header(&format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#))
+    );
+    assert_eq!(
+        status(&server, &format!("/api/{carol}/tasks"), &confused).await,
+        (401, "unsupported_alg".into())
+    );
+    // HS256 tokens keep working beside the JWKS.
     assert_eq!(
         status(
             &server,
-            &format!("/api/{carol}/tasks"),
-            s(&ba["tokens"]["eddsa"])
+            &format!("/api/{alice}/tasks"),
+            s(&ba["tokens"]["plugin_hs256"])
         )
-        .await,
-        (401, "unsupported_alg".into())
+        .await
+        .0,
+        200
     );
     server.stop().await;
 }
