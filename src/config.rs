@@ -84,6 +84,10 @@ pub struct Config {
     pub admin_addr: SocketAddr,
     /// A JWKS document (`UIDGATE_JWKS_FILE`), validated; enables EdDSA/ES256/RS256 tokens.
     pub jwks_json: Option<Vec<u8>>,
+    /// A JWKS URL (`UIDGATE_JWKS_URL`, http only), fetched at start and refreshed.
+    pub jwks_url: Option<String>,
+    /// How often the JWKS URL is fetched again (`UIDGATE_JWKS_REFRESH_SECS`).
+    pub jwks_refresh: Duration,
     /// Plain-HTTP authorization address (`UIDGATE_HTTP_ADDR`); off when unset.
     pub http_addr: Option<SocketAddr>,
     /// Header holding the original URI in HTTP mode (`UIDGATE_HTTP_URI_HEADER`), lower-cased.
@@ -126,6 +130,8 @@ struct RawEnv {
     uidgate_admin_addr: Option<String>,
     uidgate_http_addr: Option<String>,
     uidgate_jwks_file: Option<String>,
+    uidgate_jwks_url: Option<String>,
+    uidgate_jwks_refresh_secs: Option<String>,
     uidgate_http_uri_header: Option<String>,
     uidgate_listen_addr: Option<String>,
     uidgate_path_templates: Option<String>,
@@ -157,6 +163,8 @@ const KNOWN_UIDGATE_VARS: &[&str] = &[
     "UIDGATE_ADMIN_ADDR",
     "UIDGATE_HTTP_ADDR",
     "UIDGATE_JWKS_FILE",
+    "UIDGATE_JWKS_URL",
+    "UIDGATE_JWKS_REFRESH_SECS",
     "UIDGATE_HTTP_URI_HEADER",
 ];
 
@@ -212,6 +220,33 @@ impl Config {
                 "0.0.0.0:9192",
                 "expected host:port, e.g. 0.0.0.0:9192",
             )?,
+            jwks_url: match non_empty("UIDGATE_JWKS_URL", raw.uidgate_jwks_url)? {
+                None => None,
+                Some(_) if raw.uidgate_jwks_file.is_some() => {
+                    return Err(ConfigError::Invalid {
+                        var: "UIDGATE_JWKS_URL",
+                        reason: "set either UIDGATE_JWKS_URL or UIDGATE_JWKS_FILE, not both".into(),
+                    });
+                }
+                Some(url) => match url.parse::<http::Uri>() {
+                    Ok(u) if u.scheme_str() == Some("http") && u.host().is_some() => Some(url),
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            var: "UIDGATE_JWKS_URL",
+                            reason: format!(
+                                "expected http://host[:port]/path (https is not supported yet), got {url:?}"
+                            ),
+                        });
+                    }
+                },
+            },
+            jwks_refresh: Duration::from_secs(bounded(
+                "UIDGATE_JWKS_REFRESH_SECS",
+                raw.uidgate_jwks_refresh_secs,
+                300,
+                1,
+                86400,
+            )?),
             jwks_json: match non_empty("UIDGATE_JWKS_FILE", raw.uidgate_jwks_file)? {
                 None => None,
                 Some(path) => {

@@ -19,6 +19,10 @@ pub enum JwksError {
     Parse(String),
     #[error("no usable key (each needs a kid and an Ed25519, P-256 or RSA public key)")]
     NoKeys,
+    #[error("JWKS URL must be http://host[:port]/path")]
+    BadUrl,
+    #[error("fetching the JWKS failed: {0}")]
+    Fetch(String),
 }
 
 /// The usable keys of a JWKS, by `kid`.
@@ -66,10 +70,62 @@ impl JwksKeys {
         self.keys.len()
     }
 
-    /// Whether there are no keys (never true for a parsed set).
+    /// A set with no keys: every asymmetric token is refused until a fetch succeeds.
+    pub fn empty() -> Self {
+        Self {
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+}
+
+/// Fetches a JWKS over plain HTTP (in-cluster, e.g. `http://app:3000/api/auth/jwks`), within
+/// `timeout`, refusing bodies over 1 MiB.
+pub async fn fetch(url: &str, timeout: std::time::Duration) -> Result<Vec<u8>, JwksError> {
+    use http_body_util::BodyExt as _;
+    let uri: http::Uri = url.parse().map_err(|_| JwksError::BadUrl)?;
+    if uri.scheme_str() != Some("http") {
+        return Err(JwksError::BadUrl);
+    }
+    let host = uri.host().ok_or(JwksError::BadUrl)?.to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let fetch = async move {
+        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| JwksError::Fetch(e.kind().to_string()))?;
+        let (mut send, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| JwksError::Fetch(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let req = http::Request::get(path)
+            .header(http::header::HOST, host)
+            .header(http::header::ACCEPT, "application/json")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .map_err(|_| JwksError::BadUrl)?;
+        let resp = send
+            .send_request(req)
+            .await
+            .map_err(|e| JwksError::Fetch(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(JwksError::Fetch(format!("HTTP {}", resp.status().as_u16())));
+        }
+        let body = http_body_util::Limited::new(resp.into_body(), 1 << 20)
+            .collect()
+            .await
+            .map_err(|_| JwksError::Fetch("body unreadable or over 1 MiB".into()))?;
+        Ok(body.to_bytes().to_vec())
+    };
+    tokio::time::timeout(timeout, fetch)
+        .await
+        .map_err(|_| JwksError::Fetch("timed out".into()))?
 }
 
 trait ClassifyName {

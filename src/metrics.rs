@@ -22,6 +22,9 @@ pub struct Metrics {
     reloads: AtomicU64,
     reload_errors: AtomicU64,
     keys: AtomicU64,
+    jwks_refreshes: AtomicU64,
+    jwks_refresh_errors: AtomicU64,
+    jwks_keys: AtomicU64,
     ready: AtomicBool,
 }
 
@@ -37,6 +40,9 @@ impl Default for Metrics {
             reloads: AtomicU64::new(0),
             reload_errors: AtomicU64::new(0),
             keys: AtomicU64::new(0),
+            jwks_refreshes: AtomicU64::new(0),
+            jwks_refresh_errors: AtomicU64::new(0),
+            jwks_keys: AtomicU64::new(0),
             ready: AtomicBool::new(false),
         }
     }
@@ -101,6 +107,25 @@ impl Metrics {
         (
             self.reloads.load(Ordering::Relaxed),
             self.reload_errors.load(Ordering::Relaxed),
+        )
+    }
+
+    /// A JWKS fetch succeeded; `keys` keys are in force.
+    pub fn jwks_refreshed(&self, keys: usize) {
+        self.jwks_refreshes.fetch_add(1, Ordering::Relaxed);
+        self.jwks_keys.store(keys as u64, Ordering::Relaxed);
+    }
+
+    /// A JWKS fetch failed; the last good keys stay in force.
+    pub fn jwks_refresh_failed(&self) {
+        self.jwks_refresh_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// JWKS fetches that succeeded and that failed.
+    pub fn jwks_refreshes(&self) -> (u64, u64) {
+        (
+            self.jwks_refreshes.load(Ordering::Relaxed),
+            self.jwks_refresh_errors.load(Ordering::Relaxed),
         )
     }
 
@@ -181,6 +206,29 @@ impl Metrics {
             out,
             "uidgate_secret_keys {}",
             self.keys.load(Ordering::Relaxed)
+        )?;
+        let (jwks_ok, jwks_err) = self.jwks_refreshes();
+        writeln!(
+            out,
+            "# HELP uidgate_jwks_refreshes_total JWKS fetches that succeeded."
+        )?;
+        writeln!(out, "# TYPE uidgate_jwks_refreshes_total counter")?;
+        writeln!(out, "uidgate_jwks_refreshes_total {jwks_ok}")?;
+        writeln!(
+            out,
+            "# HELP uidgate_jwks_refresh_errors_total JWKS fetches that failed; the last good keys stay in force."
+        )?;
+        writeln!(out, "# TYPE uidgate_jwks_refresh_errors_total counter")?;
+        writeln!(out, "uidgate_jwks_refresh_errors_total {jwks_err}")?;
+        writeln!(
+            out,
+            "# HELP uidgate_jwks_keys JWKS keys currently accepted."
+        )?;
+        writeln!(out, "# TYPE uidgate_jwks_keys gauge")?;
+        writeln!(
+            out,
+            "uidgate_jwks_keys {}",
+            self.jwks_keys.load(Ordering::Relaxed)
         )?;
         writeln!(
             out,

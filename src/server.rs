@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 use tonic_health::ServingStatus;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{Config, SecretSet};
 use crate::decision::{Authorizer, Decision, RequestView};
@@ -58,6 +58,8 @@ pub fn authorizer(config: &Config) -> Authorizer {
         .map(crate::jwks::JwksKeys::from_json)
     {
         Some(Ok(keys)) => verifier.with_jwks(keys),
+        // Fetched once serving starts; until then asymmetric tokens get unknown_kid.
+        _ if config.jwks_url.is_some() => verifier.with_jwks(crate::jwks::JwksKeys::empty()),
         _ => verifier,
     };
     let paths = PathPolicy::new(config.path_templates.clone(), config.public_paths.clone());
@@ -288,6 +290,15 @@ pub async fn run_with(
             stopped(stopping_rx.clone()),
         )));
     }
+    if let Some(url) = config.jwks_url.clone() {
+        background.push(tokio::spawn(refresh_jwks_forever(
+            url,
+            authorizer.clone(),
+            metrics.clone(),
+            config.jwks_refresh,
+            stopped(stopping_rx.clone()),
+        )));
+    }
     if let Some(path) = config.secret_file.clone() {
         let (authorizer, metrics, every, stop) = (
             authorizer.clone(),
@@ -368,6 +379,61 @@ pub async fn run_with(
         .collect();
     info!(decisions = %summary.join(","), "stopped");
     result
+}
+
+/// The least time between two JWKS fetches triggered by unknown `kid`s.
+const JWKS_MIN_REFETCH: Duration = Duration::from_secs(2);
+/// How soon a failed JWKS fetch is tried again (at most `UIDGATE_JWKS_REFRESH_SECS`).
+const JWKS_RETRY: Duration = Duration::from_secs(5);
+
+/// Fetches the JWKS now, then every `every`, and early (rate-limited) when a token names an
+/// unknown `kid`. A failed fetch keeps the last good keys: a JWKS outage never empties them.
+async fn refresh_jwks_forever(
+    url: String,
+    authorizer: Arc<Authorizer>,
+    metrics: Arc<Metrics>,
+    every: Duration,
+    stop: impl Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let miss = authorizer.verifier().jwks_miss();
+    loop {
+        let fetched_at = tokio::time::Instant::now();
+        let wait = match fetch_jwks(&url, &authorizer, &metrics).await {
+            true => every,
+            false => every.min(JWKS_RETRY),
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(fetched_at + wait) => {}
+            () = miss.notified() => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(fetched_at + JWKS_MIN_REFETCH) => {}
+                    () = &mut stop => return,
+                }
+            }
+            () = &mut stop => return,
+        }
+    }
+}
+
+async fn fetch_jwks(url: &str, authorizer: &Authorizer, metrics: &Metrics) -> bool {
+    let result = crate::jwks::fetch(url, Duration::from_secs(5))
+        .await
+        .and_then(|json| crate::jwks::JwksKeys::from_json(&json));
+    match result {
+        Ok(keys) => {
+            let n = keys.len();
+            authorizer.verifier().replace_jwks(keys);
+            metrics.jwks_refreshed(n);
+            debug!(keys = n, "JWKS refreshed");
+            true
+        }
+        Err(e) => {
+            metrics.jwks_refresh_failed();
+            warn!(error = %e, keys = authorizer.verifier().jwks_key_count(), "JWKS refresh failed; keeping the last good keys");
+            false
+        }
+    }
 }
 
 /// What one look at the secret file found.

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -79,7 +79,10 @@ pub struct Verifier {
     issuer: Option<String>,
     audiences: Vec<String>,
     /// Public keys for EdDSA/ES256/RS256 tokens, when a JWKS is configured.
-    jwks: Option<crate::jwks::JwksKeys>,
+    /// `None`: no JWKS source configured. `Some`: the current keys, swapped on refresh.
+    jwks: Option<RwLock<Arc<crate::jwks::JwksKeys>>>,
+    /// Woken when a token names an unknown `kid`, so a JWKS URL is fetched again early.
+    jwks_miss: Arc<tokio::sync::Notify>,
 }
 
 impl fmt::Debug for Verifier {
@@ -117,6 +120,7 @@ impl Verifier {
             issuer: rules.issuer,
             audiences: rules.audiences,
             jwks: None,
+            jwks_miss: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -171,8 +175,27 @@ impl Verifier {
 
     /// Accepts asymmetric tokens (EdDSA, ES256, RS256) from the keys of a JWKS.
     pub fn with_jwks(mut self, jwks: crate::jwks::JwksKeys) -> Self {
-        self.jwks = Some(jwks);
+        self.jwks = Some(RwLock::new(Arc::new(jwks)));
         self
+    }
+
+    /// Replaces the JWKS keys (after a refresh). Checks in flight keep the keys they started with.
+    pub fn replace_jwks(&self, jwks: crate::jwks::JwksKeys) {
+        if let Some(current) = &self.jwks {
+            *current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(jwks);
+        }
+    }
+
+    /// How many JWKS keys are in force (0 without a JWKS).
+    pub fn jwks_key_count(&self) -> usize {
+        self.jwks.as_ref().map_or(0, |j| {
+            j.read().unwrap_or_else(PoisonError::into_inner).len()
+        })
+    }
+
+    /// Notified whenever a token names a `kid` the JWKS does not have.
+    pub fn jwks_miss(&self) -> Arc<tokio::sync::Notify> {
+        self.jwks_miss.clone()
     }
 
     /// EdDSA/ES256/RS256: the `kid` picks the key, and the key's type fixes the algorithm.
@@ -185,11 +208,12 @@ impl Verifier {
         let Some(jwks) = &self.jwks else {
             return Err(VerifyError::UnsupportedAlgorithm);
         };
-        let (alg, key) = header
-            .kid
-            .as_deref()
-            .and_then(|kid| jwks.get(kid))
-            .ok_or(VerifyError::UnknownKey)?;
+        let jwks = jwks.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let Some((alg, key)) = header.kid.as_deref().and_then(|kid| jwks.get(kid)) else {
+            // A key rotated in at the issuer: have the JWKS fetched again (rate-limited there).
+            self.jwks_miss.notify_one();
+            return Err(VerifyError::UnknownKey);
+        };
         if format!("{alg:?}") != header.alg {
             return Err(VerifyError::UnsupportedAlgorithm);
         }

@@ -1,7 +1,8 @@
 //! Tokens from the real Better Auth library (tests/interop/mint.mjs, better-auth 1.7.25 and
 //! jose from the npm registry, installed by this test with `npm ci`), checked by uid-gate.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -10,7 +11,17 @@ use crate::helpers::*;
 /// Runs the Node script once per test run and returns what it printed.
 fn better_auth() -> &'static Value {
     static OUT: OnceLock<Value> = OnceLock::new();
-    OUT.get_or_init(|| {
+    OUT.get_or_init(run_mint)
+}
+
+/// A second, independent run: other users and, above all, another EdDSA key (a rotation).
+fn better_auth_rotated() -> &'static Value {
+    static OUT: OnceLock<Value> = OnceLock::new();
+    OUT.get_or_init(run_mint)
+}
+
+fn run_mint() -> Value {
+    {
         let dir = repo_root().join("tests/interop");
         if !dir.join("node_modules/better-auth").is_dir() {
             let status = std::process::Command::new("npm")
@@ -33,7 +44,118 @@ fn better_auth() -> &'static Value {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).expect("mint.mjs JSON")
-    })
+    }
+}
+
+/// A JWKS endpoint whose answer the test controls: `Some(body)` serves it, `None` answers 500.
+fn spawn_jwks_server(listener: std::net::TcpListener, body: Arc<Mutex<Option<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    listener.set_nonblocking(true).expect("nonblocking");
+    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let body = body.lock().expect("body").clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let reply = match body {
+                    Some(b) => format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{b}", b.len()),
+                    None => "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned(),
+                };
+                let _ = stream.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_jwks_url_is_cached_survives_an_outage_and_is_refetched_for_a_new_kid() {
+    let (first, second) = tokio::task::spawn_blocking(|| (better_auth(), better_auth_rotated()))
+        .await
+        .expect("mint");
+    let (carol1, token1) = (s(&first["users"]["carol"]), s(&first["tokens"]["eddsa"]));
+    let (carol2, token2) = (s(&second["users"]["carol"]), s(&second["tokens"]["eddsa"]));
+    let body = Arc::new(Mutex::new(Some(first["jwks"].to_string())));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://{}/api/auth/jwks",
+        listener.local_addr().expect("addr")
+    );
+    spawn_jwks_server(listener, body.clone());
+    let server = TestServer::start(&[
+        ("UIDGATE_JWKS_URL", &url),
+        ("UIDGATE_JWKS_REFRESH_SECS", "3600"),
+    ])
+    .await;
+    let wait_for = |want: (i32, &'static str), path: String, token: &'static str| {
+        let server = &server;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+            loop {
+                let got = status(server, &path, token).await;
+                if got.0 == want.0 && (want.1.is_empty() || got.1 == want.1) {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{path}: still {got:?}, want {want:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    // Fetched at start.
+    wait_for((200, ""), format!("/api/{carol1}/tasks"), token1).await;
+    assert_eq!(server.counters.jwks_refreshes().0, 1);
+
+    // Outage: a token with a new kid triggers a fetch, which fails; the cached key still works.
+    *body.lock().expect("body") = None;
+    assert_eq!(
+        status(&server, &format!("/api/{carol2}/tasks"), token2).await,
+        (401, "unknown_kid".into())
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while server.counters.jwks_refreshes().1 == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failed refresh recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status(&server, &format!("/api/{carol1}/tasks"), token1)
+            .await
+            .0,
+        200
+    );
+
+    // The issuer publishes the rotated key: the unknown kid leads to a refetch (rate-limited),
+    // and both keys verify.
+    let mut keys = first["jwks"]["keys"].as_array().expect("keys").clone();
+    keys.extend(
+        second["jwks"]["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .cloned(),
+    );
+    *body.lock().expect("body") = Some(serde_json::json!({ "keys": keys }).to_string());
+    wait_for((200, ""), format!("/api/{carol2}/tasks"), token2).await;
+    assert_eq!(
+        status(&server, &format!("/api/{carol1}/tasks"), token1)
+            .await
+            .0,
+        200
+    );
+    let m = http_request(server.admin, "GET", "/metrics", &[])
+        .await
+        .expect("metrics")
+        .body;
+    assert!(m.contains("uidgate_jwks_keys 2"), "{m}");
+    server.stop().await;
 }
 
 async fn status(server: &TestServer, path: &str, token: &str) -> (i32, String) {
