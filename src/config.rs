@@ -75,7 +75,8 @@ impl Drop for Secret {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// HS256 keys (`BETTER_AUTH_SECRET`, `BETTER_AUTH_SECRETS` or `BETTER_AUTH_SECRET_FILE`).
-    pub secrets: SecretSet,
+    /// `None` only when a JWKS is configured and no secret is: asymmetric tokens only.
+    pub secrets: Option<SecretSet>,
     /// The secret file, re-read every `secret_reload` so rotations need no restart.
     pub secret_file: Option<PathBuf>,
     /// How often the secret file is checked for changes (`UIDGATE_SECRET_RELOAD_SECS`).
@@ -201,11 +202,20 @@ impl Config {
 
         let secret_file = raw.better_auth_secret_file.map(PathBuf::from);
         Ok(Config {
-            secrets: secrets(
+            secrets: match secrets(
                 raw.better_auth_secret,
                 raw.better_auth_secrets,
                 secret_file.as_deref(),
-            )?,
+            ) {
+                Ok(set) => Some(set),
+                // A JWKS alone is enough: then HS256 tokens are refused (no secret to verify them).
+                Err(ConfigError::Missing { .. })
+                    if raw.uidgate_jwks_url.is_some() || raw.uidgate_jwks_file.is_some() =>
+                {
+                    None
+                }
+                Err(e) => return Err(e),
+            },
             secret_file,
             secret_reload: Duration::from_secs(bounded(
                 "UIDGATE_SECRET_RELOAD_SECS",
@@ -591,7 +601,10 @@ mod tests {
     #[test]
     fn defaults() {
         let c = cfg(&[("BETTER_AUTH_SECRET", GOOD)]).expect("config");
-        assert_eq!(c.secrets.current.expose(), GOOD.as_bytes());
+        assert_eq!(
+            c.secrets.as_ref().expect("secrets").current.expose(),
+            GOOD.as_bytes()
+        );
         assert_eq!(c.listen_addr, "0.0.0.0:9191".parse().expect("addr"));
         assert_eq!(
             c.path_templates
@@ -701,7 +714,10 @@ mod tests {
         let path = dir.join("secret");
         std::fs::write(&path, format!("{GOOD}\r\n")).expect("write");
         let c = cfg(&[("BETTER_AUTH_SECRET_FILE", path.to_str().expect("utf8"))]).expect("config");
-        assert_eq!(c.secrets.current.expose(), GOOD.as_bytes());
+        assert_eq!(
+            c.secrets.as_ref().expect("secrets").current.expose(),
+            GOOD.as_bytes()
+        );
         std::fs::write(&path, "short\n").expect("write");
         assert!(
             err(&[("BETTER_AUTH_SECRET_FILE", path.to_str().expect("utf8"))])
@@ -720,9 +736,14 @@ mod tests {
     fn several_secrets_for_rotation() {
         let new = "new-secret-new-secret-new-secret-1";
         let c = cfg(&[("BETTER_AUTH_SECRETS", &format!("2:{new},1:{GOOD}"))]).expect("config");
-        assert_eq!(c.secrets.current.expose(), new.as_bytes());
+        assert_eq!(
+            c.secrets.as_ref().expect("secrets").current.expose(),
+            new.as_bytes()
+        );
         assert_eq!(
             c.secrets
+                .as_ref()
+                .expect("secrets")
                 .previous
                 .iter()
                 .map(|s| s.expose())
@@ -732,7 +753,10 @@ mod tests {
         // Bare secrets work too; a colon inside a secret is kept when no version precedes it.
         let colon = "abc:def-0123456789abcdef0123456789";
         let c = cfg(&[("BETTER_AUTH_SECRETS", &format!("{colon},{GOOD}"))]).expect("config");
-        assert_eq!(c.secrets.current.expose(), colon.as_bytes());
+        assert_eq!(
+            c.secrets.as_ref().expect("secrets").current.expose(),
+            colon.as_bytes()
+        );
         assert!(
             err(&[("BETTER_AUTH_SECRETS", &format!("{GOOD},1:short"))])
                 .starts_with("BETTER_AUTH_SECRETS: must be at least 32 bytes")
@@ -752,8 +776,11 @@ mod tests {
         let new = "new-secret-new-secret-new-secret-1";
         std::fs::write(&path, format!("{new}\r\n\n{GOOD}\n")).expect("write");
         let c = cfg(&[("BETTER_AUTH_SECRET_FILE", path.to_str().expect("utf8"))]).expect("config");
-        assert_eq!(c.secrets.iter().count(), 2);
-        assert_eq!(c.secrets.current.expose(), new.as_bytes());
+        assert_eq!(c.secrets.as_ref().expect("secrets").iter().count(), 2);
+        assert_eq!(
+            c.secrets.as_ref().expect("secrets").current.expose(),
+            new.as_bytes()
+        );
         assert_eq!(c.secret_file.as_deref(), Some(path.as_path()));
         std::fs::write(&path, "\n\n").expect("write");
         assert!(
@@ -761,6 +788,22 @@ mod tests {
                 .contains("must not be empty")
         );
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_jwks_alone_needs_no_secret() {
+        let c = cfg(&[("UIDGATE_JWKS_URL", "http://app:3000/api/auth/jwks")]).expect("config");
+        assert!(c.secrets.is_none());
+        assert_eq!(c.jwks_refresh, Duration::from_secs(300));
+        assert_eq!(err(&[]), "BETTER_AUTH_SECRET is required");
+        assert!(
+            err(&[("UIDGATE_JWKS_URL", "https://app/jwks")])
+                .starts_with("UIDGATE_JWKS_URL: expected http://")
+        );
+        assert!(
+            err(&[("UIDGATE_JWKS_FILE", "/nonexistent/jwks.json")])
+                .starts_with("UIDGATE_JWKS_FILE: cannot read")
+        );
     }
 
     #[test]

@@ -188,7 +188,11 @@ fn mint_command(args: &[String]) -> ExitCode {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    match mint::mint(config.secrets.current.expose(), &req, now) {
+    let Some(secrets) = &config.secrets else {
+        eprintln!("uid-gate mint: no HS256 secret configured (BETTER_AUTH_SECRET)");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    match mint::mint(secrets.current.expose(), &req, now) {
         Ok(token) => {
             println!("{token}");
             ExitCode::SUCCESS

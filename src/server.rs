@@ -41,7 +41,12 @@ pub const AUTHZ_SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
 
 /// Builds the decision logic from configuration.
 pub fn authorizer(config: &Config) -> Authorizer {
-    let secrets: Vec<&[u8]> = config.secrets.iter().map(|s| s.expose()).collect();
+    let secrets: Vec<&[u8]> = config
+        .secrets
+        .iter()
+        .flat_map(|set| set.iter())
+        .map(|s| s.expose())
+        .collect();
     let verifier = Verifier::new(
         &secrets,
         ClaimRules {
@@ -299,14 +304,13 @@ pub async fn run_with(
             stopped(stopping_rx.clone()),
         )));
     }
-    if let Some(path) = config.secret_file.clone() {
+    if let (Some(path), Some(mut current)) = (config.secret_file.clone(), config.secrets.clone()) {
         let (authorizer, metrics, every, stop) = (
             authorizer.clone(),
             metrics.clone(),
             config.secret_reload,
             stopped(stopping_rx.clone()),
         );
-        let mut current = config.secrets.clone();
         background.push(tokio::spawn(async move {
             tokio::pin!(stop);
             let mut tick = tokio::time::interval(every);
