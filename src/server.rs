@@ -227,17 +227,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    run_with(
-        Listeners {
-            grpc: listener,
-            admin: None,
-            http: None,
-        },
-        config,
-        Arc::new(Metrics::default()),
-        shutdown,
-    )
-    .await
+    run_with_counters(listener, config, Arc::new(Metrics::default()), shutdown).await
 }
 
 /// [`run`] with caller-owned metrics (so tests can read them).
