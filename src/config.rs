@@ -89,6 +89,8 @@ pub struct Config {
     pub jwks_url: Option<String>,
     /// How often the JWKS URL is fetched again (`UIDGATE_JWKS_REFRESH_SECS`).
     pub jwks_refresh: Duration,
+    /// A private CA (PEM) trusted for an https JWKS URL, besides Mozilla's roots (`UIDGATE_JWKS_CA_FILE`).
+    pub jwks_ca_pem: Option<Vec<u8>>,
     /// Plain-HTTP authorization address (`UIDGATE_HTTP_ADDR`); off when unset.
     pub http_addr: Option<SocketAddr>,
     /// Header holding the original URI in HTTP mode (`UIDGATE_HTTP_URI_HEADER`), lower-cased.
@@ -133,6 +135,7 @@ struct RawEnv {
     uidgate_jwks_file: Option<String>,
     uidgate_jwks_url: Option<String>,
     uidgate_jwks_refresh_secs: Option<String>,
+    uidgate_jwks_ca_file: Option<String>,
     uidgate_http_uri_header: Option<String>,
     uidgate_listen_addr: Option<String>,
     uidgate_path_templates: Option<String>,
@@ -166,6 +169,7 @@ const KNOWN_UIDGATE_VARS: &[&str] = &[
     "UIDGATE_JWKS_FILE",
     "UIDGATE_JWKS_URL",
     "UIDGATE_JWKS_REFRESH_SECS",
+    "UIDGATE_JWKS_CA_FILE",
     "UIDGATE_HTTP_URI_HEADER",
 ];
 
@@ -239,7 +243,12 @@ impl Config {
                     });
                 }
                 Some(url) => match url.parse::<http::Uri>() {
-                    Ok(u) if u.scheme_str() == Some("http") && u.host().is_some() => Some(url),
+                    Ok(u)
+                        if matches!(u.scheme_str(), Some("http" | "https"))
+                            && u.host().is_some() =>
+                    {
+                        Some(url)
+                    }
                     _ => {
                         return Err(ConfigError::Invalid {
                             var: "UIDGATE_JWKS_URL",
@@ -257,6 +266,23 @@ impl Config {
                 1,
                 86400,
             )?),
+            jwks_ca_pem: match non_empty("UIDGATE_JWKS_CA_FILE", raw.uidgate_jwks_ca_file)? {
+                None => None,
+                Some(path) => {
+                    let var = "UIDGATE_JWKS_CA_FILE";
+                    let path = PathBuf::from(path);
+                    let pem = std::fs::read(&path).map_err(|source| ConfigError::SecretFile {
+                        var,
+                        path: path.clone(),
+                        source,
+                    })?;
+                    crate::jwks::tls_config(Some(&pem)).map_err(|e| ConfigError::Invalid {
+                        var,
+                        reason: e.to_string(),
+                    })?;
+                    Some(pem)
+                }
+            },
             jwks_json: match non_empty("UIDGATE_JWKS_FILE", raw.uidgate_jwks_file)? {
                 None => None,
                 Some(path) => {

@@ -30,6 +30,8 @@ use crate::verify::{self, ClaimRules, Verifier};
 pub enum ServerError {
     #[error("crypto self-test failed: the jsonwebtoken backend is not usable")]
     SelfTest,
+    #[error("TLS settings for the JWKS URL: {0}")]
+    Tls(String),
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("server task failed: {0}")]
@@ -286,8 +288,12 @@ pub async fn run_with(
         )));
     }
     if let Some(url) = config.jwks_url.clone() {
+        // Validated with the configuration; built once for every fetch.
+        let tls = crate::jwks::tls_config(config.jwks_ca_pem.as_deref())
+            .map_err(|e| ServerError::Tls(e.to_string()))?;
         background.push(tokio::spawn(refresh_jwks_forever(
             url,
+            tls,
             authorizer.clone(),
             metrics.clone(),
             config.jwks_refresh,
@@ -384,6 +390,7 @@ const JWKS_RETRY: Duration = Duration::from_secs(5);
 /// unknown `kid`. A failed fetch keeps the last good keys: a JWKS outage never empties them.
 async fn refresh_jwks_forever(
     url: String,
+    tls: Arc<tokio_rustls::rustls::ClientConfig>,
     authorizer: Arc<Authorizer>,
     metrics: Arc<Metrics>,
     every: Duration,
@@ -393,7 +400,7 @@ async fn refresh_jwks_forever(
     let miss = authorizer.verifier().jwks_miss();
     loop {
         let fetched_at = tokio::time::Instant::now();
-        let wait = match fetch_jwks(&url, &authorizer, &metrics).await {
+        let wait = match fetch_jwks(&url, &tls, &authorizer, &metrics).await {
             true => every,
             false => every.min(JWKS_RETRY),
         };
@@ -410,8 +417,13 @@ async fn refresh_jwks_forever(
     }
 }
 
-async fn fetch_jwks(url: &str, authorizer: &Authorizer, metrics: &Metrics) -> bool {
-    let result = crate::jwks::fetch(url, Duration::from_secs(5))
+async fn fetch_jwks(
+    url: &str,
+    tls: &Arc<tokio_rustls::rustls::ClientConfig>,
+    authorizer: &Authorizer,
+    metrics: &Metrics,
+) -> bool {
+    let result = crate::jwks::fetch(url, tls, Duration::from_secs(5))
         .await
         .and_then(|json| crate::jwks::JwksKeys::from_json(&json));
     match result {

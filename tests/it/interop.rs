@@ -323,3 +323,138 @@ async fn the_plugins_default_eddsa_token_verifies_with_its_jwks() {
     );
     server.stop().await;
 }
+
+/// A CA and a certificate for `localhost` signed by it, made with openssl.
+fn make_certs(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=uid-gate test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").expect("ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+}
+
+#[tokio::test]
+async fn an_https_jwks_url_is_verified_against_the_configured_ca() {
+    let ba = tokio::task::spawn_blocking(better_auth)
+        .await
+        .expect("mint");
+    let (carol, token) = (s(&ba["users"]["carol"]), s(&ba["tokens"]["eddsa"]));
+    let dir = TempDir::new("jwks-tls");
+    make_certs(dir.path());
+    std::fs::write(dir.path().join("jwks.json"), ba["jwks"].to_string()).expect("jwks");
+    let script = r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = open("jwks.json", "rb").read()
+        self.send_response(200); self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain("server.pem", "server.key")
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("listening on", srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+    let mut cmd = tokio::process::Command::new("python3");
+    cmd.args(["-c", script]).current_dir(dir.path());
+    let mut https = Proc::spawn(cmd);
+    let port: u16 = https
+        .wait_for("https JWKS server", |l| {
+            l.strip_prefix("listening on ")?.trim().parse().ok()
+        })
+        .await;
+    let url = format!("https://localhost:{port}/api/auth/jwks");
+    let ca = dir.path().join("ca.pem");
+
+    let trusted = TestServer::start(&[
+        ("UIDGATE_JWKS_URL", &url),
+        ("UIDGATE_JWKS_CA_FILE", ca.to_str().expect("utf8")),
+    ])
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while trusted.counters.jwks_refreshes().0 == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "https JWKS never fetched: {:?}",
+            trusted.counters.jwks_refreshes()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status(&trusted, &format!("/api/{carol}/tasks"), token)
+            .await
+            .0,
+        200
+    );
+    trusted.stop().await;
+
+    // Without the CA the certificate is not trusted: nothing is fetched, the token is refused.
+    let untrusted = TestServer::start(&[("UIDGATE_JWKS_URL", &url)]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while untrusted.counters.jwks_refreshes().1 == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failed fetch recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(untrusted.counters.jwks_refreshes().0, 0);
+    assert_eq!(
+        status(&untrusted, &format!("/api/{carol}/tasks"), token).await,
+        (401, "unknown_kid".into())
+    );
+    untrusted.stop().await;
+}
