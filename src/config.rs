@@ -822,9 +822,17 @@ mod tests {
         assert!(c.secrets.is_none());
         assert_eq!(c.jwks_refresh, Duration::from_secs(300));
         assert_eq!(err(&[]), "BETTER_AUTH_SECRET is required");
+        assert!(cfg(&[("UIDGATE_JWKS_URL", "https://app.example/api/auth/jwks")]).is_ok());
         assert!(
-            err(&[("UIDGATE_JWKS_URL", "https://app/jwks")])
-                .starts_with("UIDGATE_JWKS_URL: expected http://")
+            err(&[("UIDGATE_JWKS_URL", "ftp://app/jwks")])
+                .starts_with("UIDGATE_JWKS_URL: expected http(s)://")
+        );
+        assert!(
+            err(&[
+                ("UIDGATE_JWKS_URL", "http://a/j"),
+                ("UIDGATE_JWKS_FILE", "/x")
+            ])
+            .contains("not both")
         );
         assert!(
             err(&[("UIDGATE_JWKS_FILE", "/nonexistent/jwks.json")])
