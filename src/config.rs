@@ -252,9 +252,7 @@ impl Config {
                     _ => {
                         return Err(ConfigError::Invalid {
                             var: "UIDGATE_JWKS_URL",
-                            reason: format!(
-                                "expected http://host[:port]/path (https is not supported yet), got {url:?}"
-                            ),
+                            reason: format!("expected http(s)://host[:port]/path, got {url:?}"),
                         });
                     }
                 },
