@@ -84,7 +84,7 @@ run_setup() { # name config
     expect "$url" "" 401
     expect "$url" "authorization: Bearer ${TOKEN}x" 401
   }
-  [ "$name" = uidgate ] && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
+  { [ "$name" = uidgate ] || [ "$name" = http ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
   taskset -c 1 wrk -t1 -c"$conns" -d1s -H "authorization: Bearer $TOKEN" "$url" > /dev/null # warm-up
   taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -H "authorization: Bearer $TOKEN" "$url" > "$work/wrk-$name.txt"
   RPS[$name]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$work/wrk-$name.txt")
@@ -110,6 +110,12 @@ ug_port=$(free_port)
 UIDGATE_PUBLIC_PATHS=/api start_uid_gate 1 "$ug_port" uid-gate-noop.log
 run_setup noop bench/envoy-uid-gate.yaml
 kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
+# Setup 3 over Envoy's HTTP ext_authz service and uid-gate's HTTP mode.
+ug_port=$(free_port)
+http_port=$(free_port)
+UIDGATE_HTTP_ADDR=127.0.0.1:$http_port start_uid_gate 1 "$ug_port" uid-gate-http.log
+ug_port=$http_port run_setup http bench/envoy-uid-gate-http.yaml
+kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
 
 echo
 printf '%-38s %10s %10s %10s\n' "through Envoy (HTTP/1.1, wrk)" "req/s" "p50 µs" "p99 µs"
@@ -117,6 +123,7 @@ printf '%-38s %10s %10s %10s\n' "1. Envoy, no auth" "${RPS[noauth]}" "${P50[noau
 printf '%-38s %10s %10s %10s\n' "2. Envoy + jwt_authn (HS256)" "${RPS[jwt]}" "${P50[jwt]}" "${P99[jwt]}"
 printf '%-38s %10s %10s %10s\n' "3. Envoy + ext_authz -> uid-gate" "${RPS[uidgate]}" "${P50[uidgate]}" "${P99[uidgate]}"
 printf '%-38s %10s %10s %10s\n' "   (3 with a no-op decision: ceiling)" "${RPS[noop]}" "${P50[noop]}" "${P99[noop]}"
+printf '%-38s %10s %10s %10s\n' "4. Envoy + HTTP ext_authz -> uid-gate" "${RPS[http]}" "${P50[http]}" "${P99[http]}"
 awk -v a="${RPS[uidgate]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" \
   'BEGIN { printf "ratio 3/2 (uid-gate vs jwt_authn): %.2f   ratio 3/1 (uid-gate vs no auth): %.2f\n", a/b, a/c }'
 

@@ -31,6 +31,7 @@ async fn bench_harness_runs_in_smoke_mode() {
         "1. Envoy, no auth",
         "2. Envoy + jwt_authn",
         "3. Envoy + ext_authz -> uid-gate",
+        "4. Envoy + HTTP ext_authz -> uid-gate",
         "ratio 3/2",
         "  max ",
         "  half ",
