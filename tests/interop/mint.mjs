@@ -10,7 +10,7 @@
 process.env.BETTER_AUTH_TELEMETRY = "0";
 import { betterAuth } from "better-auth";
 import { bearer, jwt } from "better-auth/plugins";
-import { SignJWT } from "jose";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
 
 const SECRET = process.env.BETTER_AUTH_SECRET;
 if (!SECRET) throw new Error("BETTER_AUTH_SECRET is required");
@@ -48,6 +48,17 @@ const alice = await signUp(hsAuth, "alice");
 const bob = await signUp(hsAuth, "bob");
 const { token: plugin_hs256 } = await hsAuth.api.getToken({ headers: alice.headers });
 
+// 1b. The same hook with an empty payload: the plugin still adds sub (and iat, exp, iss, aud).
+const subAuth = makeAuth({
+  jwks: { remoteUrl: `${BASE}/unused-jwks`, keyPairConfig: { alg: "EdDSA" } },
+  jwt: {
+    definePayload: () => ({}),
+    sign: (payload) => new SignJWT(payload).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(key),
+  },
+});
+const dave = await signUp(subAuth, "dave");
+const { token: plugin_hs256_sub_only } = await subAuth.api.getToken({ headers: dave.headers });
+
 // 2. The common app pattern: session first, then an HS256 token with `sub`.
 const session = await hsAuth.api.getSession({ headers: alice.headers });
 const app_hs256_sub = await new SignJWT({ sub: session.user.id })
@@ -68,9 +79,24 @@ const carol = await signUp(edAuth, "carol");
 const { token: eddsa } = await edAuth.api.getToken({ headers: carol.headers });
 const jwks = await edAuth.api.getJwks();
 
+// 4. ES256 and RS256 (the plugin's other key types), signed by jose, with their public JWKs.
+const other_keys = [];
+const other = {};
+for (const alg of ["ES256", "RS256"]) {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: `test-${alg}`, alg };
+  other_keys.push(jwk);
+  other[alg] = await new SignJWT({ uid: alice.id })
+    .setProtectedHeader({ alg, kid: jwk.kid })
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(privateKey);
+}
+
 console.log(JSON.stringify({
   base_url: BASE,
-  users: { alice: alice.id, bob: bob.id, carol: carol.id },
-  tokens: { plugin_hs256, app_hs256_sub, app_hs256_expired, eddsa },
+  users: { alice: alice.id, bob: bob.id, carol: carol.id, dave: dave.id },
+  tokens: { plugin_hs256, plugin_hs256_sub_only, app_hs256_sub, app_hs256_expired, eddsa, es256: other.ES256, rs256: other.RS256 },
   jwks,
+  other_jwks: { keys: other_keys },
 }));

@@ -458,3 +458,63 @@ srv.serve_forever()
     );
     untrusted.stop().await;
 }
+
+#[tokio::test]
+async fn plugin_hs256_with_only_sub_and_es256_rs256_from_a_jwks() {
+    let ba = tokio::task::spawn_blocking(better_auth)
+        .await
+        .expect("mint");
+    let (alice, bob, dave) = (
+        s(&ba["users"]["alice"]),
+        s(&ba["users"]["bob"]),
+        s(&ba["users"]["dave"]),
+    );
+    let dir = TempDir::new("jwks-other");
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, ba["other_jwks"].to_string()).expect("write jwks");
+    let server =
+        TestServer::start(&[("UIDGATE_JWKS_FILE", jwks_file.to_str().expect("utf8"))]).await;
+    // The plugin's hook with an empty payload: only `sub` names the user.
+    let sub_only = s(&ba["tokens"]["plugin_hs256_sub_only"]);
+    assert_eq!(
+        status(&server, &format!("/api/{dave}/tasks"), sub_only)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        status(&server, &format!("/api/{alice}/tasks"), sub_only)
+            .await
+            .0,
+        403
+    );
+    for alg in ["es256", "rs256"] {
+        let token = s(&ba["tokens"][alg]);
+        assert_eq!(
+            status(&server, &format!("/api/{alice}/tasks"), token)
+                .await
+                .0,
+            200,
+            "{alg}"
+        );
+        assert_eq!(
+            status(&server, &format!("/api/{bob}/tasks"), token).await.0,
+            403,
+            "{alg}"
+        );
+        let (msg, sig) = token.rsplit_once('.').expect("parts");
+        let flipped = format!(
+            "{msg}.{}{}",
+            if sig.starts_with('A') { "B" } else { "A" },
+            &sig[1..]
+        );
+        assert_eq!(
+            status(&server, &format!("/api/{alice}/tasks"), &flipped)
+                .await
+                .0,
+            401,
+            "{alg}"
+        );
+    }
+    server.stop().await;
+}
