@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`config`]: environment variables, validated at start-up.
 //! - [`extract`]: finding exactly one bearer token in the request headers.
-//! - [`verify`]: signature and claims.
+//! - [`verify`]: signature and claims; [`jwks`]: public keys for EdDSA/ES256/RS256 tokens.
 //! - [`path_policy`]: public, user-scoped or authentication-only; safe to judge or not.
 //! - [`decision`]: the pure decision combining the three.
 //! - [`response`]: decision to HTTP status, challenge, body and gRPC code, in one place.
