@@ -117,6 +117,8 @@ pub struct Config {
     pub log_filter: String,
     /// How long in-flight checks may take to finish on shutdown (`UIDGATE_SHUTDOWN_GRACE_SECS`).
     pub shutdown_grace: Duration,
+    /// Latest accepted `exp`, in seconds from now (`UIDGATE_MAX_TOKEN_TTL_SECS`); `None`: no cap.
+    pub max_token_ttl: Option<u64>,
     /// Tokio worker threads (`UIDGATE_WORKER_THREADS`); `None` means one per CPU.
     pub worker_threads: Option<usize>,
     /// Things worth a warning once logging is up (unknown `UIDGATE_*` variables).
@@ -133,6 +135,7 @@ struct RawEnv {
     uidgate_admin_addr: Option<String>,
     uidgate_http_addr: Option<String>,
     uidgate_jwks_file: Option<String>,
+    uidgate_max_token_ttl_secs: Option<String>,
     uidgate_jwks_url: Option<String>,
     uidgate_jwks_refresh_secs: Option<String>,
     uidgate_jwks_ca_file: Option<String>,
@@ -170,6 +173,7 @@ const KNOWN_UIDGATE_VARS: &[&str] = &[
     "UIDGATE_JWKS_URL",
     "UIDGATE_JWKS_REFRESH_SECS",
     "UIDGATE_JWKS_CA_FILE",
+    "UIDGATE_MAX_TOKEN_TTL_SECS",
     "UIDGATE_HTTP_URI_HEADER",
 ];
 
@@ -264,6 +268,16 @@ impl Config {
                 1,
                 86400,
             )?),
+            max_token_ttl: match raw.uidgate_max_token_ttl_secs {
+                None => None,
+                Some(v) => Some(bounded(
+                    "UIDGATE_MAX_TOKEN_TTL_SECS",
+                    Some(v),
+                    0,
+                    1,
+                    31_536_000,
+                )?),
+            },
             jwks_ca_pem: match non_empty("UIDGATE_JWKS_CA_FILE", raw.uidgate_jwks_ca_file)? {
                 None => None,
                 Some(path) => {
@@ -651,6 +665,7 @@ mod tests {
         assert_eq!(c.secret_file, None);
         assert_eq!(c.http_addr, None);
         assert_eq!(c.http_uri_header, None);
+        assert_eq!(c.max_token_ttl, None);
         assert!(c.warnings.is_empty());
     }
 

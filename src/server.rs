@@ -59,6 +59,7 @@ pub fn authorizer(config: &Config) -> Authorizer {
         },
     );
     // Validated when the configuration was read; a JWKS that no longer parses enables nothing.
+    let verifier = verifier.with_max_ttl(config.max_token_ttl);
     let verifier = match config
         .jwks_json
         .as_deref()

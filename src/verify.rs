@@ -48,6 +48,8 @@ pub enum VerifyError {
     MissingExp,
     #[error("token has expired")]
     Expired,
+    #[error("token lifetime exceeds the allowed maximum")]
+    LifetimeTooLong,
     #[error("token is not valid yet")]
     NotYetValid,
     #[error("token was issued in the future")]
@@ -83,6 +85,8 @@ pub struct Verifier {
     jwks: Option<RwLock<Arc<crate::jwks::JwksKeys>>>,
     /// Woken when a token names an unknown `kid`, so a JWKS URL is fetched again early.
     jwks_miss: Arc<tokio::sync::Notify>,
+    /// Latest `exp` accepted, as seconds from now (plus leeway); `None`: no cap.
+    max_ttl_secs: Option<u64>,
 }
 
 impl fmt::Debug for Verifier {
@@ -121,6 +125,7 @@ impl Verifier {
             audiences: rules.audiences,
             jwks: None,
             jwks_miss: Arc::new(tokio::sync::Notify::new()),
+            max_ttl_secs: None,
         }
     }
 
@@ -176,6 +181,13 @@ impl Verifier {
     /// Accepts asymmetric tokens (EdDSA, ES256, RS256) from the keys of a JWKS.
     pub fn with_jwks(mut self, jwks: crate::jwks::JwksKeys) -> Self {
         self.jwks = Some(RwLock::new(Arc::new(jwks)));
+        self
+    }
+
+    /// Refuses tokens whose `exp` lies more than `secs` (plus leeway) in the future, so a token
+    /// minted with a far-future expiry cannot outlive the deployment's token policy.
+    pub fn with_max_ttl(mut self, secs: Option<u64>) -> Self {
+        self.max_ttl_secs = secs;
         self
     }
 
@@ -236,6 +248,12 @@ impl Verifier {
         let exp = claims.exp.ok_or(VerifyError::MissingExp)?;
         if now >= exp.saturating_add(leeway) {
             return Err(VerifyError::Expired);
+        }
+        if self
+            .max_ttl_secs
+            .is_some_and(|max| exp > now.saturating_add(max).saturating_add(leeway))
+        {
+            return Err(VerifyError::LifetimeTooLong);
         }
         if claims
             .nbf
@@ -890,6 +908,16 @@ mod tests {
         assert_eq!(v.verify(&old_token, NOW), uid("a"));
         v.replace_secrets(&[new]);
         assert_eq!(v.verify(&old_token, NOW), Err(VerifyError::BadSignature));
+    }
+
+    #[test]
+    fn an_optional_lifetime_cap() {
+        let capped = verifier().with_max_ttl(Some(3600));
+        let t = |exp: u64| capped.verify(&sign(json!({"uid": "a", "exp": exp})), NOW);
+        assert_eq!(t(NOW + 3600 + 30), uid("a"));
+        assert_eq!(t(NOW + 3600 + 31), Err(VerifyError::LifetimeTooLong));
+        assert_eq!(t(u64::MAX), Err(VerifyError::LifetimeTooLong));
+        assert_eq!(check(&sign(json!({"uid": "a", "exp": u64::MAX}))), uid("a"));
     }
 
     #[test]

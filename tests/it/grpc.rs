@@ -570,3 +570,31 @@ async fn shutdown_drains_in_flight_checks_and_refuses_new_connections() {
         "listener still accepting after shutdown"
     );
 }
+
+#[tokio::test]
+async fn an_optional_cap_on_token_lifetime() {
+    let server = TestServer::start(&[("UIDGATE_MAX_TOKEN_TTL_SECS", "3600")]).await;
+    let n = now();
+    let long = token(json!({"uid": "user_A", "exp": n + 86_400}));
+    assert_invalid_token(
+        &check(
+            &server,
+            OWN,
+            &[("authorization", &format!("Bearer {long}"))],
+        )
+        .await,
+        "lifetime_too_long",
+    );
+    let short = token(json!({"uid": "user_A", "exp": n + 900}));
+    assert_eq!(
+        check(
+            &server,
+            OWN,
+            &[("authorization", &format!("Bearer {short}"))]
+        )
+        .await
+        .http_status,
+        200
+    );
+    server.stop().await;
+}
