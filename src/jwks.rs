@@ -48,7 +48,7 @@ impl JwksKeys {
     /// their type are skipped; a JWKS with no usable key is an error.
     pub fn from_json(json: &[u8]) -> Result<Self, JwksError> {
         let set: JwkSet =
-            serde_json::from_slice(json).map_err(|e| JwksError::Parse(e.classify_name()))?;
+            serde_json::from_slice(json).map_err(|e| JwksError::Parse(describe(&e)))?;
         let keys: HashMap<_, _> = set
             .keys
             .iter()
@@ -184,20 +184,14 @@ where
     Ok(body.to_bytes().to_vec())
 }
 
-trait ClassifyName {
-    fn classify_name(&self) -> String;
-}
-
-impl ClassifyName for serde_json::Error {
-    /// The error category and position only: a JWKS is public, but errors stay short.
-    fn classify_name(&self) -> String {
-        format!(
-            "{:?} error at line {} column {}",
-            self.classify(),
-            self.line(),
-            self.column()
-        )
-    }
+/// The error category and position only: a JWKS is public, but errors stay short.
+fn describe(e: &serde_json::Error) -> String {
+    format!(
+        "{:?} error at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
 }
 
 fn pinned_algorithm(jwk: &Jwk) -> Option<Algorithm> {

@@ -28,9 +28,6 @@ pub struct Metrics {
     ready: AtomicBool,
 }
 
-/// The name the counters were known by before histograms and reloads joined them.
-pub type Counters = Metrics;
-
 impl Default for Metrics {
     fn default() -> Self {
         Self {

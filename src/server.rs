@@ -213,6 +213,13 @@ fn unix_now() -> u64 {
         .map_or(u64::MAX, |d| d.as_secs())
 }
 
+/// Flattens the server task's result (join error, then transport error).
+fn server_outcome(
+    result: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
+) -> Result<(), ServerError> {
+    Ok(result??)
+}
+
 /// The sockets uid-gate serves on.
 pub struct Listeners {
     /// ext_authz and gRPC health.
@@ -350,7 +357,7 @@ pub async fn run_with(
     let result = tokio::select! {
         result = &mut server => {
             // The server stopped on its own: that is a failure, not a shutdown.
-            result.map_err(ServerError::from).and_then(|r| r.map_err(ServerError::from))
+            server_outcome(result)
         }
         () = shutdown => {
             info!(grace_secs = config.shutdown_grace.as_secs(), "shutdown requested; draining");
@@ -359,7 +366,7 @@ pub async fn run_with(
             reporter.set_service_status("", ServingStatus::NotServing).await;
             stop_tx.send(()).ok();
             match tokio::time::timeout(config.shutdown_grace, &mut server).await {
-                Ok(result) => result.map_err(ServerError::from).and_then(|r| r.map_err(ServerError::from)),
+                Ok(result) => server_outcome(result),
                 Err(_) => {
                     warn!("grace period elapsed with checks in flight; closing their connections");
                     server.abort();

@@ -226,7 +226,7 @@ impl Verifier {
             self.jwks_miss.notify_one();
             return Err(VerifyError::UnknownKey);
         };
-        if format!("{alg:?}") != header.alg {
+        if alg_name(*alg) != header.alg {
             return Err(VerifyError::UnsupportedAlgorithm);
         }
         match jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, *alg) {
@@ -297,6 +297,17 @@ fn tag_matches(key: &Hmac<Sha256>, message: &[u8], tag: &[u8]) -> bool {
 /// The HS256 tag check uid-gate uses, for a raw key (tests run Wycheproof's vectors through it).
 pub fn hs256_tag_matches(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
     Hmac::<Sha256>::new_from_slice(key).is_ok_and(|k| tag_matches(&k, message, tag))
+}
+
+/// The JOSE `alg` name of the algorithms a JWKS key can be pinned to.
+fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::EdDSA => "EdDSA",
+        Algorithm::ES256 => "ES256",
+        Algorithm::RS256 => "RS256",
+        // JwksKeys pins keys to the three above only.
+        _ => "",
+    }
 }
 
 /// HMAC accepts keys of any length; config enforces the 32-byte minimum.

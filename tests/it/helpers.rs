@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use uid_gate::config::Config;
-use uid_gate::metrics::Counters;
+use uid_gate::metrics::Metrics;
 use uid_gate::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
 use uid_gate::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
 use uid_gate::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
@@ -86,7 +86,7 @@ pub struct TestServer {
     pub admin: SocketAddr,
     /// The plain-HTTP authorization endpoint.
     pub http: SocketAddr,
-    pub counters: Arc<Counters>,
+    pub counters: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), uid_gate::server::ServerError>>>,
 }
@@ -103,7 +103,7 @@ impl TestServer {
         let admin = admin_listener.local_addr().expect("admin addr");
         let http_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
         let http = http_listener.local_addr().expect("http addr");
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Metrics::default());
         let (stop, stopped) = oneshot::channel::<()>();
         let listeners = uid_gate::server::Listeners {
             grpc: listener,
