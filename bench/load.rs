@@ -290,7 +290,7 @@ async fn startup(a: &Args) -> Result<(), Error> {
             .spawn()?;
         loop {
             if let Ok(s) =
-                uid_gate::server::health_status(&a.addr, "", Duration::from_millis(200)).await
+                uid_gate::health::health_status(&a.addr, "", Duration::from_millis(200)).await
                 && s == "SERVING"
             {
                 break;

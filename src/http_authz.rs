@@ -1,4 +1,4 @@
-//! HTTP authorization mode: the same decisions over plain HTTP, for Envoy's HTTP ext_authz
+//! HTTP authorization mode: the same answers over plain HTTP, for Envoy's HTTP ext_authz
 //! service, nginx `auth_request`, Caddy `forward_auth` and Traefik `forwardAuth`.
 //!
 //! The path judged is the request's own path (Envoy forwards the original path), or, when
@@ -11,16 +11,22 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
+use tracing::{error, info};
+use uid_gate_core::response::{
+    Answer, DenyKind, DenyParts, INTERNAL, MISSING_ORIGINAL_URI, Reason, USER_ID_HEADER, deny_parts,
+};
+use uid_gate_core::{Authorizer, RequestView};
 
-use crate::decision::{Allow, Authorizer, Decision};
+use crate::checks;
 use crate::metrics::Metrics;
-use crate::response::{USER_ID_HEADER, deny_parts};
 
 /// Serves HTTP authorization on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -41,14 +47,16 @@ fn respond(
     metrics: &Metrics,
     uri_header: Option<&str>,
 ) -> Response<Full<Bytes>> {
+    let started = Instant::now();
     let path = match uri_header {
         None => req.uri().path_and_query().map_or("", |p| p.as_str()),
         Some(name) => {
             let mut values = req.headers().get_all(name).iter();
             match (values.next().map(|v| v.to_str()), values.next()) {
                 (Some(Ok(v)), None) => v,
-                // Missing, repeated or not text: nothing safe to judge (the empty path is a 400).
-                _ => "",
+                // Missing, repeated or not text: nothing safe to judge, and a misconfigured
+                // proxy is the usual cause, so say which header and who sets it.
+                _ => return missing_uri_header(name, metrics),
             }
         }
     };
@@ -63,38 +71,91 @@ fn respond(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let decision = crate::server::judge(authorizer, metrics, path, &authorization, request_id);
-    match &decision {
-        Decision::Allow(allow) => {
+    let view = RequestView {
+        path,
+        authorization: &authorization,
+    };
+    let answer = checks::judge(authorizer, metrics, &view, request_id, started);
+    render(&answer).unwrap_or_else(|| {
+        // The core only allows header-safe user ids; if that promise ever broke, an allow
+        // without x-user-id would let a client-sent one through: deny instead.
+        metrics.record(Reason::Internal);
+        error!(
+            reason = Reason::Internal.code(),
+            "user id not encodable as a header; denied"
+        );
+        deny(&deny_parts(DenyKind::Internal, INTERNAL))
+    })
+}
+
+/// The HTTP response for an answer; `None` when an allow's user id cannot be a header value.
+pub fn render(answer: &Answer) -> Option<Response<Full<Bytes>>> {
+    match answer {
+        Answer::Allow { user_id, .. } => {
             let mut resp = Response::new(Full::new(Bytes::new()));
-            match allow {
-                Allow::Owner { user_id } | Allow::Authenticated { user_id } => {
-                    if let Ok(v) = hyper::header::HeaderValue::from_str(user_id) {
-                        resp.headers_mut().insert(USER_ID_HEADER, v);
-                    }
+            match user_id {
+                Some(user_id) => {
+                    let v = HeaderValue::from_bytes(user_id.as_bytes()).ok()?;
+                    resp.headers_mut().insert(USER_ID_HEADER, v);
                 }
                 // No identity on public paths: Envoy's HTTP ext_authz removes the listed headers
                 // from the request (nginx and the others drop an x-user-id uid-gate did not send).
-                Allow::Public => {
+                None => {
                     resp.headers_mut().insert(
                         "x-envoy-auth-headers-to-remove",
-                        hyper::header::HeaderValue::from_static(USER_ID_HEADER),
+                        HeaderValue::from_static(USER_ID_HEADER),
                     );
                 }
             }
-            resp
+            Some(resp)
         }
-        Decision::Deny(denial) => {
-            let parts = deny_parts(denial.kind(), &denial.to_string());
-            let mut resp = Response::new(Full::new(Bytes::from(parts.body)));
-            *resp.status_mut() =
-                StatusCode::from_u16(parts.status).unwrap_or(StatusCode::FORBIDDEN);
-            for (k, v) in parts.headers {
-                if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {
-                    resp.headers_mut().insert(k, v);
-                }
-            }
-            resp
+        Answer::Deny { parts, .. } => Some(deny(parts)),
+    }
+}
+
+fn deny(parts: &DenyParts) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(parts.body.clone())));
+    *resp.status_mut() = StatusCode::from_u16(parts.status).unwrap_or(StatusCode::FORBIDDEN);
+    for (k, v) in &parts.headers {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            resp.headers_mut().insert(*k, v);
         }
+    }
+    resp
+}
+
+fn missing_uri_header(name: &str, metrics: &Metrics) -> Response<Full<Bytes>> {
+    metrics.record(Reason::MissingOriginalUri);
+    info!(target: "uid_gate::deny", decision = "deny", status = 400, reason = Reason::MissingOriginalUri.code(), header = name, "check");
+    // `name` passed config validation (letters, digits, '-', '_'), so it is safe in a header.
+    let description = format!(
+        "{MISSING_ORIGINAL_URI}: expected exactly one {name} header (nginx: proxy_set_header X-Original-URI $request_uri; Caddy and Traefik send X-Forwarded-Uri)"
+    );
+    deny(&deny_parts(DenyKind::InvalidRequest, &description))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uid_gate_core::decision::{Allow, Decision};
+
+    /// Issue #14, defect 3, in HTTP mode: the renderer refuses rather than dropping the header.
+    #[test]
+    fn an_allow_is_never_rendered_without_its_user_header() {
+        let forged = Answer::Allow {
+            reason: Reason::Owner,
+            user_id: Some("alice\nx-user-id: bob".into()),
+        };
+        assert!(render(&forged).is_none());
+        let ok = render(&Answer::of(&Decision::Allow(Allow::Owner {
+            user_id: "josé".into(),
+        })))
+        .expect("renders");
+        assert_eq!(
+            ok.headers().get(USER_ID_HEADER).map(|v| v.as_bytes()),
+            Some("josé".as_bytes())
+        );
+        let public = render(&Answer::of(&Decision::Allow(Allow::Public))).expect("renders");
+        assert!(public.headers().get(USER_ID_HEADER).is_none());
     }
 }

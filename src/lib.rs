@@ -1,33 +1,33 @@
 //! uid-gate: an Envoy ext_authz v3 gRPC service that lets a request reach `/api/{user_id}/…`
 //! only when its `Authorization: Bearer` JWT (HS256, Better Auth's shared secret) names that user.
 //!
+//! The decision lives in the `uid-gate-core` crate (re-exported here under the same module
+//! names); this crate is the transports around it.
+//!
 //! # Layout
-//! - [`config`]: environment variables, validated at start-up.
-//! - [`extract`]: finding exactly one bearer token in the request headers.
-//! - [`verify`]: signature and claims; [`jwks`]: public keys for EdDSA/ES256/RS256 tokens.
-//! - [`path_policy`]: public, user-scoped or authentication-only; safe to judge or not.
-//! - [`decision`]: the pure decision combining the three.
-//! - [`response`]: decision to HTTP status, challenge, body and gRPC code, in one place.
-//! - [`server`]: the tonic service, health and shutdown.
-//! - [`http_authz`]: the same decisions over plain HTTP; [`http`], [`admin`]: HTTP plumbing and
-//!   the metrics endpoint.
-//! - [`metrics`], [`telemetry`]: counters and logs.
-//! - [`mint`]: dev tokens for the demo and tests.
+//! - [`config`]: the server's variables on top of the core's settings.
+//! - [`grpc`]: ext_authz v3 (`CheckRequest` in, `CheckResponse` out); [`http_authz`]: the same
+//!   answers over plain HTTP; [`checks`]: what both do per check (judge, count, log).
+//! - [`server`]: listeners, readiness, shutdown; [`refresh`]: JWKS and secret-file refreshes;
+//!   [`jwks_fetch`]: fetching a JWKS URL over http(s).
+//! - [`admin`], [`http`]: the metrics/health endpoint and its HTTP loop; [`health`]: a gRPC
+//!   health client; [`metrics`], [`telemetry`]: counters and logs; [`cli`]: the command line.
 
 pub mod admin;
+pub mod checks;
+pub mod cli;
 pub mod config;
-pub mod decision;
-pub mod extract;
+pub mod grpc;
+pub mod health;
 pub mod http;
 pub mod http_authz;
-pub mod jwks;
+pub mod jwks_fetch;
 pub mod metrics;
-pub mod mint;
-pub mod path_policy;
-pub mod response;
+pub mod refresh;
 pub mod server;
 pub mod telemetry;
-pub mod verify;
+
+pub use uid_gate_core::{decision, extract, jwks, mint, path_policy, response, verify};
 
 /// Generated ext_authz and health protocol types.
 pub mod pb {

@@ -1,29 +1,24 @@
-//! The gRPC server: translates `CheckRequest` into a [`RequestView`], asks the
-//! [`Authorizer`], translates the [`Decision`] back, logs and counts it. It also serves
-//! `grpc.health.v1.Health` and owns the shutdown sequence.
+//! Running uid-gate: the gRPC service and health, the optional admin and HTTP listeners, the
+//! background refreshes, readiness, and the shutdown sequence (NOT_SERVING, then a bounded
+//! drain).
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
 use tonic::transport::server::TcpIncoming;
-use tonic::{Request, Response, Status};
 use tonic_health::ServingStatus;
-use tracing::{debug, info, warn};
+use tonic_health::server::HealthReporter;
+use tracing::{info, warn};
+use uid_gate_core::verify;
 
-use crate::config::{Config, SecretSet};
-use crate::decision::{Authorizer, Decision, RequestView};
+use crate::config::Config;
+use crate::grpc::{AUTHZ_SERVICE_NAME, AuthzService};
 use crate::metrics::Metrics;
-use crate::path_policy::PathPolicy;
-use crate::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
-use crate::pb::envoy::service::auth::v3::authorization_server::{
-    Authorization, AuthorizationServer,
-};
-use crate::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
-use crate::response;
-use crate::telemetry::sanitize;
-use crate::verify::{self, ClaimRules, Verifier};
+use crate::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
+use crate::refresh;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -36,188 +31,6 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
     #[error("server task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
-}
-
-/// Full gRPC name of the ext_authz service, as used by health checks.
-pub const AUTHZ_SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
-
-/// Builds the decision logic from configuration.
-pub fn authorizer(config: &Config) -> Authorizer {
-    let secrets: Vec<&[u8]> = config
-        .secrets
-        .iter()
-        .flat_map(|set| set.iter())
-        .map(|s| s.expose())
-        .collect();
-    let verifier = Verifier::new(
-        &secrets,
-        ClaimRules {
-            uid_claims: config.uid_claims.clone(),
-            leeway_secs: config.leeway_secs,
-            issuer: config.issuer.clone(),
-            audiences: config.audiences.clone(),
-        },
-    );
-    // Validated when the configuration was read; a JWKS that no longer parses enables nothing.
-    let verifier = verifier.with_max_ttl(config.max_token_ttl);
-    let verifier = match config
-        .jwks_json
-        .as_deref()
-        .map(crate::jwks::JwksKeys::from_json)
-    {
-        Some(Ok(keys)) => verifier.with_jwks(keys),
-        // Fetched once serving starts; until then asymmetric tokens get unknown_kid.
-        _ if config.jwks_url.is_some() => verifier.with_jwks(crate::jwks::JwksKeys::empty()),
-        _ => verifier,
-    };
-    let paths = PathPolicy::new(config.path_templates.clone(), config.public_paths.clone());
-    Authorizer::new(verifier, paths, config.max_token_bytes)
-}
-
-/// The `envoy.service.auth.v3.Authorization` implementation.
-#[derive(Debug, Clone)]
-pub struct AuthzService {
-    authorizer: Arc<Authorizer>,
-    metrics: Arc<Metrics>,
-}
-
-impl AuthzService {
-    /// Wraps an authorizer; `metrics` receives one count and one latency per decision.
-    pub fn new(authorizer: Arc<Authorizer>, metrics: Arc<Metrics>) -> Self {
-        Self {
-            authorizer,
-            metrics,
-        }
-    }
-}
-
-#[tonic::async_trait]
-impl Authorization for AuthzService {
-    async fn check(
-        &self,
-        request: Request<CheckRequest>,
-    ) -> Result<Response<CheckResponse>, Status> {
-        let started = Instant::now();
-        let check = request.into_inner();
-        let http = check
-            .attributes
-            .as_ref()
-            .and_then(|a| a.request.as_ref())
-            .and_then(|r| r.http.as_ref());
-        let path = http.map_or("", |h| h.path.as_str());
-        let authorization = http.map(authorization_values).unwrap_or_default();
-        let decision = judge_at(
-            &self.authorizer,
-            &self.metrics,
-            path,
-            &authorization,
-            request_id(http),
-            started,
-        );
-        Ok(Response::new(response::check_response(&decision)))
-    }
-}
-
-/// Every `authorization` value, from the merged `headers` map and from raw `header_map`
-/// entries (Envoy's `encode_raw_headers`), which are not merged.
-fn authorization_values(http: &HttpRequest) -> Vec<&[u8]> {
-    let mut values: Vec<&[u8]> = Vec::with_capacity(1);
-    if let Some(v) = http.headers.get("authorization") {
-        values.push(v.as_bytes());
-    }
-    if let Some(map) = &http.header_map {
-        for h in map
-            .headers
-            .iter()
-            .filter(|h| h.key.eq_ignore_ascii_case("authorization"))
-        {
-            values.push(if h.raw_value.is_empty() {
-                h.value.as_bytes()
-            } else {
-                &h.raw_value
-            });
-        }
-    }
-    values
-}
-
-fn request_id(http: Option<&HttpRequest>) -> &str {
-    http.and_then(|h| h.headers.get("x-request-id"))
-        .map_or("", String::as_str)
-}
-
-/// Decides one request, counts it, times it and logs it: the part of a check that does not
-/// depend on the protocol it arrived by (gRPC or plain HTTP).
-pub fn judge(
-    authorizer: &Authorizer,
-    metrics: &Metrics,
-    path: &str,
-    authorization: &[&[u8]],
-    request_id: &str,
-) -> Decision {
-    judge_at(
-        authorizer,
-        metrics,
-        path,
-        authorization,
-        request_id,
-        Instant::now(),
-    )
-}
-
-fn judge_at(
-    authorizer: &Authorizer,
-    metrics: &Metrics,
-    path: &str,
-    authorization: &[&[u8]],
-    request_id: &str,
-    started: Instant,
-) -> Decision {
-    let decision = authorizer.decide(
-        &RequestView {
-            path,
-            authorization,
-        },
-        unix_now(),
-    );
-    metrics.record(decision.reason());
-    metrics.observe_latency(started.elapsed());
-    log_decision(&decision, path, request_id, started);
-    decision
-}
-
-/// One line per decision: never the token, only the reason code and the path without query.
-fn log_decision(decision: &Decision, target: &str, request_id: &str, started: Instant) {
-    let path = target.split('?').next().unwrap_or_default();
-    let path = sanitize(path, 256);
-    let request_id = sanitize(request_id, 64);
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let status = decision.http_status();
-    let reason = decision.reason().code();
-    // Two targets, so `RUST_LOG=info,uid_gate::allow=off` keeps denials but drops the bulk.
-    match decision {
-        Decision::Allow(_) => {
-            info!(target: "uid_gate::allow", decision = "allow", status, reason, path = %path, request_id = %request_id, latency_us, "check")
-        }
-        Decision::Deny(_) => {
-            info!(target: "uid_gate::deny", decision = "deny", status, reason, path = %path, request_id = %request_id, latency_us, "check")
-        }
-    }
-}
-
-/// Seconds since the Unix epoch. A clock before 1970 yields `u64::MAX`, which makes every
-/// token expired: a broken clock must close the gate, not open it.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(u64::MAX, |d| d.as_secs())
-}
-
-/// Flattens the server task's result (join error, then transport error).
-fn server_outcome(
-    result: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
-) -> Result<(), ServerError> {
-    Ok(result??)
 }
 
 /// The sockets uid-gate serves on.
@@ -237,30 +50,15 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    run_with_counters(listener, config, Arc::new(Metrics::default()), shutdown).await
+    let listeners = Listeners {
+        grpc: listener,
+        admin: None,
+        http: None,
+    };
+    run_with(listeners, config, Arc::new(Metrics::default()), shutdown).await
 }
 
-/// [`run`] with caller-owned metrics (so tests can read them).
-pub async fn run_with_counters(
-    listener: TcpListener,
-    config: Config,
-    metrics: Arc<Metrics>,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ServerError> {
-    run_with(
-        Listeners {
-            grpc: listener,
-            admin: None,
-            http: None,
-        },
-        config,
-        metrics,
-        shutdown,
-    )
-    .await
-}
-
-/// Everything [`run`] does, plus the admin endpoint and caller-owned metrics.
+/// Everything [`run`] does, plus the admin and HTTP listeners and caller-owned metrics.
 pub async fn run_with(
     listeners: Listeners,
     config: Config,
@@ -268,16 +66,27 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     verify::self_test().map_err(|_| ServerError::SelfTest)?;
-    let authorizer = Arc::new(authorizer(&config));
+    let policy = &config.policy;
+    // An unknown `kid` wakes the JWKS refresher early (rate-limited there).
+    let kid_miss = Arc::new(Notify::new());
+    let authorizer = {
+        let miss = kid_miss.clone();
+        let mut authorizer = policy.authorizer();
+        authorizer.set_unknown_kid_hook(Arc::new(move || miss.notify_one()));
+        Arc::new(authorizer)
+    };
     metrics.set_keys(authorizer.verifier().key_count());
     let service = AuthzService::new(authorizer.clone(), metrics.clone());
 
-    // Background tasks (admin endpoint, secret reloads) stop when this flips to true.
-    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+    // Background tasks stop when this flips to true.
+    let (stopping_tx, stopping_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
         // An error means the sender is gone, which also means stop.
         let _ = rx.wait_for(|s| *s).await;
     };
+    // With only a JWKS URL, the first fetch decides whether any token can pass at all.
+    let needs_first_jwks = policy.secrets.is_none() && policy.jwks_url.is_some();
+    let (keys_loaded_tx, keys_loaded_rx) = watch::channel(!needs_first_jwks);
     let mut background = Vec::new();
     if let Some(admin) = listeners.admin {
         background.push(tokio::spawn(crate::admin::serve(
@@ -295,45 +104,49 @@ pub async fn run_with(
             stopped(stopping_rx.clone()),
         )));
     }
-    if let Some(url) = config.jwks_url.clone() {
+    if let Some(url) = policy.jwks_url.clone() {
         // Validated with the configuration; built once for every fetch.
-        let tls = crate::jwks::tls_config(config.jwks_ca_pem.as_deref())
+        let tls = crate::jwks_fetch::tls_config(config.jwks_ca_pem.as_deref())
             .map_err(|e| ServerError::Tls(e.to_string()))?;
-        background.push(tokio::spawn(refresh_jwks_forever(
+        let source = refresh::JwksSource {
             url,
             tls,
+            every: policy.jwks_refresh,
+            miss: kid_miss,
+            loaded: keys_loaded_tx,
+        };
+        background.push(tokio::spawn(refresh::refresh_jwks_forever(
+            source,
             authorizer.clone(),
             metrics.clone(),
-            config.jwks_refresh,
             stopped(stopping_rx.clone()),
         )));
     }
-    if let (Some(path), Some(mut current)) = (config.secret_file.clone(), config.secrets.clone()) {
-        let (authorizer, metrics, every, stop) = (
+    if let (Some(path), Some(current)) = (policy.secret_file.clone(), policy.secrets.clone()) {
+        background.push(tokio::spawn(refresh::reload_secrets_forever(
+            path,
+            current,
             authorizer.clone(),
             metrics.clone(),
             config.secret_reload,
             stopped(stopping_rx.clone()),
-        );
-        background.push(tokio::spawn(async move {
-            tokio::pin!(stop);
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        reload_secrets(&path, &authorizer, &metrics, &mut current);
-                    }
-                    () = &mut stop => return,
-                }
-            }
-        }));
+        )));
     }
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
-        .set_serving::<AuthorizationServer<AuthzService>>()
+        .set_not_serving::<AuthorizationServer<AuthzService>>()
         .await;
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    background.push(tokio::spawn(become_ready(
+        keys_loaded_rx,
+        reporter.clone(),
+        metrics.clone(),
+        authorizer.verifier().key_count(),
+        stopped(stopping_rx.clone()),
+    )));
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
@@ -347,26 +160,19 @@ pub async fn run_with(
             stop_rx.await.ok();
         });
     let mut server = tokio::spawn(server);
-    metrics.set_ready(true);
-    info!(
-        service = AUTHZ_SERVICE_NAME,
-        keys = authorizer.verifier().key_count(),
-        "serving"
-    );
 
     let result = tokio::select! {
-        result = &mut server => {
-            // The server stopped on its own: that is a failure, not a shutdown.
-            server_outcome(result)
-        }
+        // The server stopped on its own: that is a failure, not a shutdown.
+        result = &mut server => flatten(result),
         () = shutdown => {
             info!(grace_secs = config.shutdown_grace.as_secs(), "shutdown requested; draining");
+            stopping_tx.send(true).ok();
             metrics.set_ready(false);
             reporter.set_not_serving::<AuthorizationServer<AuthzService>>().await;
             reporter.set_service_status("", ServingStatus::NotServing).await;
             stop_tx.send(()).ok();
             match tokio::time::timeout(config.shutdown_grace, &mut server).await {
-                Ok(result) => server_outcome(result),
+                Ok(result) => flatten(result),
                 Err(_) => {
                     warn!("grace period elapsed with checks in flight; closing their connections");
                     server.abort();
@@ -389,147 +195,115 @@ pub async fn run_with(
     result
 }
 
-/// The least time between two JWKS fetches triggered by unknown `kid`s.
-const JWKS_MIN_REFETCH: Duration = Duration::from_secs(2);
-/// How soon a failed JWKS fetch is tried again (at most `UIDGATE_JWKS_REFRESH_SECS`).
-const JWKS_RETRY: Duration = Duration::from_secs(5);
-
-/// Fetches the JWKS now, then every `every`, and early (rate-limited) when a token names an
-/// unknown `kid`. A failed fetch keeps the last good keys: a JWKS outage never empties them.
-async fn refresh_jwks_forever(
-    url: String,
-    tls: Arc<tokio_rustls::rustls::ClientConfig>,
-    authorizer: Arc<Authorizer>,
+/// Reports SERVING (gRPC health and `/readyz`) once there is a key that can verify a token:
+/// at once with a secret or a JWKS file, after the first successful fetch with only a JWKS
+/// URL. Until then a pod would take traffic it can only deny.
+async fn become_ready(
+    mut loaded: watch::Receiver<bool>,
+    reporter: HealthReporter,
     metrics: Arc<Metrics>,
-    every: Duration,
+    static_keys: usize,
     stop: impl Future<Output = ()>,
 ) {
     tokio::pin!(stop);
-    let miss = authorizer.verifier().jwks_miss();
-    loop {
-        let fetched_at = tokio::time::Instant::now();
-        let wait = match fetch_jwks(&url, &tls, &authorizer, &metrics).await {
-            true => every,
-            false => every.min(JWKS_RETRY),
-        };
-        tokio::select! {
-            () = tokio::time::sleep_until(fetched_at + wait) => {}
-            () = miss.notified() => {
-                tokio::select! {
-                    () = tokio::time::sleep_until(fetched_at + JWKS_MIN_REFETCH) => {}
-                    () = &mut stop => return,
-                }
-            }
-            () = &mut stop => return,
-        }
+    if !*loaded.borrow() {
+        warn!("no key yet: NOT_SERVING until the first JWKS fetch succeeds (UIDGATE_JWKS_URL)");
     }
-}
-
-async fn fetch_jwks(
-    url: &str,
-    tls: &Arc<tokio_rustls::rustls::ClientConfig>,
-    authorizer: &Authorizer,
-    metrics: &Metrics,
-) -> bool {
-    let result = crate::jwks::fetch(url, tls, Duration::from_secs(5))
-        .await
-        .and_then(|json| crate::jwks::JwksKeys::from_json(&json));
-    match result {
-        Ok(keys) => {
-            let n = keys.len();
-            authorizer.verifier().replace_jwks(keys);
-            metrics.jwks_refreshed(n);
-            debug!(keys = n, "JWKS refreshed");
-            true
-        }
-        Err(e) => {
-            metrics.jwks_refresh_failed();
-            warn!(error = %e, keys = authorizer.verifier().jwks_key_count(), "JWKS refresh failed; keeping the last good keys");
-            false
-        }
+    tokio::select! {
+        r = loaded.wait_for(|l| *l) => if r.is_err() { return },
+        () = &mut stop => return,
     }
+    reporter
+        .set_serving::<AuthorizationServer<AuthzService>>()
+        .await;
+    reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
+    metrics.set_ready(true);
+    info!(service = AUTHZ_SERVICE_NAME, keys = static_keys, "serving");
 }
 
-/// What one look at the secret file found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reload {
-    /// Same secrets as before.
-    Unchanged,
-    /// New secrets are in force.
-    Applied,
-    /// The file could not be read or held an invalid secret; the previous secrets stay.
-    Refused,
+/// Flattens the server task's result (join error, then transport error).
+fn flatten(
+    result: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
+) -> Result<(), ServerError> {
+    Ok(result??)
 }
 
-/// Re-reads the secret file and, if it changed and is valid, swaps the verifier's keys.
-/// Kubernetes updates a mounted Secret by swapping a symlink, so a read sees either the old
-/// or the new file, never half of one.
-pub fn reload_secrets(
-    path: &std::path::Path,
-    authorizer: &Authorizer,
-    metrics: &Metrics,
-    current: &mut SecretSet,
-) -> Reload {
-    match crate::config::read_secret_file(path) {
-        Ok(secrets) if secrets == *current => Reload::Unchanged,
-        Ok(secrets) => {
-            let keys: Vec<&[u8]> = secrets.iter().map(|s| s.expose()).collect();
-            authorizer.verifier().replace_secrets(&keys);
-            metrics.secret_reloaded(keys.len());
-            info!(
-                keys = keys.len(),
-                "secret file changed; new secrets in force"
-            );
-            *current = secrets;
-            Reload::Applied
-        }
-        Err(e) => {
-            metrics.secret_reload_failed();
-            // ConfigError never contains secret bytes, only lengths and the path.
-            warn!(error = %e, "secret file changed but was refused; keeping the previous secrets");
-            Reload::Refused
-        }
-    }
-}
-
-/// Asks the gRPC health service at `addr` (host:port) for `service` and returns the status
-/// name (`SERVING`, `NOT_SERVING`, …), within `timeout`.
-pub async fn health_status(
-    addr: &str,
-    service: &str,
-    timeout: Duration,
-) -> Result<String, HealthCheckError> {
-    use tonic_health::pb::HealthCheckRequest;
-    use tonic_health::pb::health_client::HealthClient;
-
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|_| HealthCheckError::BadAddress)?
-        .connect_timeout(timeout)
-        .timeout(timeout);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|_| HealthCheckError::Unreachable)?;
-    let response = HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: service.to_owned(),
-        })
-        .await
-        .map_err(|s| HealthCheckError::Rpc(s.code()))?;
-    let status = tonic_health::pb::health_check_response::ServingStatus::try_from(
-        response.into_inner().status,
-    )
-    .map_or("UNKNOWN", |s| s.as_str_name());
-    Ok(status.to_owned())
-}
-
-/// Why a health check could not be asked.
+/// Why a listener could not be bound.
 #[derive(Debug, thiserror::Error)]
-pub enum HealthCheckError {
-    #[error("not a host:port address")]
-    BadAddress,
-    #[error("cannot connect")]
-    Unreachable,
-    #[error("health RPC failed: {0:?}")]
-    Rpc(tonic::Code),
+#[error("binding {what} {addr}: {source}")]
+pub struct BindError {
+    what: &'static str,
+    addr: std::net::SocketAddr,
+    source: std::io::Error,
+}
+
+/// Binds the gRPC, admin and (when configured) HTTP listeners, logging each address.
+pub async fn bind(config: &Config) -> Result<Listeners, BindError> {
+    let bind = |what: &'static str, addr: std::net::SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| BindError { what, addr, source })
+    };
+    let grpc = bind("the gRPC address (UIDGATE_LISTEN_ADDR)", config.listen_addr).await?;
+    let templates: Vec<&str> = config
+        .policy
+        .path_templates
+        .iter()
+        .map(|t| t.as_str())
+        .collect();
+    let public: Vec<&str> = config
+        .policy
+        .public_paths
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    if let Ok(addr) = grpc.local_addr() {
+        info!(addr = %addr, templates = ?templates, public = ?public, "listening");
+    }
+    let admin = bind("the admin address (UIDGATE_ADMIN_ADDR)", config.admin_addr).await?;
+    if let Ok(addr) = admin.local_addr() {
+        info!(addr = %addr, "admin endpoint listening (/metrics, /healthz, /readyz)");
+    }
+    let http = match config.http_addr {
+        None => None,
+        Some(addr) => {
+            let l = bind("the HTTP authorization address (UIDGATE_HTTP_ADDR)", addr).await?;
+            if let Ok(addr) = l.local_addr() {
+                info!(addr = %addr, uri_header = ?config.http_uri_header, "HTTP authorization listening");
+            }
+            Some(l)
+        }
+    };
+    Ok(Listeners {
+        grpc,
+        admin: Some(admin),
+        http,
+    })
+}
+
+/// Completes on SIGTERM (Kubernetes' stop signal) or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => info!(signal = "SIGTERM", "signal received"),
+                    _ = int.recv() => info!(signal = "SIGINT", "signal received"),
+                }
+                return;
+            }
+            _ => warn!("cannot install signal handlers; falling back to ctrl-c"),
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        // Without any signal source, never shut down by signal.
+        std::future::pending::<()>().await;
+    }
 }

@@ -11,6 +11,7 @@ mod grpc;
 mod helpers;
 mod http_mode;
 mod interop;
+mod layout;
 mod properties;
 mod reliability;
 mod vectors;

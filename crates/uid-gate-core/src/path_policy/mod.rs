@@ -207,6 +207,7 @@ pub enum PathClass<'a> {
 pub struct PathPolicy {
     templates: Vec<PathTemplate>,
     public: Vec<PublicPrefix>,
+    ignore_case: bool,
 }
 
 impl PathPolicy {
@@ -214,7 +215,47 @@ impl PathPolicy {
     pub fn new(mut templates: Vec<PathTemplate>, public: Vec<PublicPrefix>) -> Self {
         // Stable sort: among equally long templates the configured order decides.
         templates.sort_by_key(|t| std::cmp::Reverse(t.segments.len()));
-        Self { templates, public }
+        Self {
+            templates,
+            public,
+            ignore_case: false,
+        }
+    }
+
+    /// Matches fixed segments ignoring ASCII case, for backends that route without regard to
+    /// case (`/API/alice` then names alice's data). The `{user_id}` segment is still compared
+    /// exactly: user ids are case-sensitive.
+    pub fn case_insensitive(mut self, ignore_case: bool) -> Self {
+        self.ignore_case = ignore_case;
+        self
+    }
+
+    /// The template a well-formed path falls under and the raw segment in its `{user_id}`
+    /// position (empty when the path stops before it), for logs and `check-config`.
+    pub fn matching_template<'a>(&self, target: &'a str) -> Option<(&PathTemplate, &'a str)> {
+        let path = target.split('?').next().unwrap_or_default();
+        check_bytes(path).ok()?;
+        let segments = split_segments(path).ok()?;
+        self.templates.iter().find_map(|t| {
+            let n = t.prefix_len();
+            let matches = segments.len() >= n
+                && t.segments[..n]
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| matches!(t, TemplateSegment::Fixed(f) if self.fixed_eq(f, s)));
+            matches.then(|| (t, segments.get(n).copied().unwrap_or_default()))
+        })
+    }
+
+    /// A fixed pattern segment against a raw request segment, decoded once as a backend
+    /// would read it: `/%61pi/bob` names the same route as `/api/bob`.
+    fn fixed_eq(&self, fixed: &str, segment: &str) -> bool {
+        let decoded = percent_decode(segment);
+        if self.ignore_case {
+            decoded.eq_ignore_ascii_case(fixed.as_bytes())
+        } else {
+            *decoded == *fixed.as_bytes()
+        }
     }
 
     /// Classifies a raw request target (`path[?query]`). A path that fails the safety
@@ -227,19 +268,54 @@ impl PathPolicy {
         check_bytes(path)?;
         let segments = split_segments(path)?;
 
-        if self
-            .public
-            .iter()
-            .any(|p| starts_with_fixed(&segments, &p.segments))
-        {
+        if self.public.iter().any(|p| {
+            segments.len() >= p.segments.len()
+                && segments
+                    .iter()
+                    .zip(&p.segments)
+                    .all(|(s, f)| self.fixed_eq(f, s))
+        }) {
             return Ok(PathClass::Public);
         }
         for template in &self.templates {
-            if let Some(class) = match_template(template, &segments)? {
+            if let Some(class) = self.match_template(template, &segments)? {
                 return Ok(class);
             }
         }
         Ok(PathClass::AuthOnly)
+    }
+
+    /// `Ok(Some(class))` when the template matches; `Err(MissingUserSegment)` when the path is
+    /// exactly the template's fixed prefix (it names the scoped area but no user).
+    fn match_template<'a>(
+        &self,
+        template: &PathTemplate,
+        segments: &[&'a str],
+    ) -> Result<Option<PathClass<'a>>, PathError> {
+        let prefix_len = template.prefix_len();
+        let prefix_matches = segments.len() >= prefix_len
+            && template.segments[..prefix_len]
+                .iter()
+                .zip(segments)
+                .all(|(t, s)| matches!(t, TemplateSegment::Fixed(f) if self.fixed_eq(f, s)));
+        if !prefix_matches {
+            return Ok(None);
+        }
+        if segments.len() == prefix_len {
+            return Err(PathError::MissingUserSegment);
+        }
+        if segments.len() < template.segments.len() {
+            return Ok(None);
+        }
+        let mut user_id = None;
+        for (t, s) in template.segments.iter().zip(segments).skip(prefix_len) {
+            match t {
+                TemplateSegment::UserId => user_id = Some(percent_decode(s)),
+                TemplateSegment::Fixed(f) if self.fixed_eq(f, s) => {}
+                TemplateSegment::Fixed(_) => return Ok(None),
+            }
+        }
+        Ok(user_id.map(|user_id| PathClass::Scoped { user_id }))
     }
 }
 
@@ -302,42 +378,6 @@ fn split_segments(path: &str) -> Result<Vec<&str>, PathError> {
     Ok(segments)
 }
 
-fn starts_with_fixed(segments: &[&str], prefix: &[String]) -> bool {
-    segments.len() >= prefix.len() && segments.iter().zip(prefix).all(|(s, p)| *s == p)
-}
-
-/// `Ok(Some(class))` when the template matches; `Err(MissingUserSegment)` when the path is
-/// exactly the template's fixed prefix (it names the scoped area but no user).
-fn match_template<'a>(
-    template: &PathTemplate,
-    segments: &[&'a str],
-) -> Result<Option<PathClass<'a>>, PathError> {
-    let prefix_len = template.prefix_len();
-    let prefix_matches = segments.len() >= prefix_len
-        && template.segments[..prefix_len]
-            .iter()
-            .zip(segments)
-            .all(|(t, s)| matches!(t, TemplateSegment::Fixed(f) if f == s));
-    if !prefix_matches {
-        return Ok(None);
-    }
-    if segments.len() == prefix_len {
-        return Err(PathError::MissingUserSegment);
-    }
-    if segments.len() < template.segments.len() {
-        return Ok(None);
-    }
-    let mut user_id = None;
-    for (t, s) in template.segments.iter().zip(segments).skip(prefix_len) {
-        match t {
-            TemplateSegment::UserId => user_id = Some(percent_decode(s)),
-            TemplateSegment::Fixed(f) if f == s => {}
-            TemplateSegment::Fixed(_) => return Ok(None),
-        }
-    }
-    Ok(user_id.map(|user_id| PathClass::Scoped { user_id }))
-}
-
 fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -373,223 +413,4 @@ fn percent_decode(segment: &str) -> Cow<'_, [u8]> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy(templates: &[&str], public: &[&str]) -> PathPolicy {
-        PathPolicy::new(
-            templates
-                .iter()
-                .map(|t| PathTemplate::parse(t).expect("template"))
-                .collect(),
-            public
-                .iter()
-                .map(|p| PublicPrefix::parse(p).expect("prefix"))
-                .collect(),
-        )
-    }
-
-    fn scoped(id: &str) -> Result<PathClass<'static>, PathError> {
-        Ok(PathClass::Scoped {
-            user_id: Cow::Owned(id.as_bytes().to_vec()),
-        })
-    }
-
-    #[test]
-    fn scoped_paths_yield_the_user_segment() {
-        let p = policy(&["/api/{user_id}"], &[]);
-        assert_eq!(p.classify("/api/user_A/tasks"), scoped("user_A"));
-        assert_eq!(p.classify("/api/user_A"), scoped("user_A"));
-        assert_eq!(p.classify("/api/user_A/"), scoped("user_A"));
-        assert_eq!(p.classify("/api/user_A/tasks/"), scoped("user_A"));
-        assert_eq!(
-            p.classify("/api/user_A/tasks?user_id=user_B"),
-            scoped("user_A")
-        );
-        assert_eq!(
-            p.classify("/api/user_A?next=/api/user_B/tasks"),
-            scoped("user_A")
-        );
-    }
-
-    #[test]
-    fn the_user_segment_is_percent_decoded_once() {
-        let p = policy(&["/api/{user_id}"], &[]);
-        assert_eq!(p.classify("/api/%75ser_A/tasks"), scoped("user_A"));
-        assert_eq!(p.classify("/api/a%2541/x"), scoped("a%41"));
-        assert_eq!(p.classify("/api/%C3%A9/x"), scoped("é"));
-    }
-
-    #[test]
-    fn other_paths_are_auth_only_and_prefix_match_is_case_sensitive() {
-        let p = policy(&["/api/{user_id}"], &[]);
-        assert_eq!(p.classify("/"), Ok(PathClass::AuthOnly));
-        assert_eq!(p.classify("/other/user_A"), Ok(PathClass::AuthOnly));
-        assert_eq!(p.classify("/API/user_A/tasks"), Ok(PathClass::AuthOnly));
-        assert_eq!(p.classify("/apix/user_A"), Ok(PathClass::AuthOnly));
-    }
-
-    #[test]
-    fn the_bare_scoped_prefix_names_no_user() {
-        let p = policy(&["/api/{user_id}"], &[]);
-        assert_eq!(p.classify("/api"), Err(PathError::MissingUserSegment));
-        assert_eq!(p.classify("/api/"), Err(PathError::MissingUserSegment));
-        assert_eq!(p.classify("/api?x=1"), Err(PathError::MissingUserSegment));
-    }
-
-    #[test]
-    fn public_prefixes_are_segment_aligned() {
-        let p = policy(&["/api/{user_id}"], &["/api/auth/", "/healthz"]);
-        assert_eq!(p.classify("/api/auth"), Ok(PathClass::Public));
-        assert_eq!(p.classify("/api/auth/get-session"), Ok(PathClass::Public));
-        assert_eq!(p.classify("/healthz?full=1"), Ok(PathClass::Public));
-        assert_eq!(p.classify("/api/authx/tasks"), scoped("authx"));
-        assert_eq!(p.classify("/healthzz"), Ok(PathClass::AuthOnly));
-    }
-
-    #[test]
-    fn a_malformed_path_is_never_public() {
-        let p = policy(&["/api/{user_id}"], &["/public"]);
-        assert_eq!(
-            p.classify("/public/../api/victim"),
-            Err(PathError::DotSegment)
-        );
-        assert_eq!(
-            p.classify("/public/%2e%2e/api/victim"),
-            Err(PathError::EncodedDot)
-        );
-        assert_eq!(
-            p.classify("/public;x/../api"),
-            Err(PathError::PathParameter)
-        );
-    }
-
-    #[test]
-    fn unsafe_paths_are_refused() {
-        let p = policy(&["/api/{user_id}"], &[]);
-        let cases: &[(&str, PathError)] = &[
-            ("", PathError::NotOriginForm),
-            ("*", PathError::NotOriginForm),
-            ("http://evil/api/x", PathError::NotOriginForm),
-            ("example.com:443", PathError::NotOriginForm),
-            ("?/api/x", PathError::NotOriginForm),
-            ("/api/user_B/../user_A/tasks", PathError::DotSegment),
-            ("/api/user_A/../user_B/tasks", PathError::DotSegment),
-            ("/api/./user_A", PathError::DotSegment),
-            ("/api/user_A/.", PathError::DotSegment),
-            ("//api/user_B/tasks", PathError::EmptySegment),
-            ("/api//user_B/tasks", PathError::EmptySegment),
-            ("/api/user_A//", PathError::EmptySegment),
-            ("//", PathError::EmptySegment),
-            (
-                "/api/user_A%2F..%2Fuser_B/tasks",
-                PathError::EncodedSeparator,
-            ),
-            (
-                "/api/user_A%2f..%2fuser_B/tasks",
-                PathError::EncodedSeparator,
-            ),
-            (
-                "/api/user_A%5C..%5Cuser_B/tasks",
-                PathError::EncodedSeparator,
-            ),
-            ("/api/user_A%5c/x", PathError::EncodedSeparator),
-            ("/api/%2e%2e/user_B", PathError::EncodedDot),
-            ("/api/%2E/x", PathError::EncodedDot),
-            ("/api/user_A\\..\\user_B/tasks", PathError::Backslash),
-            ("/api/user_A;jsessionid=x/tasks", PathError::PathParameter),
-            ("/api/..;/user_B/tasks", PathError::PathParameter),
-            ("/api/user_A/tasks#frag", PathError::Fragment),
-            ("/api/user_A\u{0}/x", PathError::ControlByte),
-            ("/api/user_A%00/x", PathError::ControlByte),
-            ("/api/user_A%0a/x", PathError::ControlByte),
-            ("/api/user_A%7F", PathError::ControlByte),
-            ("/api/user_A\t/x", PathError::ControlByte),
-            ("/api/ｕser_A/x", PathError::NonAscii),
-            ("/api/user_A%", PathError::BadPercentEncoding),
-            ("/api/user_A%4", PathError::BadPercentEncoding),
-            ("/api/user_A%zz", PathError::BadPercentEncoding),
-        ];
-        for (path, want) in cases {
-            assert_eq!(p.classify(path), Err(*want), "path {path:?}");
-        }
-    }
-
-    #[test]
-    fn the_most_specific_template_wins() {
-        let p = policy(&["/api/{user_id}", "/api/v2/users/{user_id}"], &[]);
-        assert_eq!(p.classify("/api/v2/users/u1/files"), scoped("u1"));
-        assert_eq!(p.classify("/api/v2/other"), scoped("v2"));
-        assert_eq!(p.classify("/api/u1"), scoped("u1"));
-    }
-
-    #[test]
-    fn fixed_segments_after_the_user_id_must_match() {
-        let p = policy(&["/users/{user_id}/files"], &[]);
-        assert_eq!(p.classify("/users/u1/files/a.txt"), scoped("u1"));
-        assert_eq!(p.classify("/users/u1/other"), Ok(PathClass::AuthOnly));
-        assert_eq!(p.classify("/users/u1"), Ok(PathClass::AuthOnly));
-        assert_eq!(p.classify("/users"), Err(PathError::MissingUserSegment));
-    }
-
-    #[test]
-    fn templates_are_validated() {
-        assert!(PathTemplate::parse("/api/{user_id}").is_ok());
-        assert!(PathTemplate::parse("/api/{user_id}/").is_ok());
-        assert!(PathTemplate::parse("/{user_id}").is_ok());
-        assert_eq!(
-            PathTemplate::parse("api/{user_id}"),
-            Err(PatternError::NoLeadingSlash("api/{user_id}".into()))
-        );
-        assert!(matches!(
-            PathTemplate::parse("/api"),
-            Err(PatternError::UserIdCount(_))
-        ));
-        assert!(matches!(
-            PathTemplate::parse("/{user_id}/{user_id}"),
-            Err(PatternError::UserIdCount(_))
-        ));
-        assert!(matches!(
-            PathTemplate::parse("/api//{user_id}"),
-            Err(PatternError::EmptySegment(_))
-        ));
-        assert!(matches!(
-            PathTemplate::parse("/api/{uid}"),
-            Err(PatternError::UserIdCount(_))
-        ));
-        assert!(matches!(
-            PathTemplate::parse("/a%2F/{user_id}"),
-            Err(PatternError::BadCharacter(_))
-        ));
-        assert!(matches!(
-            PathTemplate::parse("/../{user_id}"),
-            Err(PatternError::BadCharacter(_))
-        ));
-        assert!(matches!(
-            PathTemplate::parse("/a b/{user_id}"),
-            Err(PatternError::BadCharacter(_))
-        ));
-    }
-
-    #[test]
-    fn public_prefixes_are_validated() {
-        assert_eq!(PublicPrefix::parse("/"), Err(PatternError::RootIsPublic));
-        assert_eq!(PublicPrefix::parse("//"), Err(PatternError::RootIsPublic));
-        assert!(matches!(
-            PublicPrefix::parse("healthz"),
-            Err(PatternError::NoLeadingSlash(_))
-        ));
-        assert!(matches!(
-            PublicPrefix::parse("/a/{user_id}"),
-            Err(PatternError::BadCharacter(_))
-        ));
-        assert!(matches!(
-            PublicPrefix::parse("/a;b"),
-            Err(PatternError::BadCharacter(_))
-        ));
-        assert_eq!(
-            PublicPrefix::parse("/api/auth/").map(|p| p.segments),
-            Ok(vec!["api".into(), "auth".into()])
-        );
-    }
-}
+mod tests;

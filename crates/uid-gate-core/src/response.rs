@@ -1,17 +1,10 @@
-//! Responses: the one place where a [`Decision`] becomes an HTTP status, an RFC 6750
-//! challenge, a JSON body, a gRPC status code and a reason code for logs and counters.
+//! Responses: the one place where a [`Decision`] becomes an HTTP answer: status, RFC 6750
+//! challenge, JSON body, reason code and the identity header. Every host (gRPC, HTTP mode,
+//! Python) renders an [`Answer`]; none of them maps a decision on its own.
 
 use crate::decision::{Allow, Decision, Denial};
 use crate::extract::ExtractError;
 use crate::path_policy::PathError;
-use crate::pb::envoy::config::core::v3::{
-    HeaderValue, HeaderValueOption, header_value_option::HeaderAppendAction,
-};
-use crate::pb::envoy::service::auth::v3::{
-    CheckResponse, DeniedHttpResponse, OkHttpResponse, check_response::HttpResponse,
-};
-use crate::pb::envoy::r#type::v3::{HttpStatus, StatusCode};
-use crate::pb::google::rpc::Status;
 use crate::verify::VerifyError;
 
 /// The header that carries the verified user id to the upstream.
@@ -79,6 +72,8 @@ reasons! {
     BadPercentEncoding => "bad_percent_encoding",
     MissingUserSegment => "missing_user_segment",
     NotOwner => "not_owner",
+    MissingOriginalUri => "missing_original_uri",
+    UnsendableUserId => "unsendable_user_id",
     Internal => "internal",
 }
 
@@ -100,7 +95,8 @@ impl Reason {
             | Reason::ControlByte
             | Reason::NonAscii
             | Reason::BadPercentEncoding
-            | Reason::MissingUserSegment => 400,
+            | Reason::MissingUserSegment
+            | Reason::MissingOriginalUri => 400,
             _ => 401,
         }
     }
@@ -160,16 +156,6 @@ impl DenyKind {
             DenyKind::InvalidRequest => Some("invalid_request"),
             DenyKind::InsufficientScope => Some("insufficient_scope"),
             DenyKind::Internal => Some("temporarily_unavailable"),
-        }
-    }
-
-    /// gRPC status code in `CheckResponse.status`.
-    pub fn grpc_code(self) -> tonic::Code {
-        match self {
-            DenyKind::NoCredentials | DenyKind::InvalidToken => tonic::Code::Unauthenticated,
-            DenyKind::InvalidRequest => tonic::Code::InvalidArgument,
-            DenyKind::InsufficientScope => tonic::Code::PermissionDenied,
-            DenyKind::Internal => tonic::Code::Unavailable,
         }
     }
 }
@@ -236,45 +222,6 @@ impl Denial {
     }
 }
 
-/// Builds the `CheckResponse` Envoy acts on.
-pub fn check_response(decision: &Decision) -> CheckResponse {
-    match decision {
-        Decision::Allow(allow) => allowed(allow),
-        Decision::Deny(denial) => denied(denial.kind(), &denial.to_string(), denial.reason()),
-    }
-}
-
-fn allowed(allow: &Allow) -> CheckResponse {
-    let ok = match allow {
-        // No identity on public paths: drop whatever the client claimed.
-        Allow::Public => OkHttpResponse {
-            headers_to_remove: vec![USER_ID_HEADER.to_owned()],
-            ..Default::default()
-        },
-        Allow::Owner { user_id } | Allow::Authenticated { user_id } => OkHttpResponse {
-            headers: vec![HeaderValueOption {
-                header: Some(HeaderValue {
-                    key: USER_ID_HEADER.to_owned(),
-                    value: user_id.clone(),
-                    raw_value: Vec::new(),
-                }),
-                append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-    };
-    CheckResponse {
-        status: Some(Status {
-            code: tonic::Code::Ok as i32,
-            message: String::new(),
-            details: Vec::new(),
-        }),
-        http_response: Some(HttpResponse::OkResponse(ok)),
-        dynamic_metadata: None,
-    }
-}
-
 /// The HTTP side of a deny, shared by the gRPC and the plain-HTTP mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DenyParts {
@@ -301,36 +248,6 @@ pub fn deny_parts(kind: DenyKind, description: &str) -> DenyParts {
     }
 }
 
-/// A deny response for Envoy.
-pub fn denied(kind: DenyKind, description: &str, reason: Reason) -> CheckResponse {
-    let parts = deny_parts(kind, description);
-    let status = match parts.status {
-        400 => StatusCode::BadRequest,
-        401 => StatusCode::Unauthorized,
-        403 => StatusCode::Forbidden,
-        _ => StatusCode::ServiceUnavailable,
-    };
-    CheckResponse {
-        status: Some(Status {
-            code: kind.grpc_code() as i32,
-            message: reason.code().to_owned(),
-            details: Vec::new(),
-        }),
-        http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
-            status: Some(HttpStatus {
-                code: status as i32,
-            }),
-            headers: parts
-                .headers
-                .into_iter()
-                .map(|(k, v)| header(k, v))
-                .collect(),
-            body: parts.body,
-        })),
-        dynamic_metadata: None,
-    }
-}
-
 /// RFC 6750 §3 challenge. Descriptions are our own constants, so quoting needs no escaping;
 /// `debug_assert` guards that promise.
 pub fn www_authenticate(kind: DenyKind, description: &str) -> String {
@@ -346,124 +263,164 @@ pub fn www_authenticate(kind: DenyKind, description: &str) -> String {
     }
 }
 
-fn header(key: &str, value: String) -> HeaderValueOption {
-    HeaderValueOption {
-        header: Some(HeaderValue {
-            key: key.to_owned(),
-            value,
-            raw_value: Vec::new(),
-        }),
-        append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
-        ..Default::default()
+/// The description of an allow whose user id cannot travel in a header.
+const UNSENDABLE_USER_ID: &str = "token user id cannot be sent in a header";
+
+/// What a host sends back for one decision: the only form in which hosts see decisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Let the request through.
+    Allow {
+        /// `public`, `owner` or `authenticated`.
+        reason: Reason,
+        /// The value for [`USER_ID_HEADER`]; `None` on public paths, where hosts must remove
+        /// any client-sent one instead.
+        user_id: Option<String>,
+    },
+    /// Refuse the request with these parts.
+    Deny {
+        /// Why.
+        reason: Reason,
+        /// Status, headers and body.
+        parts: DenyParts,
+    },
+}
+
+impl Answer {
+    /// Maps a decision to its answer. An allow whose user id cannot be carried faithfully in
+    /// a header becomes a deny (`unsendable_user_id`): an allow must never depend on the
+    /// verifier's claim rules to keep a client-sent `x-user-id` from reaching the app.
+    pub fn of(decision: &Decision) -> Answer {
+        match decision {
+            Decision::Allow(Allow::Public) => Answer::Allow {
+                reason: Reason::Public,
+                user_id: None,
+            },
+            Decision::Allow(Allow::Owner { user_id } | Allow::Authenticated { user_id }) => {
+                if is_header_safe(user_id) {
+                    Answer::Allow {
+                        reason: decision.reason(),
+                        user_id: Some(user_id.clone()),
+                    }
+                } else {
+                    Answer::Deny {
+                        reason: Reason::UnsendableUserId,
+                        parts: deny_parts(DenyKind::InvalidToken, UNSENDABLE_USER_ID),
+                    }
+                }
+            }
+            Decision::Deny(denial) => Answer::Deny {
+                reason: denial.reason(),
+                parts: deny_parts(denial.kind(), &denial.to_string()),
+            },
+        }
+    }
+
+    /// The HTTP status: 200 for an allow.
+    pub fn status(&self) -> u16 {
+        match self {
+            Answer::Allow { .. } => 200,
+            Answer::Deny { parts, .. } => parts.status,
+        }
+    }
+
+    /// The reason code, for logs and counters.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Answer::Allow { reason, .. } | Answer::Deny { reason, .. } => *reason,
+        }
+    }
+
+    /// Whether the request may pass.
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Answer::Allow { .. })
     }
 }
+
+/// Whether `value` survives as an HTTP field value byte for byte: not empty, no control
+/// bytes (RFC 9110 §5.5 allows HTAB, SP, visible ASCII and obs-text), and no leading or
+/// trailing whitespace, which proxies trim (so `"alice "` would arrive as `"alice"`).
+pub fn is_header_safe(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let ws = |b: &u8| *b == b' ' || *b == b'\t';
+    !bytes.is_empty()
+        && !bytes.first().is_some_and(ws)
+        && !bytes.last().is_some_and(ws)
+        && bytes
+            .iter()
+            .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// The reason whose deny description is `description` (hosts behind a proxy see only the
+/// body); `None` for a text uid-gate never sends.
+pub fn reason_for_description(description: &str) -> Option<Reason> {
+    Reason::ALL
+        .iter()
+        .copied()
+        .find(|r| r.description().as_deref() == Some(description))
+}
+
+impl Reason {
+    /// The `error_description` a deny with this reason carries; `None` for allows.
+    pub fn description(self) -> Option<String> {
+        fn msg(e: &dyn std::fmt::Display) -> String {
+            e.to_string()
+        }
+        use crate::extract::ExtractError as E;
+        use crate::path_policy::PathError as P;
+        use crate::verify::VerifyError as V;
+        Some(match self {
+            Reason::Public | Reason::Owner | Reason::Authenticated => return None,
+            Reason::MissingToken => msg(&E::Missing),
+            Reason::MultipleCredentials => msg(&E::Multiple),
+            Reason::WrongScheme => msg(&E::WrongScheme),
+            Reason::EmptyToken => msg(&E::Empty),
+            Reason::TokenTooLarge => msg(&E::TooLarge),
+            Reason::MalformedToken => msg(&E::Malformed),
+            Reason::MalformedHeader => msg(&V::MalformedHeader),
+            Reason::UnsupportedAlgorithm => msg(&V::UnsupportedAlgorithm),
+            Reason::CriticalHeader => msg(&V::CriticalHeader),
+            Reason::ExternalKey => msg(&V::ExternalKey),
+            Reason::WrongType => msg(&V::WrongType),
+            Reason::BadSignature => msg(&V::BadSignature),
+            Reason::UnknownKey => msg(&V::UnknownKey),
+            Reason::MalformedClaims => msg(&V::MalformedClaims),
+            Reason::DuplicateClaim => msg(&V::DuplicateClaim),
+            Reason::BadTimeClaim => msg(&V::BadTimeClaim),
+            Reason::MissingExp => msg(&V::MissingExp),
+            Reason::Expired => msg(&V::Expired),
+            Reason::LifetimeTooLong => msg(&V::LifetimeTooLong),
+            Reason::NotYetValid => msg(&V::NotYetValid),
+            Reason::IssuedInFuture => msg(&V::IssuedInFuture),
+            Reason::IssuerMismatch => msg(&V::IssuerMismatch),
+            Reason::AudienceMismatch => msg(&V::AudienceMismatch),
+            Reason::MissingUserId => msg(&V::MissingUserId),
+            Reason::InvalidUserId => msg(&V::InvalidUserId),
+            Reason::NotOriginForm => msg(&P::NotOriginForm),
+            Reason::Fragment => msg(&P::Fragment),
+            Reason::DotSegment => msg(&P::DotSegment),
+            Reason::EmptySegment => msg(&P::EmptySegment),
+            Reason::EncodedSeparator => msg(&P::EncodedSeparator),
+            Reason::EncodedDot => msg(&P::EncodedDot),
+            Reason::Backslash => msg(&P::Backslash),
+            Reason::PathParameter => msg(&P::PathParameter),
+            Reason::ControlByte => msg(&P::ControlByte),
+            Reason::NonAscii => msg(&P::NonAscii),
+            Reason::BadPercentEncoding => msg(&P::BadPercentEncoding),
+            Reason::MissingUserSegment => msg(&P::MissingUserSegment),
+            Reason::NotOwner => Denial::NotOwner.to_string(),
+            Reason::UnsendableUserId => UNSENDABLE_USER_ID.to_owned(),
+            Reason::MissingOriginalUri => MISSING_ORIGINAL_URI.to_owned(),
+            Reason::Internal => INTERNAL.to_owned(),
+        })
+    }
+}
+
+/// The description of a request to the HTTP mode without the configured original-URI header.
+pub const MISSING_ORIGINAL_URI: &str = "request has no single original-URI header from the proxy";
+
+/// The description of a fault inside a host (a panic caught, a poisoned state).
+pub const INTERNAL: &str = "authorization is temporarily unavailable";
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn denied_parts(d: Denial) -> (i32, u16, String, String) {
-        let r = check_response(&Decision::Deny(d));
-        let Some(HttpResponse::DeniedResponse(resp)) = r.http_response else {
-            panic!("not a deny")
-        };
-        let www = resp
-            .headers
-            .iter()
-            .filter_map(|h| h.header.as_ref())
-            .find(|h| h.key == "www-authenticate")
-            .map(|h| h.value.clone())
-            .unwrap_or_default();
-        let code = u16::try_from(resp.status.map(|s| s.code).unwrap_or_default()).unwrap_or(0);
-        (r.status.map(|s| s.code).unwrap_or(-1), code, www, resp.body)
-    }
-
-    #[test]
-    fn missing_token_gets_a_bare_challenge() {
-        let (grpc, http, www, body) = denied_parts(Denial::Credentials(ExtractError::Missing));
-        assert_eq!(grpc, tonic::Code::Unauthenticated as i32);
-        assert_eq!(http, 401);
-        assert_eq!(www, r#"Bearer realm="uid-gate""#);
-        assert_eq!(
-            body,
-            r#"{"error":"unauthorized","error_description":"no authorization header"}"#
-        );
-    }
-
-    #[test]
-    fn each_kind_has_its_status_and_error_code() {
-        let (grpc, http, www, body) = denied_parts(Denial::Token(VerifyError::Expired));
-        assert_eq!((grpc, http), (tonic::Code::Unauthenticated as i32, 401));
-        assert_eq!(
-            www,
-            r#"Bearer realm="uid-gate", error="invalid_token", error_description="token has expired""#
-        );
-        assert_eq!(
-            body,
-            r#"{"error":"invalid_token","error_description":"token has expired"}"#
-        );
-
-        let (grpc, http, www, _) = denied_parts(Denial::Path(PathError::DotSegment));
-        assert_eq!((grpc, http), (tonic::Code::InvalidArgument as i32, 400));
-        assert!(www.contains(r#"error="invalid_request""#));
-
-        let (grpc, http, www, _) = denied_parts(Denial::NotOwner);
-        assert_eq!((grpc, http), (tonic::Code::PermissionDenied as i32, 403));
-        assert!(www.contains(r#"error="insufficient_scope""#));
-    }
-
-    #[test]
-    fn allow_sets_or_strips_the_user_header() {
-        let r = check_response(&Decision::Allow(Allow::Owner {
-            user_id: "u1".into(),
-        }));
-        assert_eq!(r.status.as_ref().map(|s| s.code), Some(0));
-        let Some(HttpResponse::OkResponse(ok)) = r.http_response else {
-            panic!("not ok")
-        };
-        let h = ok.headers[0].header.as_ref().expect("header");
-        assert_eq!((h.key.as_str(), h.value.as_str()), (USER_ID_HEADER, "u1"));
-        assert_eq!(
-            ok.headers[0].append_action,
-            HeaderAppendAction::OverwriteIfExistsOrAdd as i32
-        );
-
-        let r = check_response(&Decision::Allow(Allow::Public));
-        let Some(HttpResponse::OkResponse(ok)) = r.http_response else {
-            panic!("not ok")
-        };
-        assert!(ok.headers.is_empty());
-        assert_eq!(ok.headers_to_remove, vec![USER_ID_HEADER.to_owned()]);
-    }
-
-    #[test]
-    fn reason_codes_are_unique_and_descriptions_quotable() {
-        let mut codes: Vec<_> = Reason::ALL.iter().map(|r| r.code()).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        assert_eq!(codes.len(), Reason::ALL.len());
-        for (i, r) in Reason::ALL.iter().enumerate() {
-            assert_eq!(r.index(), i);
-        }
-        // Every denial's description must be safe inside a quoted-string.
-        let all: Vec<Denial> = [
-            ExtractError::Missing,
-            ExtractError::Multiple,
-            ExtractError::WrongScheme,
-            ExtractError::Empty,
-            ExtractError::TooLarge,
-            ExtractError::Malformed,
-        ]
-        .into_iter()
-        .map(Denial::from)
-        .chain([
-            Denial::NotOwner,
-            Denial::Path(PathError::MissingUserSegment),
-            Denial::Token(VerifyError::InvalidUserId),
-        ])
-        .collect();
-        for d in all {
-            assert!(!d.to_string().contains(['"', '\\']), "{d}");
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,389 @@
+//! The decision's settings, validated once: secrets, JWKS, path templates, public paths and
+//! claim rules. Every host reads them from the same variables with the same messages.
+//!
+//! [`Settings::from_vars`] takes (name, value) pairs so tests never touch the process
+//! environment. Every error names the variable it is about and never echoes a secret.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::decision::Authorizer;
+use crate::jwks::JwksKeys;
+use crate::path_policy::{PathPolicy, PathTemplate, PatternError, PublicPrefix};
+use crate::verify::{ClaimRules, Verifier};
+
+mod secrets;
+pub mod vars;
+
+pub use secrets::{MIN_SECRET_BYTES, Secret, SecretSet, read_secret_file};
+use vars::{bounded, list_items, non_empty, patterns, uid_claims};
+
+/// A configuration problem; a host reports it at start-up and refuses to run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is required")]
+    Missing { var: &'static str },
+    #[error("{var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+    #[error("{var}: {source}")]
+    Pattern {
+        var: &'static str,
+        source: PatternError,
+    },
+    #[error("{var}: cannot read {path}: {source}")]
+    SecretFile {
+        var: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("reading the environment: {0}")]
+    Env(#[from] envy::Error),
+}
+
+impl ConfigError {
+    /// The variable the error is about (`None` only for an unreadable environment).
+    pub fn var(&self) -> Option<&'static str> {
+        match self {
+            ConfigError::Missing { var }
+            | ConfigError::Invalid { var, .. }
+            | ConfigError::Pattern { var, .. }
+            | ConfigError::SecretFile { var, .. } => Some(var),
+            ConfigError::Env(_) => None,
+        }
+    }
+}
+
+/// One configuration variable: its name, default and a one-line description (for `--help`).
+#[derive(Debug, Clone, Copy)]
+pub struct Var {
+    /// The environment variable.
+    pub name: &'static str,
+    /// The value used when unset (`None`: the feature is off or the variable is required).
+    pub default: Option<&'static str>,
+    /// What it sets.
+    pub help: &'static str,
+}
+
+/// Every variable [`Settings`] reads.
+pub const VARS: &[Var] = &[
+    Var {
+        name: "BETTER_AUTH_SECRET",
+        default: None,
+        help: "HS256 secret shared with Better Auth (>= 32 bytes); one of the three secret sources is required unless a JWKS is set",
+    },
+    Var {
+        name: "BETTER_AUTH_SECRETS",
+        default: None,
+        help: "rotation list, current first: version:secret,version:secret",
+    },
+    Var {
+        name: "BETTER_AUTH_SECRET_FILE",
+        default: None,
+        help: "file with one secret per line, current first; re-read on change",
+    },
+    Var {
+        name: "UIDGATE_PATH_TEMPLATES",
+        default: Some(DEFAULT_TEMPLATES),
+        help: "comma-separated user-scoped templates, each with one {user_id} segment",
+    },
+    Var {
+        name: "UIDGATE_PUBLIC_PATHS",
+        default: None,
+        help: "comma-separated prefixes allowed without a token (whole segments)",
+    },
+    Var {
+        name: "UIDGATE_CASE_INSENSITIVE_PATHS",
+        default: Some("false"),
+        help: "match template and public segments ignoring ASCII case (user ids stay exact)",
+    },
+    Var {
+        name: "UIDGATE_UID_CLAIMS",
+        default: Some(DEFAULT_UID_CLAIMS),
+        help: "claims tried in order for the user id",
+    },
+    Var {
+        name: "UIDGATE_LEEWAY_SECS",
+        default: Some("30"),
+        help: "clock skew tolerated on exp/nbf/iat (0-600)",
+    },
+    Var {
+        name: "UIDGATE_ISSUER",
+        default: None,
+        help: "required iss",
+    },
+    Var {
+        name: "UIDGATE_AUDIENCE",
+        default: None,
+        help: "comma-separated accepted aud values",
+    },
+    Var {
+        name: "UIDGATE_MAX_TOKEN_BYTES",
+        default: Some("8192"),
+        help: "largest bearer token accepted (64-65536)",
+    },
+    Var {
+        name: "UIDGATE_MAX_TOKEN_TTL_SECS",
+        default: None,
+        help: "refuse tokens whose exp lies further ahead (1-31536000)",
+    },
+    Var {
+        name: "UIDGATE_JWKS_FILE",
+        default: None,
+        help: "JWKS document for EdDSA/ES256/RS256 tokens",
+    },
+    Var {
+        name: "UIDGATE_JWKS_URL",
+        default: None,
+        help: "http(s) JWKS URL (Better Auth: /api/auth/jwks), fetched and refreshed",
+    },
+    Var {
+        name: "UIDGATE_JWKS_REFRESH_SECS",
+        default: Some("300"),
+        help: "JWKS URL refresh interval (1-86400)",
+    },
+];
+
+/// The default user-scoped template.
+pub const DEFAULT_TEMPLATES: &str = "/api/{user_id}";
+/// The default user id claims, tried in order.
+pub const DEFAULT_UID_CLAIMS: &str = "uid,sub";
+
+/// The validated settings of the decision.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// HS256 keys (`BETTER_AUTH_SECRET`, `BETTER_AUTH_SECRETS` or `BETTER_AUTH_SECRET_FILE`).
+    /// `None` only when a JWKS is configured and no secret is: asymmetric tokens only.
+    pub secrets: Option<SecretSet>,
+    /// The secret file, which hosts re-read so rotations need no restart.
+    pub secret_file: Option<PathBuf>,
+    /// A JWKS document (`UIDGATE_JWKS_FILE`), validated; enables EdDSA/ES256/RS256 tokens.
+    pub jwks_json: Option<Vec<u8>>,
+    /// A JWKS URL (`UIDGATE_JWKS_URL`), fetched by the host at start and refreshed.
+    pub jwks_url: Option<String>,
+    /// How often the JWKS URL is fetched again (`UIDGATE_JWKS_REFRESH_SECS`).
+    pub jwks_refresh: Duration,
+    /// User-scoped templates (`UIDGATE_PATH_TEMPLATES`).
+    pub path_templates: Vec<PathTemplate>,
+    /// Prefixes allowed without a token (`UIDGATE_PUBLIC_PATHS`).
+    pub public_paths: Vec<PublicPrefix>,
+    /// Match templates and public prefixes ignoring ASCII case (`UIDGATE_CASE_INSENSITIVE_PATHS`).
+    pub case_insensitive_paths: bool,
+    /// Claims tried in order for the user id (`UIDGATE_UID_CLAIMS`).
+    pub uid_claims: Vec<String>,
+    /// Clock skew tolerated on time claims (`UIDGATE_LEEWAY_SECS`).
+    pub leeway_secs: u64,
+    /// Required `iss` (`UIDGATE_ISSUER`).
+    pub issuer: Option<String>,
+    /// Accepted `aud` values (`UIDGATE_AUDIENCE`, comma-separated).
+    pub audiences: Vec<String>,
+    /// Largest bearer token accepted (`UIDGATE_MAX_TOKEN_BYTES`).
+    pub max_token_bytes: usize,
+    /// Latest accepted `exp`, in seconds from now (`UIDGATE_MAX_TOKEN_TTL_SECS`); `None`: no cap.
+    pub max_token_ttl: Option<u64>,
+}
+
+/// The variables as read by envy; every field is a string so errors can name the variable.
+#[derive(Deserialize, Default)]
+struct RawEnv {
+    better_auth_secret: Option<String>,
+    better_auth_secret_file: Option<String>,
+    better_auth_secrets: Option<String>,
+    uidgate_jwks_file: Option<String>,
+    uidgate_jwks_url: Option<String>,
+    uidgate_jwks_refresh_secs: Option<String>,
+    uidgate_max_token_ttl_secs: Option<String>,
+    uidgate_path_templates: Option<String>,
+    uidgate_public_paths: Option<String>,
+    uidgate_case_insensitive_paths: Option<String>,
+    uidgate_uid_claims: Option<String>,
+    uidgate_leeway_secs: Option<String>,
+    uidgate_issuer: Option<String>,
+    uidgate_audience: Option<String>,
+    uidgate_max_token_bytes: Option<String>,
+}
+
+impl Settings {
+    /// Reads the settings from `vars` (name, value) pairs; other names are ignored.
+    pub fn from_vars<I: IntoIterator<Item = (String, String)>>(
+        vars: I,
+    ) -> Result<Self, ConfigError> {
+        // envy lower-cases names, so only pass the variables we own (and no look-alikes in other case).
+        let raw: RawEnv = envy::from_iter(
+            vars.into_iter()
+                .filter(|(k, _)| VARS.iter().any(|v| v.name == k)),
+        )?;
+        let secret_file = raw.better_auth_secret_file.map(PathBuf::from);
+        let jwks_configured = raw.uidgate_jwks_url.is_some() || raw.uidgate_jwks_file.is_some();
+        Ok(Settings {
+            secrets: match secrets::secrets(
+                raw.better_auth_secret,
+                raw.better_auth_secrets,
+                secret_file.as_deref(),
+            ) {
+                Ok(set) => Some(set),
+                // A JWKS alone is enough: then HS256 tokens are refused (no secret to verify them).
+                Err(ConfigError::Missing { .. }) if jwks_configured => None,
+                Err(e) => return Err(e),
+            },
+            secret_file,
+            jwks_url: jwks_url(raw.uidgate_jwks_url, raw.uidgate_jwks_file.is_some())?,
+            jwks_refresh: Duration::from_secs(bounded(
+                "UIDGATE_JWKS_REFRESH_SECS",
+                raw.uidgate_jwks_refresh_secs,
+                300,
+                1,
+                86400,
+            )?),
+            max_token_ttl: match raw.uidgate_max_token_ttl_secs {
+                None => None,
+                Some(v) => Some(bounded(
+                    "UIDGATE_MAX_TOKEN_TTL_SECS",
+                    Some(v),
+                    0,
+                    1,
+                    31_536_000,
+                )?),
+            },
+            jwks_json: match non_empty("UIDGATE_JWKS_FILE", raw.uidgate_jwks_file)? {
+                None => None,
+                Some(path) => {
+                    let var = "UIDGATE_JWKS_FILE";
+                    let path = PathBuf::from(path);
+                    let json = std::fs::read(&path).map_err(|source| ConfigError::SecretFile {
+                        var,
+                        path: path.clone(),
+                        source,
+                    })?;
+                    JwksKeys::from_json(&json).map_err(|e| ConfigError::Invalid {
+                        var,
+                        reason: format!("{}: {e}", path.display()),
+                    })?;
+                    Some(json)
+                }
+            },
+            path_templates: patterns(
+                "UIDGATE_PATH_TEMPLATES",
+                raw.uidgate_path_templates
+                    .as_deref()
+                    .unwrap_or(DEFAULT_TEMPLATES),
+                PathTemplate::parse,
+                true,
+            )?,
+            public_paths: patterns(
+                "UIDGATE_PUBLIC_PATHS",
+                raw.uidgate_public_paths.as_deref().unwrap_or(""),
+                PublicPrefix::parse,
+                false,
+            )?,
+            case_insensitive_paths: boolean(
+                "UIDGATE_CASE_INSENSITIVE_PATHS",
+                raw.uidgate_case_insensitive_paths,
+            )?,
+            uid_claims: uid_claims(
+                raw.uidgate_uid_claims
+                    .as_deref()
+                    .unwrap_or(DEFAULT_UID_CLAIMS),
+            )?,
+            leeway_secs: bounded("UIDGATE_LEEWAY_SECS", raw.uidgate_leeway_secs, 30, 0, 600)?,
+            issuer: non_empty("UIDGATE_ISSUER", raw.uidgate_issuer)?,
+            audiences: match non_empty("UIDGATE_AUDIENCE", raw.uidgate_audience)? {
+                None => Vec::new(),
+                Some(list) => list_items("UIDGATE_AUDIENCE", &list)?,
+            },
+            max_token_bytes: bounded(
+                "UIDGATE_MAX_TOKEN_BYTES",
+                raw.uidgate_max_token_bytes,
+                8192,
+                64,
+                65536,
+            )? as usize,
+        })
+    }
+
+    /// Builds the decision logic. A JWKS URL starts with no keys: until the host's first
+    /// fetch, asymmetric tokens get `unknown_kid`.
+    pub fn authorizer(&self) -> Authorizer {
+        let secrets: Vec<&[u8]> = self
+            .secrets
+            .iter()
+            .flat_map(|set| set.iter())
+            .map(|s| s.expose())
+            .collect();
+        let verifier = Verifier::new(
+            &secrets,
+            ClaimRules {
+                uid_claims: self.uid_claims.clone(),
+                leeway_secs: self.leeway_secs,
+                issuer: self.issuer.clone(),
+                audiences: self.audiences.clone(),
+            },
+        )
+        .with_max_ttl(self.max_token_ttl);
+        // Validated when the settings were read; a JWKS that no longer parses enables nothing.
+        let verifier = match self.jwks_json.as_deref().map(JwksKeys::from_json) {
+            Some(Ok(keys)) => verifier.with_jwks(keys),
+            _ if self.jwks_url.is_some() => verifier.with_jwks(JwksKeys::empty()),
+            _ => verifier,
+        };
+        let paths = PathPolicy::new(self.path_templates.clone(), self.public_paths.clone())
+            .case_insensitive(self.case_insensitive_paths);
+        Authorizer::new(verifier, paths, self.max_token_bytes)
+    }
+}
+
+/// `http(s)://host[:port][/path]`, checked without a URL library: the host parses it again
+/// when it fetches.
+fn jwks_url(value: Option<String>, file_too: bool) -> Result<Option<String>, ConfigError> {
+    let var = "UIDGATE_JWKS_URL";
+    let Some(url) = non_empty(var, value)? else {
+        return Ok(None);
+    };
+    if file_too {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: "set either UIDGATE_JWKS_URL or UIDGATE_JWKS_FILE, not both".into(),
+        });
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let authority = rest.map(|r| r.split(['/', '?']).next().unwrap_or_default());
+    let host = authority.map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h));
+    match host {
+        Some(h)
+            if !h.is_empty()
+                && !authority.unwrap_or_default().contains('@')
+                && url.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(url))
+        }
+        _ => Err(ConfigError::Invalid {
+            var,
+            reason: format!("expected http(s)://host[:port]/path, got {url:?}"),
+        }),
+    }
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`), `false` when unset.
+fn boolean(var: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+    match value
+        .as_deref()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(_) => Err(ConfigError::Invalid {
+            var,
+            reason: format!(
+                "expected true or false, got {:?}",
+                value.unwrap_or_default()
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+//! Small parsers shared by every variable: each error names its variable and never echoes a
+//! secret. The server uses them for its own variables too, so messages read the same.
+
+use super::ConfigError;
+use crate::path_policy::PatternError;
+
+/// Claims that carry time, issuer or audience: never a user id.
+const RESERVED_CLAIMS: &[&str] = &["exp", "nbf", "iat", "iss", "aud", "jti"];
+
+/// Parses `value` (or `default`), with `hint` in the error.
+pub fn parse_or<T: std::str::FromStr>(
+    var: &'static str,
+    value: Option<String>,
+    default: &str,
+    hint: &str,
+) -> Result<T, ConfigError> {
+    let value = value.unwrap_or_else(|| default.to_owned());
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        var,
+        reason: format!("{hint}; got {value:?}"),
+    })
+}
+
+/// A whole number in `min..=max`, `default` when unset.
+pub fn bounded(
+    var: &'static str,
+    value: Option<String>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            var,
+            reason: format!("expected a whole number from {min} to {max}, got {value:?}"),
+        }),
+    }
+}
+
+/// A trimmed value; set-but-empty is an error (unset it instead).
+pub fn non_empty(var: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(ConfigError::Invalid {
+            var,
+            reason: "is set but empty; unset it to disable the check".into(),
+        }),
+        Some(v) => Ok(Some(v.trim().to_owned())),
+        None => Ok(None),
+    }
+}
+
+/// Splits a comma-separated list; empty items are an error (a stray comma is usually a typo).
+pub fn list_items(var: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
+    let items: Vec<String> = value.split(',').map(|s| s.trim().to_owned()).collect();
+    if items.iter().any(String::is_empty) {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: format!("has an empty item in {value:?}"),
+        });
+    }
+    Ok(items)
+}
+
+/// A comma-separated list of path patterns, each parsed by `parse`; no duplicates.
+pub fn patterns<T>(
+    var: &'static str,
+    value: &str,
+    parse: fn(&str) -> Result<T, PatternError>,
+    required: bool,
+) -> Result<Vec<T>, ConfigError> {
+    if value.trim().is_empty() {
+        return if required {
+            Err(ConfigError::Pattern {
+                var,
+                source: PatternError::Empty,
+            })
+        } else {
+            Ok(Vec::new())
+        };
+    }
+    let items = list_items(var, value)?;
+    for (i, item) in items.iter().enumerate() {
+        if items[..i]
+            .iter()
+            .any(|earlier| earlier.trim_end_matches('/') == item.trim_end_matches('/'))
+        {
+            return Err(ConfigError::Pattern {
+                var,
+                source: PatternError::Duplicate(item.clone()),
+            });
+        }
+    }
+    items
+        .iter()
+        .map(|s| parse(s).map_err(|source| ConfigError::Pattern { var, source }))
+        .collect()
+}
+
+/// The user id claim names: no registered claims, no repeats.
+pub fn uid_claims(value: &str) -> Result<Vec<String>, ConfigError> {
+    let var = "UIDGATE_UID_CLAIMS";
+    let claims = list_items(var, value)?;
+    for (i, c) in claims.iter().enumerate() {
+        if RESERVED_CLAIMS.contains(&c.as_str()) {
+            return Err(ConfigError::Invalid {
+                var,
+                reason: format!("{c:?} is a registered claim, not a user id"),
+            });
+        }
+        if claims[..i].contains(c) {
+            return Err(ConfigError::Invalid {
+                var,
+                reason: format!("{c:?} is listed twice"),
+            });
+        }
+    }
+    Ok(claims)
+}

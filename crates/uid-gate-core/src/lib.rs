@@ -1,0 +1,25 @@
+//! uid-gate's decision, with no I/O and no async runtime: every enforcement point (the gRPC
+//! and HTTP servers, the Python package) calls it and renders its [`response::Answer`].
+//!
+//! # Layout
+//! - [`config`]: the decision's settings from (name, value) pairs, validated once.
+//! - [`extract`]: exactly one well-formed bearer token among the request's headers.
+//! - [`verify`]: signature (HS256 secrets, or a JWKS key by `kid`) and strictly typed claims.
+//! - [`jwks`]: a JWKS document as a key set (fetching is the host's job).
+//! - [`path_policy`]: public, user-scoped or authentication-only; safe to judge or not.
+//! - [`decision`]: the order in which the three are combined.
+//! - [`response`]: a decision as an HTTP answer: status, challenge, body, reason, identity.
+//! - [`mint`]: signing dev and test tokens; never on the request path.
+
+pub mod config;
+pub mod decision;
+pub mod extract;
+pub mod jwks;
+pub mod mint;
+pub mod path_policy;
+pub mod response;
+pub mod verify;
+
+pub use config::{ConfigError, Settings};
+pub use decision::{Authorizer, Decision, RequestView};
+pub use response::{Answer, Reason};

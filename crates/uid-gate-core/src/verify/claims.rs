@@ -1,0 +1,182 @@
+//! The claims: parsed once, strictly typed, with configurable user id claim names.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use super::VerifyError;
+
+/// The user id claim's value, judged while parsing.
+#[derive(Debug)]
+pub(super) enum UserIdValue {
+    Valid(String),
+    Invalid,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Claims {
+    pub(super) exp: Option<u64>,
+    pub(super) nbf: Option<u64>,
+    pub(super) iat: Option<u64>,
+    pub(super) iss: Option<String>,
+    pub(super) aud: Vec<String>,
+    /// One slot per configured uid claim, in configured order.
+    pub(super) user_id: Vec<Option<UserIdValue>>,
+}
+
+pub(super) fn parse_claims(payload: &[u8], uid_claims: &[String]) -> Result<Claims, VerifyError> {
+    let reason = Cell::new(None);
+    let seed = ClaimsSeed {
+        uid_claims,
+        reason: &reason,
+    };
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let claims = seed
+        .deserialize(&mut de)
+        .and_then(|c| de.end().map(|()| c))
+        .map_err(|_| reason.get().unwrap_or(VerifyError::MalformedClaims))?;
+    Ok(claims)
+}
+
+/// Deserializes the claims object with the configured uid claim names; records the precise
+/// reason of a failure in `reason` because serde errors only carry text.
+struct ClaimsSeed<'s> {
+    uid_claims: &'s [String],
+    reason: &'s Cell<Option<VerifyError>>,
+}
+
+impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_> {
+    type Value = Claims;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Claims, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimsSeed<'_> {
+    type Value = Claims;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims, A::Error> {
+        let fail = |reason: VerifyError| {
+            self.reason.set(Some(reason));
+            de::Error::custom("claims rejected")
+        };
+        let mut claims = Claims {
+            user_id: (0..self.uid_claims.len()).map(|_| None).collect(),
+            ..Claims::default()
+        };
+        let mut seen: Vec<Cow<'de, str>> = Vec::with_capacity(16);
+        while let Some(ClaimName(name)) = map.next_key()? {
+            if seen.contains(&name) {
+                return Err(fail(VerifyError::DuplicateClaim));
+            }
+            if let Some(slot) = self.uid_claims.iter().position(|c| *c == name) {
+                claims.user_id[slot] = Some(map.next_value::<UserIdValue>()?);
+            } else {
+                match &*name {
+                    "exp" | "nbf" | "iat" => {
+                        let v = map
+                            .next_value::<u64>()
+                            .map_err(|_| fail(VerifyError::BadTimeClaim))?;
+                        match &*name {
+                            "exp" => claims.exp = Some(v),
+                            "nbf" => claims.nbf = Some(v),
+                            _ => claims.iat = Some(v),
+                        }
+                    }
+                    "iss" => claims.iss = Some(map.next_value()?),
+                    "aud" => {
+                        claims.aud = match map.next_value::<Audience>()? {
+                            Audience::One(a) => vec![a],
+                            Audience::Many(a) => a,
+                        }
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            seen.push(name);
+        }
+        Ok(claims)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A claim name, borrowed from the payload unless it had escapes.
+struct ClaimName<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for ClaimName<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ClaimName<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a claim name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(ClaimName(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ClaimName(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for UserIdValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = UserIdValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a user id")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<UserIdValue, E> {
+                // Control bytes would end up in the x-user-id header sent upstream.
+                if v.is_empty() || v.chars().any(char::is_control) {
+                    Ok(UserIdValue::Invalid)
+                } else {
+                    Ok(UserIdValue::Valid(v.to_owned()))
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<UserIdValue, E> {
+                Ok(UserIdValue::Valid(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<UserIdValue, E> {
+                Ok(UserIdValue::Valid(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<UserIdValue, E> {
+                Ok(UserIdValue::Invalid)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<UserIdValue, E> {
+                Ok(UserIdValue::Invalid)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<UserIdValue, E> {
+                Ok(UserIdValue::Invalid)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UserIdValue, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(UserIdValue::Invalid)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UserIdValue, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(UserIdValue::Invalid)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

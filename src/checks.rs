@@ -1,0 +1,60 @@
+//! One check, whatever it arrived by (gRPC or plain HTTP): ask the core, then count, time and
+//! log the answer. Never the token; only the reason, the path without its query, and for
+//! user-scoped paths the template that matched and the segment it read.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tracing::info;
+use uid_gate_core::response::{Answer, Reason};
+use uid_gate_core::{Authorizer, RequestView};
+
+use crate::metrics::Metrics;
+use crate::telemetry::sanitize;
+
+/// Judges one request at the current time, counts it, times it from `started` and logs it.
+pub fn judge(
+    authorizer: &Authorizer,
+    metrics: &Metrics,
+    req: &RequestView<'_>,
+    request_id: &str,
+    started: Instant,
+) -> Answer {
+    let answer = authorizer.judge(req, unix_now());
+    metrics.record(answer.reason());
+    metrics.observe_latency(started.elapsed());
+    log(authorizer, &answer, req.path, request_id, started);
+    answer
+}
+
+fn log(authorizer: &Authorizer, answer: &Answer, target: &str, request_id: &str, started: Instant) {
+    let path = sanitize(target.split('?').next().unwrap_or_default(), 256);
+    let request_id = sanitize(request_id, 64);
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let status = answer.status();
+    let reason = answer.reason();
+    // Why a path was judged as someone's: the usual surprise is `/api/health` read as user "health".
+    let (template, segment) = match reason {
+        Reason::Owner | Reason::NotOwner | Reason::MissingUserSegment => authorizer
+            .paths()
+            .matching_template(target)
+            .map_or(("", Default::default()), |(t, s)| {
+                (t.as_str(), sanitize(s, 128))
+            }),
+        _ => ("", Default::default()),
+    };
+    let reason = reason.code();
+    // Two targets, so `RUST_LOG=info,uid_gate::allow=off` keeps denials but drops the bulk.
+    if answer.is_allow() {
+        info!(target: "uid_gate::allow", decision = "allow", status, reason, path = %path, template, user_segment = %segment, request_id = %request_id, latency_us, "check");
+    } else {
+        info!(target: "uid_gate::deny", decision = "deny", status, reason, path = %path, template, user_segment = %segment, request_id = %request_id, latency_us, "check");
+    }
+}
+
+/// Seconds since the Unix epoch. A clock before 1970 yields `u64::MAX`, which makes every
+/// token expired: a broken clock must close the gate, not open it.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(u64::MAX, |d| d.as_secs())
+}

@@ -1,0 +1,61 @@
+//! The structure issue #10 promises, held by tests: a core crate with no server dependencies,
+//! no giant source files, and a thin `main.rs`.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::helpers::repo_root;
+
+#[test]
+fn the_core_depends_on_no_runtime_or_transport() {
+    let out = Command::new(env!("CARGO"))
+        .current_dir(repo_root())
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-p",
+            "uid-gate-core",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .output()
+        .expect("cargo tree");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(tree.contains("jsonwebtoken"), "not the core's tree: {tree}");
+    for banned in ["tokio", "tonic", "hyper", "h2", "prost", "tracing-subscriber"] {
+        let hit = tree
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(banned));
+        assert_eq!(hit, None, "uid-gate-core depends on {banned}");
+    }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_source_file_is_over_500_lines_and_main_is_thin() {
+    let root = repo_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    rust_files(&root.join("crates"), &mut files);
+    assert!(files.len() > 20, "found only {files:?}");
+    for f in &files {
+        let lines = std::fs::read_to_string(f).expect("read").lines().count();
+        assert!(lines <= 500, "{} has {lines} lines", f.display());
+    }
+    let main = std::fs::read_to_string(root.join("src/main.rs")).expect("main.rs");
+    assert!(main.lines().count() < 60, "main.rs has {} lines", main.lines().count());
+}
