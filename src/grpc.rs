@@ -118,7 +118,7 @@ fn grpc_code_of(status: u16) -> tonic::Code {
 /// Builds the `CheckResponse` Envoy acts on.
 pub fn check_response(answer: &Answer) -> CheckResponse {
     match answer {
-        Answer::Allow { user_id, .. } => {
+        Answer::Allow { user_id, reason } => {
             let ok = match user_id {
                 // No identity on public paths: drop whatever the client claimed.
                 None => OkHttpResponse {
@@ -131,9 +131,10 @@ pub fn check_response(answer: &Answer) -> CheckResponse {
                 },
             };
             CheckResponse {
+                // The reason (owner, authenticated, public) for Envoy's logs and for tests.
                 status: Some(rpc::Status {
                     code: tonic::Code::Ok as i32,
-                    message: String::new(),
+                    message: reason.code().to_owned(),
                     details: Vec::new(),
                 }),
                 http_response: Some(HttpResponse::OkResponse(ok)),

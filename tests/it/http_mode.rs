@@ -112,23 +112,6 @@ async fn the_original_uri_header_is_used_only_when_configured() {
     server.stop().await;
 }
 
-/// nginx from Debian's packages, installed on first use (as root, which CI is).
-fn nginx_bin() -> std::path::PathBuf {
-    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.is_file());
-    if let Some(p) = found {
-        return p;
-    }
-    let ok = std::process::Command::new("bash")
-        .args(["-c", "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null"])
-        .status()
-        .expect("apt-get");
-    assert!(ok.success(), "installing nginx failed");
-    std::path::PathBuf::from("/usr/sbin/nginx")
-}
-
 #[tokio::test]
 async fn through_nginx_auth_request() {
     let nginx = tokio::task::spawn_blocking(nginx_bin).await.expect("nginx");

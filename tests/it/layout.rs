@@ -23,10 +23,21 @@ fn the_core_depends_on_no_runtime_or_transport() {
         ])
         .output()
         .expect("cargo tree");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tree = String::from_utf8_lossy(&out.stdout);
     assert!(tree.contains("jsonwebtoken"), "not the core's tree: {tree}");
-    for banned in ["tokio", "tonic", "hyper", "h2", "prost", "tracing-subscriber"] {
+    for banned in [
+        "tokio",
+        "tonic",
+        "hyper",
+        "h2",
+        "prost",
+        "tracing-subscriber",
+    ] {
         let hit = tree
             .lines()
             .find(|l| l.split_whitespace().next() == Some(banned));
@@ -57,5 +68,9 @@ fn no_source_file_is_over_500_lines_and_main_is_thin() {
         assert!(lines <= 500, "{} has {lines} lines", f.display());
     }
     let main = std::fs::read_to_string(root.join("src/main.rs")).expect("main.rs");
-    assert!(main.lines().count() < 60, "main.rs has {} lines", main.lines().count());
+    assert!(
+        main.lines().count() < 60,
+        "main.rs has {} lines",
+        main.lines().count()
+    );
 }

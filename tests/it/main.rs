@@ -1,8 +1,8 @@
 //! Integration tests: one test binary (one link step) with a shared `helpers` module.
 
-mod adversarial;
 mod bench_smoke;
 mod binary;
+mod conformance;
 mod demo;
 mod deploy;
 mod envoy;

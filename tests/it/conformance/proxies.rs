@@ -1,0 +1,241 @@
+//! The table through real proxies: Envoy calling uid-gate over gRPC and over HTTP ext_authz,
+//! and nginx `auth_request`. What a proxy lets a client see: the status, the challenge, the
+//! JSON body on denies (its description names the reason), and what reached the upstream.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use uid_gate::config::Config;
+use uid_gate::response::reason_for_description;
+
+use super::{Case, Seen, Table, by_config, challenge_error, mismatch, report};
+use crate::helpers::*;
+
+/// Which proxy fronts uid-gate.
+#[derive(Debug, Clone, Copy)]
+enum Proxy {
+    EnvoyGrpc,
+    EnvoyHttp,
+    Nginx,
+}
+
+impl Proxy {
+    fn host(self) -> &'static str {
+        match self {
+            Proxy::EnvoyGrpc => "envoy_grpc",
+            Proxy::EnvoyHttp => "envoy_http",
+            Proxy::Nginx => "nginx",
+        }
+    }
+}
+
+/// A running proxy and what it needs kept alive.
+struct Running {
+    listener: SocketAddr,
+    _envoy: Option<Envoy>,
+    _nginx: Option<(Proc, TempDir)>,
+}
+
+async fn start(proxy: Proxy, server: &TestServer, echo: SocketAddr) -> Running {
+    match proxy {
+        Proxy::EnvoyGrpc | Proxy::EnvoyHttp => {
+            let yaml = match proxy {
+                Proxy::EnvoyGrpc => render_envoy_config(server.addr.port(), echo.port()),
+                _ => render_envoy(
+                    "envoy/envoy-http-authz.yaml",
+                    &[
+                        (9901, 0),
+                        (10000, 0),
+                        (9193, server.http.port()),
+                        (8081, echo.port()),
+                    ],
+                ),
+            };
+            let envoy = Envoy::start(&yaml).await;
+            Running {
+                listener: envoy.listener,
+                _envoy: Some(envoy),
+                _nginx: None,
+            }
+        }
+        Proxy::Nginx => {
+            let (proc, dir, listener) = start_nginx(server.http, echo).await;
+            Running {
+                listener,
+                _envoy: None,
+                _nginx: Some((proc, dir)),
+            }
+        }
+    }
+}
+
+async fn run(proxy: Proxy) {
+    let host = proxy.host();
+    match proxy {
+        Proxy::Nginx => {
+            tokio::task::spawn_blocking(nginx_bin).await.expect("nginx");
+        }
+        _ => {
+            tokio::task::spawn_blocking(envoy_bin).await.expect("envoy");
+        }
+    }
+    let mut table = Table::load();
+    let (groups, skipped) = by_config(table.plan(host));
+    let mut failures = Vec::new();
+    let mut ran = Vec::new();
+    for (mut config, cases) in groups {
+        if let Proxy::Nginx = proxy {
+            config.push(("UIDGATE_HTTP_URI_HEADER".into(), "x-original-uri".into()));
+        }
+        let server = TestServer::start_with(Config::from_vars(config).expect("case config")).await;
+        let (echo, echo_addr) = spawn_echo().await;
+        let running = start(proxy, &server, echo_addr).await;
+        // A readiness probe may have reached the upstream already.
+        let before = upstream_count(echo_addr).await;
+        let mut allowed = 0;
+        let cases = table.refresh(host, cases);
+        for case in &cases {
+            let (seen, reached) = send(running.listener, case).await;
+            allowed += usize::from(seen.status == 200);
+            if reached != (seen.status == 200) {
+                failures.push(format!(
+                    "{}: status {} but upstream reached: {reached}",
+                    case.id, seen.status
+                ));
+            }
+            failures.extend(mismatch(case, &seen));
+            ran.push(case.clone());
+        }
+        let upstream = upstream_count(echo_addr).await - before;
+        if upstream != allowed {
+            failures.push(format!(
+                "{allowed} requests were allowed but the upstream served {upstream}"
+            ));
+        }
+        drop(running);
+        drop(echo);
+        server.stop().await;
+    }
+    report(host, &table, &ran, &skipped, &failures);
+}
+
+/// Sends one case; returns what the client saw and whether the upstream answered.
+async fn send(addr: SocketAddr, case: &Case) -> (Seen, bool) {
+    let headers: Vec<(&str, &str)> = case
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = http_request(addr, &case.method, &case.path, &headers)
+        .await
+        .unwrap_or_else(|e| panic!("{}: request failed: {e}", case.id));
+    let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    // The echo upstream answers with what it received; denies carry uid-gate's JSON body.
+    let reached = body.get("headers").is_some() && body.get("path").is_some();
+    let user = if reached {
+        match body["headers"]["x-user-id"].as_array().map(Vec::as_slice) {
+            None | Some([]) => None,
+            Some([one]) => one.as_str().map(str::to_owned),
+            Some(many) => Some(format!("repeated x-user-id: {many:?}")),
+        }
+    } else {
+        None
+    };
+    let reason = body["error_description"].as_str().map(|d| {
+        reason_for_description(d).map_or_else(|| format!("unknown: {d}"), |r| r.code().to_owned())
+    });
+    if r.status != 200 && reason.is_some() && r.header("cache-control") != Some("no-store") {
+        return (
+            Seen {
+                status: r.status,
+                error: Some(format!(
+                    "missing cache-control: no-store in {:?}",
+                    r.headers
+                )),
+                reason,
+                user,
+            },
+            reached,
+        );
+    }
+    let seen = Seen {
+        status: r.status,
+        error: r.header("www-authenticate").and_then(challenge_error),
+        reason,
+        user,
+    };
+    (seen, reached)
+}
+
+async fn upstream_count(echo: SocketAddr) -> usize {
+    // Give a late request a moment to be recorded before counting.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let resp = http_request(echo, "GET", "/__echo/seen", &[])
+        .await
+        .expect("seen");
+    serde_json::from_str::<Vec<Value>>(&resp.body)
+        .expect("seen JSON")
+        .len()
+}
+
+/// nginx with `examples/nginx/nginx.conf`, its ports replaced.
+async fn start_nginx(uid_gate_http: SocketAddr, echo: SocketAddr) -> (Proc, TempDir, SocketAddr) {
+    let dir = TempDir::new("nginx");
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr");
+    let conf = std::fs::read_to_string(repo_root().join("examples/nginx/nginx.conf"))
+        .expect("examples/nginx/nginx.conf")
+        .replace("listen 8080;", &format!("listen {listen};"))
+        .replace(
+            "server 127.0.0.1:9193;",
+            &format!("server {uid_gate_http};"),
+        )
+        .replace("server 127.0.0.1:8081;", &format!("server {echo};"))
+        .replace(
+            "pid /run/nginx-uid-gate.pid;",
+            &format!("pid {}/nginx.pid;", dir.path().display()),
+        );
+    assert!(
+        conf.contains(&listen.to_string()),
+        "example config changed shape"
+    );
+    std::fs::write(dir.path().join("nginx.conf"), &conf).expect("write conf");
+    std::fs::create_dir_all(dir.path().join("logs")).expect("logs");
+    let mut cmd = tokio::process::Command::new(nginx_bin());
+    cmd.arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .args([
+            "-g",
+            "daemon off; master_process off; error_log stderr crit;",
+        ]);
+    let proc = Proc::spawn(cmd);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while http_request(listen, "GET", "/healthz", &[]).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nginx did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (proc, dir, listen)
+}
+
+#[tokio::test]
+async fn the_table_through_envoy_grpc() {
+    run(Proxy::EnvoyGrpc).await;
+}
+
+#[tokio::test]
+async fn the_table_through_envoy_http() {
+    run(Proxy::EnvoyHttp).await;
+}
+
+#[tokio::test]
+async fn the_table_through_nginx() {
+    run(Proxy::Nginx).await;
+}
