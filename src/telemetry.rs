@@ -219,13 +219,25 @@ mod tests {
                 .write_all(format!("line {i}\n").as_bytes())
                 .expect("write");
         }
-        // The background thread flushes without being asked.
+        // The background thread flushes without being asked: all 1000 lines reach the
+        // output while the guard is still alive (they are far below the size that forces a
+        // flush from the writer itself).
+        let expected: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        assert!(
+            expected.len() < MAX_BUFFERED,
+            "the test must not trip the size flush"
+        );
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while out.0.lock().expect("capture").len() < 1000 * 6
+        while out.0.lock().expect("capture").len() < expected.len()
             && std::time::Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(5));
         }
+        assert_eq!(
+            String::from_utf8(out.0.lock().expect("capture").clone()).expect("utf8"),
+            expected,
+            "the background writer did not flush within 5 s"
+        );
         sink.make_writer().write_all(b"last\n").expect("write");
         drop(guard);
         let text = String::from_utf8(out.0.lock().expect("capture").clone()).expect("utf8");

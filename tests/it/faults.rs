@@ -12,12 +12,17 @@ use uid_gate::pb::envoy::service::auth::v3::authorization_client::AuthorizationC
 
 use crate::helpers::*;
 
+/// Per (kind, status): how many requests started before the fault and how many after.
+type LoadCounts = HashMap<(&'static str, u16), (usize, usize)>;
+
 /// Sends requests through Envoy until told to stop: own path with a valid token, another
-/// user's path, a bad token, no token. Returns status counts per kind.
+/// user's path, a bad token, no token. Counts statuses per kind, split by whether the request
+/// started before or after `faulted` was set.
 fn spawn_load(
     stack_port: std::net::SocketAddr,
     stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<HashMap<(&'static str, u16), usize>> {
+    faulted: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<LoadCounts> {
     tokio::spawn(async move {
         let good = bearer("user_A");
         let bad = format!("{good}x");
@@ -34,8 +39,14 @@ fn spawn_load(
             i += 1;
             let headers: Vec<(&str, &str)> =
                 auth.map(|a| ("authorization", a)).into_iter().collect();
+            let after = faulted.load(Ordering::SeqCst);
             if let Ok(r) = http_request(stack_port, "GET", path, &headers).await {
-                *counts.entry((kind, r.status)).or_insert(0) += 1;
+                let e = counts.entry((kind, r.status)).or_insert((0, 0));
+                if after {
+                    e.1 += 1;
+                } else {
+                    e.0 += 1;
+                }
             }
         }
         counts
@@ -67,9 +78,11 @@ async fn killed_uid_gate_fails_closed_and_a_restart_recovers_without_touching_en
     let addr = format!("127.0.0.1:{port}");
     let mut stack = Stack::start(&[("UIDGATE_LISTEN_ADDR", &addr)]).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let load = spawn_load(stack.envoy.listener, stop.clone());
+    let killed = Arc::new(AtomicBool::new(false));
+    let load = spawn_load(stack.envoy.listener, stop.clone(), killed.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    killed.store(true, Ordering::SeqCst);
     stack.uid_gate.child.kill().await.expect("kill");
     tokio::time::sleep(Duration::from_millis(700)).await;
 
@@ -94,11 +107,17 @@ async fn killed_uid_gate_fails_closed_and_a_restart_recovers_without_touching_en
     stop.store(true, Ordering::Relaxed);
     let counts = load.await.expect("load");
 
-    let get = |k: &str, s: u16| counts.get(&(k, s)).copied().unwrap_or(0);
+    let get = |k: &str, s: u16| counts.get(&(k, s)).map_or(0, |(b, a)| b + a);
     assert!(
         get("good", 503) > 0,
         "no 503 while uid-gate was down: {counts:?}"
     );
+    for ((kind, status), (before, _)) in &counts {
+        assert!(
+            *status != 503 || *before == 0,
+            "{kind}: {before} requests started before the kill got 503: {counts:?}"
+        );
+    }
     assert!(
         get("good", 200) > 0
             && get("other", 403) > 0
@@ -112,7 +131,7 @@ async fn killed_uid_gate_fails_closed_and_a_restart_recovers_without_touching_en
             "other" => [403, 503].contains(status),
             _ => [401, 503].contains(status),
         };
-        assert!(allowed, "{kind} got {status} {n} times: {counts:?}");
+        assert!(allowed, "{kind} got {status} {n:?} times: {counts:?}");
     }
     let seen = stack.upstream_seen().await;
     assert_only_authorized_reached_upstream(&seen);
@@ -149,14 +168,17 @@ async fn sigterm_under_load_reports_not_serving_first_and_answers_every_check() 
 
     // Direct gRPC load too, so checks are in flight on uid-gate's own connections.
     let stop = Arc::new(AtomicBool::new(false));
-    let load = spawn_load(stack.envoy.listener, stop.clone());
+    let signalled = Arc::new(AtomicBool::new(false));
+    let load = spawn_load(stack.envoy.listener, stop.clone(), signalled.clone());
     let direct = {
         let stop = stop.clone();
+        let signalled = signalled.clone();
         let mut client = AuthorizationClient::new(channel);
         tokio::spawn(async move {
             let (mut ok, mut refused) = (0, 0);
             let auth = bearer("user_A");
             while !stop.load(Ordering::Relaxed) {
+                let after = signalled.load(Ordering::SeqCst);
                 match client
                     .check(check_request(
                         "/api/user_A/tasks",
@@ -172,8 +194,19 @@ async fn sigterm_under_load_reports_not_serving_first_and_answers_every_check() 
                         );
                         ok += 1;
                     }
-                    // After the GOAWAY new calls are refused; that is the only acceptable error.
-                    Err(_) => {
+                    // Only calls made after SIGTERM may fail, and only by being refused: a
+                    // check in flight when the signal came must still be answered.
+                    Err(status) => {
+                        assert!(after, "a check made before SIGTERM failed: {status:?}");
+                        // Refused by the server (GOAWAY), or never sent on the closed
+                        // connection (hyper reports that as canceled).
+                        assert!(
+                            matches!(
+                                status.code(),
+                                tonic::Code::Unavailable | tonic::Code::Cancelled
+                            ),
+                            "not a refusal: {status:?}"
+                        );
                         refused += 1;
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
@@ -184,6 +217,7 @@ async fn sigterm_under_load_reports_not_serving_first_and_answers_every_check() 
     };
     tokio::time::sleep(Duration::from_millis(400)).await;
     let pid = stack.uid_gate.child.id().expect("pid");
+    signalled.store(true, Ordering::SeqCst);
     assert!(
         std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
@@ -210,12 +244,24 @@ async fn sigterm_under_load_reports_not_serving_first_and_answers_every_check() 
     let counts = load.await.expect("load");
     let (ok, _) = direct.await.expect("direct");
     assert!(ok > 0);
-    for ((kind, status), n) in &counts {
+    // Each kind gets its own answer; 503 (uid-gate gone, Envoy fails closed) only for
+    // requests that started after SIGTERM.
+    for ((kind, status), (before, after)) in &counts {
+        let own = match *kind {
+            "good" => 200,
+            "other" => 403,
+            _ => 401,
+        };
         assert!(
-            [200, 401, 403, 503].contains(status),
-            "{kind} got {status} {n} times"
+            *status == own || (*status == 503 && *before == 0),
+            "{kind} got {status} ({before} before SIGTERM, {after} after): {counts:?}"
         );
     }
+    let answered = |k: &str, s: u16| counts.get(&(k, s)).map_or(0, |(b, _)| *b);
+    assert!(
+        answered("good", 200) > 0 && answered("other", 403) > 0 && answered("bad", 401) > 0,
+        "the load did not run before SIGTERM: {counts:?}"
+    );
     assert_only_authorized_reached_upstream(&stack.upstream_seen().await);
 }
 
@@ -258,7 +304,9 @@ async fn stalled_and_idle_clients_do_not_block_others() {
             unread.push((resp, body));
         }
     }
-    // Everyone else is still answered, promptly.
+    // The stall is real: every stream was opened and none has an answer (its request
+    // message never completes).
+    assert_eq!(unread.len(), 50, "the stalled streams were not all opened");
     let mut client = server.client().await;
     for _ in 0..50 {
         let call = client.check(check_request(
@@ -271,21 +319,31 @@ async fn stalled_and_idle_clients_do_not_block_others() {
             .expect("rpc");
         assert_eq!(outcome(r.into_inner()).http_status, 200);
     }
-    drop(unread);
+    for (resp, _body) in unread {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(5), resp)
+                .await
+                .is_err(),
+            "a stalled stream was answered: the stall was not set up"
+        );
+    }
     drop(held);
     server.stop().await;
 }
 
+/// The resident set of `pid` in kB; fails the test when it cannot be read, so the memory
+/// assertion can never pass vacuously.
 fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("VmRSS:")
-                    .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
-            })
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:")
+                .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
         })
-        .unwrap_or(0)
+        .expect("VmRSS in /proc/PID/status");
+    assert!(kb > 1024, "implausible RSS {kb} kB");
+    kb
 }
 
 #[tokio::test]
@@ -360,6 +418,11 @@ async fn a_burst_of_10000_bad_tokens_leaves_memory_and_good_checks_alone() {
         good_latencies.push(t.elapsed());
     }
     burst.await.expect("burst");
+    assert!(
+        good_latencies.len() >= 10,
+        "only {} good checks ran during the burst",
+        good_latencies.len()
+    );
     let after = rss_kb(pid);
     good_latencies.sort();
     let p99 = good_latencies

@@ -537,8 +537,10 @@ async fn health_is_serving_then_not_serving_on_shutdown() {
 async fn shutdown_drains_in_flight_checks_and_refuses_new_connections() {
     let server = TestServer::start(&[]).await;
     let addr = server.addr;
+    let counters = server.counters.clone();
     let channel = server.channel().await;
-    // Many checks on one connection while shutdown starts: every one gets an answer.
+    // Many checks on one connection while shutdown starts: every check the server decided
+    // reaches its client with the answer for its path.
     let mut tasks = Vec::new();
     for i in 0..200 {
         let mut client =
@@ -546,25 +548,39 @@ async fn shutdown_drains_in_flight_checks_and_refuses_new_connections() {
                 channel.clone(),
             );
         let auth = bearer("user_A");
+        let (path, want) = if i % 2 == 0 {
+            (OWN, 200)
+        } else {
+            ("/api/user_B/tasks", 403)
+        };
         tasks.push(tokio::spawn(async move {
-            let path = if i % 2 == 0 { OWN } else { "/api/user_B/tasks" };
-            client
+            let got = client
                 .check(check_request(path, &[("authorization", &auth)]))
                 .await
-                .map(|r| outcome(r.into_inner()).http_status)
+                .map(|r| outcome(r.into_inner()).http_status);
+            (path, want, got)
         }));
     }
     tokio::task::yield_now().await;
     server.stop().await;
-    let mut answered = 0;
+    let mut answered = 0u64;
+    let mut refused = Vec::new();
     for t in tasks {
-        // A check either completed with the right answer or was never started; none is cut off with a wrong answer.
-        if let Ok(status) = t.await.expect("task") {
-            assert!(status == 200 || status == 403);
-            answered += 1;
+        match t.await.expect("task") {
+            (path, want, Ok(status)) => {
+                assert_eq!(status, want, "{path} answered {status}");
+                answered += 1;
+            }
+            (_, _, Err(status)) => refused.push(status.code()),
         }
     }
+    let decided: u64 = counters.snapshot().iter().map(|(_, n)| n).sum();
     assert!(answered > 0, "no check was answered");
+    // A check cut off in flight would be decided (counted) but never answered.
+    assert_eq!(
+        answered, decided,
+        "the server decided {decided} checks but clients got {answered} answers; refused: {refused:?}"
+    );
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "listener still accepting after shutdown"

@@ -3,7 +3,8 @@
 //! tests/data/corpus, then random and mutated inputs; `PROPTEST_CASES` raises the count.
 //!
 //! Properties, checked against independent oracles (jsonwebtoken's own HS256 verification,
-//! and a plain split-and-decode of the path as a backend would do it):
+//! the token and its claims decoded by hand, and the ways a backend may read a path), never
+//! against what the decision reports:
 //! 1. no input makes the decision panic;
 //! 2. no request is allowed with a token that is not validly signed by the secret;
 //! 3. no user-scoped path is allowed for a token whose user differs from the decoded segment.
@@ -65,16 +66,40 @@ fn signed_by_secret(token: &str) -> bool {
     .unwrap_or(false)
 }
 
-/// Oracle 2: the user segment as a backend routing `/api/{user_id}` would read it: the query
-/// dropped, the path split on `/`, the segment percent-decoded.
-fn backend_user_segment(target: &str) -> Option<Vec<u8>> {
-    let path = target.split('?').next().unwrap_or_default();
-    let mut parts = path.split('/');
-    if parts.next() != Some("") || parts.next() != Some("api") {
+/// Oracle 2: the token as a client sent it, found without uid-gate's extractor: one value
+/// (or the same value repeated), `Bearer` in any case, one space, the rest.
+fn sent_token(values: &[Vec<u8>]) -> Option<String> {
+    let first = values.first()?;
+    if values.iter().any(|v| v != first) {
         return None;
     }
-    let seg = parts.next().filter(|s| !s.is_empty())?;
-    let bytes = seg.as_bytes();
+    let text = std::str::from_utf8(first).ok()?;
+    let (scheme, token) = text.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.to_owned())
+}
+
+/// Oracle 3: the token's user, decoded with base64 and serde_json, not uid-gate's parser:
+/// `uid` if present, else `sub`; a string, or an integer in decimal.
+fn token_user(token: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let value = claims.get("uid").or_else(|| claims.get("sub"))?;
+    match value {
+        serde_json::Value::String(s) => Some(s.clone().into_bytes()),
+        serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => {
+            Some(n.to_string().into_bytes())
+        }
+        _ => None,
+    }
+}
+
+fn percent_decode(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
@@ -91,10 +116,65 @@ fn backend_user_segment(target: &str) -> Option<Vec<u8>> {
         out.push(bytes[i]);
         i += 1;
     }
-    Some(out)
+    out
 }
 
-/// Runs one request and checks the three properties.
+/// Oracle 4: the ways a backend may read a request target, each as decoded segments after
+/// resolving dot segments and merging slashes: the raw path or the path percent-decoded
+/// first; backslashes kept or read as slashes; `;` parameters kept or stripped.
+fn backend_views(target: &str) -> Vec<Vec<Vec<u8>>> {
+    let path = target
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .as_bytes();
+    let mut views = Vec::new();
+    for decode_first in [false, true] {
+        let base = if decode_first {
+            percent_decode(path)
+        } else {
+            path.to_vec()
+        };
+        for backslash_is_slash in [false, true] {
+            for strip_params in [false, true] {
+                let p: Vec<u8> = base
+                    .iter()
+                    .map(|&b| {
+                        if backslash_is_slash && b == b'\\' {
+                            b'/'
+                        } else {
+                            b
+                        }
+                    })
+                    .collect();
+                let mut segs: Vec<Vec<u8>> = Vec::new();
+                for seg in p.split(|&b| b == b'/') {
+                    let seg = match (strip_params, seg.iter().position(|&b| b == b';')) {
+                        (true, Some(i)) => &seg[..i],
+                        _ => seg,
+                    };
+                    let seg = if decode_first {
+                        seg.to_vec()
+                    } else {
+                        percent_decode(seg)
+                    };
+                    match seg.as_slice() {
+                        b"" | b"." => {}
+                        b".." => {
+                            segs.pop();
+                        }
+                        _ => segs.push(seg),
+                    }
+                }
+                views.push(segs);
+            }
+        }
+    }
+    views
+}
+
+/// Runs one request and checks the properties against the oracles, never against what the
+/// decision itself reports.
 fn check(gate: &Authorizer, path: &str, auth: &[Vec<u8>]) -> Result<(), TestCaseError> {
     let values: Vec<&[u8]> = auth.iter().map(Vec::as_slice).collect();
     let decision = gate.decide(
@@ -104,43 +184,47 @@ fn check(gate: &Authorizer, path: &str, auth: &[Vec<u8>]) -> Result<(), TestCase
         },
         NOW,
     );
-    let token = || {
-        uid_gate::extract::bearer_token(&values, 8192)
-            .ok()
-            .map(str::to_owned)
-    };
     match decision {
         Decision::Deny(_) => {}
         Decision::Allow(Allow::Public) => {
-            prop_assert!(
-                path.starts_with("/pub/") || path == "/pub" || path.starts_with("/pub?"),
-                "public allow for {path:?}"
-            );
+            for view in backend_views(path) {
+                prop_assert!(
+                    view.first().is_some_and(|s| s == b"pub"),
+                    "public allow for {path:?}, which a backend may read as {view:?}"
+                );
+            }
         }
-        Decision::Allow(Allow::Owner { user_id }) => {
-            let token = token();
+        Decision::Allow(Allow::Owner { user_id } | Allow::Authenticated { user_id }) => {
+            let token = sent_token(auth);
             prop_assert!(
                 token.as_deref().is_some_and(signed_by_secret),
-                "owner allow with an unsigned token {token:?}"
+                "allow with a token not signed by the secret: {token:?}"
             );
+            let uid = token.as_deref().and_then(token_user);
+            prop_assert!(
+                uid.is_some(),
+                "allow for a token with no usable user: {token:?}"
+            );
+            let uid = uid.unwrap_or_default();
             prop_assert_eq!(
-                backend_user_segment(path),
-                Some(user_id.clone().into_bytes()),
-                "path {:?} allowed for {:?}",
-                path,
-                user_id
+                user_id.as_bytes(),
+                uid.as_slice(),
+                "reported user differs from the token's"
             );
-        }
-        Decision::Allow(Allow::Authenticated { user_id }) => {
-            let token = token();
-            prop_assert!(
-                token.as_deref().is_some_and(signed_by_secret),
-                "allow with an unsigned token {token:?}"
-            );
-            prop_assert!(
-                backend_user_segment(path).is_none(),
-                "user-scoped path {path:?} allowed as authentication-only for {user_id:?}"
-            );
+            for view in backend_views(path) {
+                if let [api, user, ..] = view.as_slice()
+                    && api == b"api"
+                {
+                    prop_assert_eq!(
+                        user,
+                        &uid,
+                        "path {:?} (read as {:?}) allowed for the token of {:?}",
+                        path,
+                        view,
+                        String::from_utf8_lossy(&uid)
+                    );
+                }
+            }
         }
     }
     Ok(())
