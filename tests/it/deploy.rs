@@ -97,7 +97,7 @@ fn validate_manifests(rendered: &str, extra: &[&str]) -> (bool, String) {
     let dir = TempDir::new("k8s");
     let file = dir.path().join("rendered.yaml");
     std::fs::write(&file, rendered).expect("write");
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(venv().join("bin/python"));
     cmd.arg(repo_root().join("k8s/validate.py"))
         .arg(&file)
         .args(extra)
@@ -196,10 +196,10 @@ fn the_manifest_validator_catches_mistakes() {
 /// script drops the exit code, so the binary is called directly.
 fn compose_bin() -> std::path::PathBuf {
     pip_tool("docker-compose");
-    let out = Command::new("python3")
+    let out = Command::new(venv().join("bin/python"))
         .args(["-c", "import compose, os; print(os.path.join(os.path.dirname(compose.__file__), 'docker-compose'))"])
         .output()
-        .expect("python3");
+        .expect("venv python");
     std::path::PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
 }
 

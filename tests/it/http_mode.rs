@@ -101,14 +101,39 @@ async fn the_original_uri_header_is_used_only_when_configured() {
         .status,
         403
     );
-    // Missing or repeated: nothing safe to judge.
-    assert_eq!(go(vec![("authorization", a.clone())]).await.status, 400);
+    // Missing or repeated: nothing safe to judge, and the answer says which header is wanted
+    // and which proxy sets it (issue #13, item 10).
+    let missing = go(vec![("authorization", a.clone())]).await;
+    assert_eq!(missing.status, 400);
+    let description = missing.json()["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        description.contains("x-original-uri") && description.contains("nginx"),
+        "{description}"
+    );
+    assert!(
+        missing
+            .header("www-authenticate")
+            .is_some_and(|w| w.contains("x-original-uri")),
+        "{missing:?}"
+    );
+    assert_eq!(missing.header("cache-control"), Some("no-store"));
     let twice = vec![
         ("authorization", a.clone()),
         ("x-original-uri", "/api/user_A/x".into()),
         ("x-original-uri", "/api/user_B/x".into()),
     ];
     assert_eq!(go(twice).await.status, 400);
+    let metrics = http_request(server.admin, "GET", "/metrics", &[])
+        .await
+        .expect("metrics");
+    assert!(
+        metrics.body.contains(r#"reason="missing_original_uri"} 2"#),
+        "counted: {}",
+        metrics.body
+    );
     server.stop().await;
 }
 

@@ -133,6 +133,29 @@ async fn send(addr: SocketAddr, case: &Case) -> (Seen, bool) {
     let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
     // The echo upstream answers with what it received; denies carry uid-gate's JSON body.
     let reached = body.get("headers").is_some() && body.get("path").is_some();
+    // Nothing that a backend could read as x-user-id may reach it besides uid-gate's header
+    // (nginx drops, and the shipped Envoy configs refuse, headers with underscores).
+    let lookalikes: Vec<&String> = body["headers"]
+        .as_object()
+        .map(|h| {
+            h.keys()
+                .filter(|k| {
+                    *k != "x-user-id" && k.to_ascii_lowercase().replace('_', "-") == "x-user-id"
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !lookalikes.is_empty() {
+        return (
+            Seen {
+                status: r.status,
+                error: Some(format!("the upstream saw {lookalikes:?}")),
+                reason: None,
+                user: None,
+            },
+            reached,
+        );
+    }
     let user = if reached {
         match body["headers"]["x-user-id"].as_array().map(Vec::as_slice) {
             None | Some([]) => None,
@@ -145,7 +168,17 @@ async fn send(addr: SocketAddr, case: &Case) -> (Seen, bool) {
     let reason = body["error_description"].as_str().map(|d| {
         reason_for_description(d).map_or_else(|| format!("unknown: {d}"), |r| r.code().to_owned())
     });
-    if r.status != 200 && reason.is_some() && r.header("cache-control") != Some("no-store") {
+    let challenges = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "www-authenticate")
+        .count();
+    let challenged = challenges > 0;
+    if challenges > 1
+        || (r.status != 200
+            && (reason.is_some() || challenged)
+            && r.header("cache-control") != Some("no-store"))
+    {
         return (
             Seen {
                 status: r.status,
