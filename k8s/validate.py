@@ -122,7 +122,14 @@ def wiring(docs, uid_gate_bin):
     for np in by_kind(docs, "NetworkPolicy"):
         checks.append(("NetworkPolicy selects the pods", selects(np["spec"]["podSelector"]["matchLabels"], labels)))
         np_ports = [p.get("port") for rule in np["spec"].get("ingress", []) for p in rule.get("ports", [])]
-        checks.append(("NetworkPolicy admits the grpc port only", np_ports and all(p in (grpc_port, "grpc") for p in np_ports)))
+        # The admin port (9192, /metrics) may be opened in its own rule, to a labelled namespace only.
+        admin_rules_ok = all(
+            any("namespaceSelector" in f and f["namespaceSelector"].get("matchLabels") for f in rule.get("from", []))
+            for rule in np["spec"].get("ingress", [])
+            if any(p.get("port") in (9192, "admin") for p in rule.get("ports", []))
+        )
+        checks.append(("NetworkPolicy admits the grpc port, and the admin port only from a labelled namespace",
+                       np_ports and all(p in (grpc_port, "grpc", 9192, "admin") for p in np_ports) and admin_rules_ok))
         checks.append(("NetworkPolicy restricts who may call", all(rule.get("from") for rule in np["spec"].get("ingress", []))))
 
     # The secret: mounted read-only from a Secret, and BETTER_AUTH_SECRET_FILE points into the mount.
@@ -193,6 +200,37 @@ def istio(docs, mesh_docs, svc):
             (ok if passed else fail)(label)
 
 
+def network(docs):
+    """JWKS mode needs DNS and HTTPS egress; report what the NetworkPolicy lets through."""
+    cms = [d for d in docs if d.get("kind") == "ConfigMap" and "UIDGATE_PATH_TEMPLATES" in (d.get("data") or {})]
+    for np in by_kind(docs, "NetworkPolicy"):
+        name = np["metadata"]["name"]
+        spec = np["spec"]
+        ingress = sorted({p.get("port") for r in spec.get("ingress", []) for p in r.get("ports", [])})
+        egress = sorted({p.get("port") for r in spec.get("egress", []) for p in r.get("ports", [])})
+        ok(f"NetworkPolicy/{name}: ingress ports {ingress}, egress ports {egress}")
+        jwks = any("UIDGATE_JWKS_URL" in (cm.get("data") or {}) for cm in cms)
+        if jwks and "Egress" in spec.get("policyTypes", []):
+            (ok if 53 in egress and 443 in egress else fail)(
+                f"NetworkPolicy/{name}: UIDGATE_JWKS_URL is set, so egress allows DNS (53) and HTTPS (443) (the jwks-egress component)"
+            )
+
+
+MESH_OVERLAY_KEYS = {"extensionProviders", "pathNormalization"}
+
+
+def mesh_overlay(mesh_docs):
+    """The mesh config is an overlay for `istioctl install -f yours.yaml -f this.yaml`: it must
+    hold nothing that would replace the rest of an installation."""
+    for m in mesh_docs:
+        spec = m.get("spec", {})
+        extra = sorted(set(spec) - {"meshConfig"}) + sorted(set(spec.get("meshConfig", {})) - MESH_OVERLAY_KEYS)
+        (ok if not extra else fail)(
+            "mesh config overlay holds only meshConfig.extensionProviders and pathNormalization"
+            + (f" (found {extra}, which would replace your installation's settings)" if extra else "")
+        )
+
+
 def main():
     ap = argparse.ArgumentParser(description="Validate rendered uid-gate manifests offline.")
     ap.add_argument("rendered", nargs="+", help="multi-document YAML files (kubectl kustomize output)")
@@ -206,6 +244,8 @@ def main():
     for d in docs + mesh_docs:
         schema_check(d, args.kubernetes_version)
     svc = wiring(docs, args.uid_gate_bin)
+    network(docs)
+    mesh_overlay(mesh_docs)
     if svc:
         istio(docs, mesh_docs, svc)
     print(f"{len(docs) + len(mesh_docs)} objects, {len(errors)} problem(s)")

@@ -140,11 +140,42 @@ fn istio_overlay_renders_and_validates_with_its_mesh_config() {
 }
 
 #[test]
+fn the_jwks_and_monitoring_components_open_what_they_promise() {
+    let rendered = kustomize("k8s/examples/jwks-and-monitoring");
+    // JWKS mode, as an operator would set it in the ConfigMap.
+    let rendered = rendered.replacen(
+        "UIDGATE_LEEWAY_SECS: \"30\"",
+        "UIDGATE_LEEWAY_SECS: \"30\"\n  UIDGATE_JWKS_URL: https://app.example/api/auth/jwks",
+        1,
+    );
+    assert!(rendered.contains("UIDGATE_JWKS_URL"), "the ConfigMap changed shape");
+    for version in ["1.30", "1.37"] {
+        let (ok, out) = validate_manifests(&rendered, &["--kubernetes-version", version]);
+        assert!(ok, "{out}");
+        assert!(
+            out.contains("NetworkPolicy/uid-gate: ingress ports [9191, 9192], egress ports [53, 443]"),
+            "{out}"
+        );
+        assert!(out.contains("ok   NetworkPolicy/uid-gate: UIDGATE_JWKS_URL is set"), "{out}");
+    }
+}
+
+#[test]
 fn the_manifest_validator_catches_mistakes() {
     let base = kustomize("k8s/base");
     let istio = kustomize("k8s/istio");
     let mesh = repo_root().join("k8s/istio/mesh-config.yaml");
     let with_mesh = ["--mesh-config", mesh.to_str().expect("utf8")];
+    let dir = TempDir::new("mesh");
+    let whole = dir.path().join("mesh.yaml");
+    std::fs::write(
+        &whole,
+        std::fs::read_to_string(&mesh)
+            .expect("mesh")
+            .replace("spec:\n", "spec:\n  profile: default\n"),
+    )
+    .expect("write");
+    let with_whole_mesh = ["--mesh-config", whole.to_str().expect("utf8")];
     let none: [&str; 0] = [];
     let cases: Vec<(String, &[&str], &str)> = vec![
         (
@@ -184,6 +215,17 @@ fn the_manifest_validator_catches_mistakes() {
             &with_mesh,
             "FAIL AuthorizationPolicy/uid-gate",
         ),
+        // JWKS mode without the jwks-egress component: the pod could never fetch its keys.
+        (
+            base.replace(
+                "UIDGATE_LEEWAY_SECS: \"30\"",
+                "UIDGATE_LEEWAY_SECS: \"30\"\n  UIDGATE_JWKS_URL: https://app.example/api/auth/jwks",
+            ),
+            &none,
+            "FAIL NetworkPolicy/uid-gate: UIDGATE_JWKS_URL is set",
+        ),
+        // A mesh config that would replace the rest of an installation.
+        (istio.clone(), &with_whole_mesh, "which would replace your installation's settings"),
     ];
     for (rendered, extra, want) in cases {
         let (ok, out) = validate_manifests(&rendered, extra);

@@ -213,3 +213,77 @@ async fn envoy_fails_closed_with_503_when_uid_gate_is_down() {
     );
     assert!(stack.envoy.stat("http.ingress.ext_authz.error").await >= 1);
 }
+
+/// Issue #13, item 8: `envoy/envoy-cors.yaml` answers a browser's preflight without a token
+/// (the CORS filter runs before ext_authz) and puts CORS headers on uid-gate's denies.
+#[tokio::test]
+async fn cors_preflights_are_answered_without_a_token() {
+    tokio::task::spawn_blocking(envoy_bin).await.expect("envoy");
+    let server = TestServer::start(&[]).await;
+    let (_echo, echo) = spawn_echo().await;
+    let yaml = render_envoy(
+        "envoy/envoy-cors.yaml",
+        &[(9901, 0), (10000, 0), (9191, server.addr.port()), (8081, echo.port())],
+    );
+    let envoy = Envoy::start(&yaml).await;
+    let origin = ("origin", "http://localhost:3000");
+    let preflight = http_request(
+        envoy.listener,
+        "OPTIONS",
+        "/api/user_A/tasks",
+        &[
+            origin,
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "authorization"),
+        ],
+    )
+    .await
+    .expect("preflight");
+    assert_eq!(preflight.status, 200, "{preflight:?}");
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert!(
+        preflight
+            .header("access-control-allow-headers")
+            .is_some_and(|h| h.contains("authorization")),
+        "{preflight:?}"
+    );
+    let decided: u64 = server.counters.snapshot().iter().map(|(_, n)| n).sum();
+    assert_eq!(decided, 0, "the preflight reached uid-gate");
+
+    // The real request still needs a token; its 401 carries CORS headers the page can read.
+    let denied = http_request(envoy.listener, "GET", "/api/user_A/tasks", &[origin])
+        .await
+        .expect("get");
+    assert_eq!(denied.status, 401);
+    assert_eq!(
+        denied.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    let a = bearer("user_A");
+    let allowed = http_request(
+        envoy.listener,
+        "GET",
+        "/api/user_A/tasks",
+        &[origin, ("authorization", &a)],
+    )
+    .await
+    .expect("get");
+    assert_eq!(allowed.status, 200);
+    // Another origin's preflight gets no CORS grant.
+    let other = http_request(
+        envoy.listener,
+        "OPTIONS",
+        "/api/user_A/tasks",
+        &[
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "GET"),
+        ],
+    )
+    .await
+    .expect("preflight");
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    server.stop().await;
+}

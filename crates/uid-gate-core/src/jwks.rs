@@ -145,4 +145,38 @@ mod tests {
             Err(JwksError::Parse(_))
         ));
     }
+
+    const RSA: &str = r#"{"kty":"RSA","e":"AQAB","kid":"rsa1","n":"zGuEYnjSmgp2XjePi9sV1vyqBWxUDWhl7LcJEIXQdXU9CGgNVWWNLaiAR4Z0A371w1MJvc-tBJWNVIFYfvv2YXIM3-b0O0AOOV8MCtgH3hZOtvJZPb3JIpGDkPmDtpLX2GHLy-4yUeJM6cn7csfZbk71CYlICQS7kTYGZ492ljS7xSYiqCVazKPSKu8EbY4R3_rUlceV082h7wB0sJ6tqZZrkd3KtQbilWf_EymyKzWY_kv5kskFc_zAF4sOntjfiSjLz6hhRYzb3IbMvHNloM-z5Wp2e7YsKL40tDESGLc3u6MKG2xQ84ND8ibtU7mYwgPqP3Ds9gljJDgMIxpEGQ"}"#;
+    const P256: &str = r#"{"kty":"EC","crv":"P-256","kid":"es1","x":"HU7CCKd6dFUcLnJWKT73UTlPwKZ2qvU2wAOXprgROYQ","y":"O5QyKtsAyv6VII2Og1MsHQWerWxIK9_bJmca7GIaJ10"}"#;
+    const P384: &str = r#"{"kty":"EC","crv":"P-384","kid":"es384","x":"kGTO_2rgrjEwp7fRSDd-s2WR0COL6Ambv93db4nFc_HJqRoUUnCWqxwfX5p11ML1","y":"0yDIMGLzmRR3OrGttiLNGi4iUYX7KO6fQDLfpzw2x2wnJbgNpjC40P4yBSzKHavd"}"#;
+    const ED448: &str = r#"{"kty":"OKP","crv":"Ed448","kid":"ed448","x":"etFIAmiGIRWcIFpGjh0GFA24YLRXqgLsbDqlEJ6DGYihMMlZfXYu_Bsf0GfGdu6jYzyujK3uuHuA"}"#;
+
+    #[test]
+    fn each_key_type_has_one_algorithm_and_other_curves_are_skipped() {
+        let json = format!(r#"{{"keys":[{ED},{RSA},{P256},{P384},{ED448}]}}"#);
+        let k = JwksKeys::from_json(json.as_bytes()).expect("jwks");
+        assert_eq!(k.len(), 3);
+        assert!(!k.is_empty());
+        assert_eq!(k.get("rsa1").map(|(a, _)| *a), Some(Algorithm::RS256));
+        assert_eq!(k.get("es1").map(|(a, _)| *a), Some(Algorithm::ES256));
+        assert!(k.get("es384").is_none(), "P-384 is not ES256");
+        assert!(k.get("ed448").is_none(), "Ed448 is not EdDSA over Ed25519");
+        assert_eq!(format!("{k:?}"), r#"JwksKeys { kids: ["ed1", "es1", "rsa1"] }"#);
+        let empty = JwksKeys::empty();
+        assert!(empty.is_empty() && empty.len() == 0);
+        // A key whose declared alg disagrees with its type is skipped.
+        let es384_claim = P256.replace(r#""kid":"es1""#, r#""kid":"es1","alg":"ES384""#);
+        assert!(matches!(
+            JwksKeys::from_json(format!(r#"{{"keys":[{es384_claim}]}}"#).as_bytes()),
+            Err(JwksError::NoKeys)
+        ));
+    }
+
+    #[test]
+    fn a_parse_error_says_where_but_not_what() {
+        match JwksKeys::from_json(br#"{"keys": [}"#) {
+            Err(JwksError::Parse(msg)) => assert_eq!(msg, "Syntax error at line 1 column 11"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

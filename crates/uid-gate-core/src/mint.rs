@@ -73,3 +73,38 @@ pub fn mint(key: &[u8], req: &MintRequest, now: u64) -> Result<String, MintError
     }
     sign_claims(key, &serde_json::Value::Object(claims))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{ClaimRules, Verifier, VerifyError};
+
+    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn minted_tokens_carry_what_was_asked_and_verify() {
+        let req = MintRequest {
+            user_id: "alice".into(),
+            claim: "user_id".into(),
+            ttl_secs: 60,
+            issuer: Some("https://app.example".into()),
+            audience: Some("api".into()),
+        };
+        let token = mint(KEY, &req, 1_000).expect("mint");
+        let verifier = Verifier::new(
+            &[KEY],
+            ClaimRules {
+                uid_claims: vec!["user_id".into()],
+                leeway_secs: 0,
+                issuer: Some("https://app.example".into()),
+                audiences: vec!["api".into()],
+            },
+        );
+        assert_eq!(verifier.verify(&token, 1_000).map(|i| i.user_id), Ok("alice".into()));
+        assert_eq!(verifier.verify(&token, 1_060), Err(VerifyError::Expired));
+        assert!(matches!(
+            sign_claims(KEY, &serde_json::json!([1])),
+            Err(MintError::NotAnObject)
+        ));
+    }
+}

@@ -272,3 +272,43 @@ fn every_error_knows_its_variable() {
     let names: Vec<&str> = VARS.iter().map(|v| v.name).collect();
     assert!(names.contains(&"UIDGATE_JWKS_URL") && names.contains(&"BETTER_AUTH_SECRET_FILE"));
 }
+
+#[test]
+fn look_alike_names_in_another_case_are_ignored() {
+    let c = cfg(&[("BETTER_AUTH_SECRET", GOOD), ("uidgate_leeway_secs", "abc")]).expect("config");
+    assert_eq!(c.leeway_secs, 30);
+}
+
+/// A token naming a `kid` before the first JWKS fetch: an unknown key (and a refetch hint),
+/// not an unsupported algorithm.
+#[test]
+fn a_jwks_url_starts_with_an_empty_key_set() {
+    use crate::decision::{Decision, Denial, RequestView};
+    use crate::verify::VerifyError;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let c = cfg(&[("UIDGATE_JWKS_URL", "https://app.example/api/auth/jwks")]).expect("config");
+    let mut authorizer = c.authorizer();
+    let misses = Arc::new(AtomicUsize::new(0));
+    let counter = misses.clone();
+    authorizer.set_unknown_kid_hook(Arc::new(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    }));
+    let token = crate::mint::sign_raw(
+        b"irrelevant",
+        br#"{"alg":"EdDSA","kid":"k1"}"#,
+        br#"{"sub":"alice","exp":4102444800}"#,
+    )
+    .expect("sign");
+    let auth = format!("Bearer {token}");
+    let values = [auth.as_bytes()];
+    let decision = authorizer.decide(
+        &RequestView {
+            path: "/api/alice",
+            authorization: &values,
+        },
+        1_800_000_000,
+    );
+    assert_eq!(decision, Decision::Deny(Denial::Token(VerifyError::UnknownKey)));
+    assert_eq!(misses.load(Ordering::SeqCst), 1, "the refetch hook was not called");
+}

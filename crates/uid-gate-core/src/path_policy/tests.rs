@@ -218,3 +218,19 @@ fn public_prefixes_are_validated() {
         Ok(vec!["api".into(), "auth".into()])
     );
 }
+
+#[test]
+fn braces_inside_a_fixed_segment_are_refused() {
+    for bad in ["/api/{user_id}/x{y", "/api/{user_id}/x}y", "/a{b/{user_id}"] {
+        assert!(
+            matches!(PathTemplate::parse(bad), Err(PatternError::BadCharacter(_))),
+            "{bad}"
+        );
+    }
+    for bad in ["/pub{x", "/pub}x", "/a/{b}"] {
+        assert!(
+            matches!(PublicPrefix::parse(bad), Err(PatternError::BadCharacter(_))),
+            "{bad}"
+        );
+    }
+}
