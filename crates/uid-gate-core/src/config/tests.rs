@@ -309,6 +309,13 @@ fn a_jwks_url_starts_with_an_empty_key_set() {
         },
         1_800_000_000,
     );
-    assert_eq!(decision, Decision::Deny(Denial::Token(VerifyError::UnknownKey)));
-    assert_eq!(misses.load(Ordering::SeqCst), 1, "the refetch hook was not called");
+    assert_eq!(
+        decision,
+        Decision::Deny(Denial::Token(VerifyError::UnknownKey))
+    );
+    assert_eq!(
+        misses.load(Ordering::SeqCst),
+        1,
+        "the refetch hook was not called"
+    );
 }

@@ -234,3 +234,43 @@ fn braces_inside_a_fixed_segment_are_refused() {
         );
     }
 }
+
+#[test]
+fn byte_rules_at_their_boundaries() {
+    let p = policy(&["/api/{user_id}"], &[]);
+    // A raw space is not a control byte (0x1F is); %20 decodes to a space, %1F is refused.
+    assert_eq!(p.classify("/x y"), Ok(PathClass::AuthOnly));
+    assert_eq!(p.classify("/x\u{1f}y"), Err(PathError::ControlByte));
+    assert_eq!(
+        p.classify("/api/a%20b"),
+        Ok(PathClass::Scoped {
+            user_id: Cow::Owned(b"a b".to_vec())
+        })
+    );
+    assert_eq!(p.classify("/api/a%1Fb"), Err(PathError::ControlByte));
+    // Every escape is checked, however many precede it.
+    assert_eq!(p.classify("/ab%41%2F"), Err(PathError::EncodedSeparator));
+    assert_eq!(
+        p.classify("/abcdefg%41%42%43%2e"),
+        Err(PathError::EncodedDot)
+    );
+}
+
+#[test]
+fn matching_template_names_the_template_and_the_segment_read() {
+    let p = policy(
+        &["/api/{user_id}", "/v2/users/{user_id}/files"],
+        &["/api/auth"],
+    );
+    let m = |path| p.matching_template(path).map(|(t, s)| (t.as_str(), s));
+    assert_eq!(m("/api/alice/x?q=1"), Some(("/api/{user_id}", "alice")));
+    assert_eq!(m("/api"), Some(("/api/{user_id}", "")));
+    assert_eq!(
+        m("/v2/users/bob"),
+        Some(("/v2/users/{user_id}/files", "bob"))
+    );
+    assert_eq!(m("/"), None);
+    assert_eq!(m("/other/alice"), None);
+    assert_eq!(m("/v2/alice"), None);
+    assert_eq!(m("/api/../x"), None, "unsafe paths name no template");
+}

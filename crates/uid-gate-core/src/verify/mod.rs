@@ -366,4 +366,6 @@ pub fn self_test() -> Result<(), VerifyError> {
 }
 
 #[cfg(test)]
+mod jwks_tests;
+#[cfg(test)]
 mod tests;
