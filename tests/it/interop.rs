@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// Runs the Node script once per test run and returns what it printed.
-fn better_auth() -> &'static Value {
+pub fn better_auth() -> &'static Value {
     static OUT: OnceLock<Value> = OnceLock::new();
     OUT.get_or_init(run_mint)
 }

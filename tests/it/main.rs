@@ -13,5 +13,6 @@ mod http_mode;
 mod interop;
 mod layout;
 mod properties;
+mod python;
 mod reliability;
 mod vectors;

@@ -86,7 +86,7 @@ impl Authorizer {
     /// Order: a well-formed public path is allowed; then token problems (401) come before
     /// path problems (400), which come before ownership (403).
     pub fn decide(&self, req: &RequestView<'_>, now: u64) -> Decision {
-        match self.try_decide(req, now) {
+        match self.try_decide(req, now, true) {
             Ok(allow) => Decision::Allow(allow),
             Err(denial) => Decision::Deny(denial),
         }
@@ -108,19 +108,58 @@ impl Authorizer {
         &self.paths
     }
 
-    fn try_decide(&self, req: &RequestView<'_>, now: u64) -> Result<Allow, Denial> {
+    fn try_decide(
+        &self,
+        req: &RequestView<'_>,
+        now: u64,
+        public_allows: bool,
+    ) -> Result<Allow, Denial> {
         let class = self.paths.classify(req.path);
-        if class == Ok(PathClass::Public) {
+        if public_allows && class == Ok(PathClass::Public) {
             return Ok(Allow::Public);
         }
         let token = extract::bearer_token(req.authorization, self.max_token_bytes)?;
         let user_id = self.verifier.verify(token, now)?.user_id;
-        match class? {
+        Self::judge_path(class?, user_id)
+    }
+
+    /// The path half of a decision, for a user id already verified.
+    fn judge_path(class: PathClass<'_>, user_id: String) -> Result<Allow, Denial> {
+        match class {
             PathClass::Scoped { user_id: owner } if *owner == *user_id.as_bytes() => {
                 Ok(Allow::Owner { user_id })
             }
             PathClass::Scoped { .. } => Err(Denial::NotOwner),
             PathClass::AuthOnly | PathClass::Public => Ok(Allow::Authenticated { user_id }),
+        }
+    }
+
+    /// Like [`Authorizer::decide`], but a public prefix allows nothing by itself: the token is
+    /// required everywhere. For a handler that needs the user even on a public route.
+    pub fn decide_user(&self, req: &RequestView<'_>, now: u64) -> Decision {
+        match self.try_decide(req, now, false) {
+            Ok(allow) => Decision::Allow(allow),
+            Err(denial) => Decision::Deny(denial),
+        }
+    }
+
+    /// The path rules for an identity a trusted gateway already verified (e.g. the
+    /// `x-user-id` Envoy set after asking uid-gate): `None` is a request with no identity.
+    /// Public prefixes, path safety and ownership apply exactly as in [`Authorizer::decide`].
+    pub fn decide_for_identity(&self, path: &str, user_id: Option<&str>) -> Decision {
+        let class = self.paths.classify(path);
+        if class == Ok(PathClass::Public) {
+            return Decision::Allow(Allow::Public);
+        }
+        let Some(user_id) = user_id else {
+            return Decision::Deny(Denial::Credentials(ExtractError::Missing));
+        };
+        match class {
+            Ok(class) => match Self::judge_path(class, user_id.to_owned()) {
+                Ok(allow) => Decision::Allow(allow),
+                Err(denial) => Decision::Deny(denial),
+            },
+            Err(e) => Decision::Deny(Denial::Path(e)),
         }
     }
 }
@@ -255,6 +294,64 @@ mod tests {
         assert_eq!(
             decide("", Some(&bearer("user_A"))),
             Decision::Deny(Denial::Path(PathError::NotOriginForm))
+        );
+    }
+
+    #[test]
+    fn decide_user_needs_a_token_even_on_public_paths() {
+        let a = bearer("u");
+        let values = [a.as_bytes()];
+        let gate = authorizer();
+        let req = |path, authorization| RequestView {
+            path,
+            authorization,
+        };
+        assert_eq!(
+            gate.decide_user(&req("/api/auth/session", &values), NOW),
+            Decision::Allow(Allow::Authenticated {
+                user_id: "u".into()
+            })
+        );
+        assert_eq!(
+            gate.decide_user(&req("/api/auth/session", &[]), NOW),
+            Decision::Deny(Denial::Credentials(ExtractError::Missing))
+        );
+        assert_eq!(
+            gate.decide_user(&req("/api/v/x", &values), NOW),
+            Decision::Deny(Denial::NotOwner)
+        );
+    }
+
+    #[test]
+    fn a_trusted_identity_meets_the_same_path_rules() {
+        let gate = authorizer();
+        assert_eq!(
+            gate.decide_for_identity("/api/alice/x", Some("alice")),
+            Decision::Allow(Allow::Owner {
+                user_id: "alice".into()
+            })
+        );
+        assert_eq!(
+            gate.decide_for_identity("/api/bob/x", Some("alice")),
+            Decision::Deny(Denial::NotOwner)
+        );
+        assert_eq!(
+            gate.decide_for_identity("/api/alice/x", None),
+            Decision::Deny(Denial::Credentials(ExtractError::Missing))
+        );
+        assert_eq!(
+            gate.decide_for_identity("/api/auth/x", None),
+            Decision::Allow(Allow::Public)
+        );
+        assert_eq!(
+            gate.decide_for_identity("/api/a/../b", Some("a")),
+            Decision::Deny(Denial::Path(PathError::DotSegment))
+        );
+        assert_eq!(
+            gate.decide_for_identity("/profile", Some("a")),
+            Decision::Allow(Allow::Authenticated {
+                user_id: "a".into()
+            })
         );
     }
 }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds the `uid-gate` Python wheel (abi3: one wheel for CPython 3.9+) with maturin from the
+# project venv, installs it into that venv, and prints the wheel's path.
+#   bash python/build.sh            then: pip install target/wheels/uid_gate-*.whl anywhere
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=$(bash .ci/venv.sh --dev)
+"$venv/bin/maturin" build --manifest-path python/Cargo.toml --out target/wheels \
+  --interpreter "$venv/bin/python" --locked >&2
+wheel=$(ls -t target/wheels/uid_gate-*.whl | head -1)
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel" >&2
+echo "$wheel"

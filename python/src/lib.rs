@@ -1,0 +1,372 @@
+//! `uid_gate._uid_gate`: the thin PyO3 layer over `uid-gate-core`. It translates Python
+//! values in and a [`Decision`] out; every rule lives in the core. The Python package
+//! (`uid_gate`) wraps it with a typed, documented API.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use uid_gate_core::config::{SecretSet, read_secret_file};
+use uid_gate_core::jwks::JwksKeys;
+use uid_gate_core::response::{Answer, DenyKind, INTERNAL, Reason, deny_parts};
+use uid_gate_core::{Authorizer, RequestView, Settings};
+
+create_exception!(
+    _uid_gate,
+    ConfigError,
+    PyValueError,
+    "A configuration problem; `var` names the variable it is about."
+);
+
+/// The gate: settings validated once, then one decision per request.
+#[pyclass(frozen, module = "uid_gate._uid_gate", name = "_Gate")]
+struct Gate {
+    authorizer: Authorizer,
+    settings: Settings,
+    /// Set when a token named an unknown JWKS `kid`; the Python refresher takes it.
+    kid_miss: Arc<AtomicBool>,
+    /// The secrets in force, to tell a changed secret file from an unchanged one.
+    secrets: std::sync::Mutex<Option<SecretSet>>,
+}
+
+/// What the gate answered, in HTTP terms.
+#[pyclass(frozen, module = "uid_gate._uid_gate", name = "Decision")]
+struct Decision {
+    answer: Answer,
+}
+
+fn now() -> u64 {
+    // A clock before 1970 makes every token expired: a broken clock closes the gate.
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(u64::MAX, |d| d.as_secs())
+}
+
+/// The `authorization` values: `None`, one `str` or `bytes`, or a list/tuple of them.
+fn header_values<'py>(value: Option<&Bound<'py, PyAny>>) -> PyResult<Vec<Vec<u8>>> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let one = |v: &Bound<'py, PyAny>| -> PyResult<Vec<u8>> {
+        if let Ok(b) = v.cast::<PyBytes>() {
+            Ok(b.as_bytes().to_vec())
+        } else if let Ok(s) = v.cast::<PyString>() {
+            Ok(s.to_cow()?.as_bytes().to_vec())
+        } else {
+            Err(PyTypeError::new_err(
+                "authorization values must be str or bytes",
+            ))
+        }
+    };
+    if value.is_none() {
+        Ok(Vec::new())
+    } else if let Ok(list) = value.cast::<PyList>() {
+        list.iter().map(|v| one(&v)).collect()
+    } else if let Ok(tuple) = value.cast::<PyTuple>() {
+        tuple.iter().map(|v| one(&v)).collect()
+    } else {
+        Ok(vec![one(value)?])
+    }
+}
+
+/// A fault inside the binding becomes a deny: the gate never fails open.
+fn internal() -> Answer {
+    Answer::Deny {
+        reason: Reason::Internal,
+        parts: deny_parts(DenyKind::Internal, INTERNAL),
+    }
+}
+
+fn guarded(f: impl FnOnce() -> Answer) -> Decision {
+    let answer = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| internal());
+    Decision { answer }
+}
+
+#[pymethods]
+impl Gate {
+    /// Builds a gate from (name, value) pairs with uid-gate's variable names and rules.
+    #[staticmethod]
+    fn from_vars(vars: Vec<(String, String)>) -> PyResult<Self> {
+        let settings = Settings::from_vars(vars).map_err(|e| {
+            let var = e.var().unwrap_or("");
+            ConfigError::new_err((e.to_string(), var))
+        })?;
+        let kid_miss = Arc::new(AtomicBool::new(false));
+        let mut authorizer = settings.authorizer();
+        let flag = kid_miss.clone();
+        authorizer.set_unknown_kid_hook(Arc::new(move || flag.store(true, Ordering::Relaxed)));
+        Ok(Self {
+            authorizer,
+            secrets: std::sync::Mutex::new(settings.secrets.clone()),
+            settings,
+            kid_miss,
+        })
+    }
+
+    /// Judges a request: `path` is the raw request target (`/api/alice/tasks?x=1`), as sent.
+    #[pyo3(signature = (path, authorization=None, *, public=true))]
+    fn check(
+        &self,
+        path: &str,
+        authorization: Option<&Bound<'_, PyAny>>,
+        public: bool,
+    ) -> PyResult<Decision> {
+        let values = header_values(authorization)?;
+        let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+        Ok(guarded(|| {
+            let view = RequestView {
+                path,
+                authorization: &refs,
+            };
+            let decision = if public {
+                self.authorizer.decide(&view, now())
+            } else {
+                self.authorizer.decide_user(&view, now())
+            };
+            Answer::of(&decision)
+        }))
+    }
+
+    /// The same with raw ASGI values: `path` and each authorization value as bytes.
+    fn check_raw(&self, path: &[u8], authorization: Vec<Vec<u8>>, public: bool) -> Decision {
+        let refs: Vec<&[u8]> = authorization.iter().map(Vec::as_slice).collect();
+        guarded(|| {
+            // A raw target that is not UTF-8 has raw non-ASCII bytes: judge it as such.
+            let path = String::from_utf8_lossy(path);
+            let view = RequestView {
+                path: &path,
+                authorization: &refs,
+            };
+            let decision = if public {
+                self.authorizer.decide(&view, now())
+            } else {
+                self.authorizer.decide_user(&view, now())
+            };
+            Answer::of(&decision)
+        })
+    }
+
+    /// The path rules for an identity a trusted gateway verified (`None`: no identity).
+    #[pyo3(signature = (path, user_id))]
+    fn check_identity(&self, path: &str, user_id: Option<&str>) -> Decision {
+        guarded(|| Answer::of(&self.authorizer.decide_for_identity(path, user_id)))
+    }
+
+    /// Replaces the JWKS keys with a fetched document; returns how many keys are usable.
+    fn replace_jwks(&self, json: &[u8]) -> PyResult<usize> {
+        let keys = JwksKeys::from_json(json).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let n = keys.len();
+        self.authorizer.verifier().replace_jwks(keys);
+        Ok(n)
+    }
+
+    /// Whether a token named an unknown `kid` since the last call (then fetch the JWKS early).
+    fn take_kid_miss(&self) -> bool {
+        self.kid_miss.swap(false, Ordering::Relaxed)
+    }
+
+    /// Re-reads `BETTER_AUTH_SECRET_FILE`: "unchanged", "applied" or "refused" (old secrets stay).
+    fn reload_secret_file(&self) -> &'static str {
+        let Some(path) = &self.settings.secret_file else {
+            return "unchanged";
+        };
+        let mut current = self
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match read_secret_file(path) {
+            Ok(set) if current.as_ref() == Some(&set) => "unchanged",
+            Ok(set) => {
+                let keys: Vec<&[u8]> = set.iter().map(|s| s.expose()).collect();
+                self.authorizer.verifier().replace_secrets(&keys);
+                *current = Some(set);
+                "applied"
+            }
+            Err(_) => "refused",
+        }
+    }
+
+    /// How many JWKS keys are in force.
+    fn jwks_key_count(&self) -> usize {
+        self.authorizer.verifier().jwks_key_count()
+    }
+
+    #[getter]
+    fn jwks_url(&self) -> Option<String> {
+        self.settings.jwks_url.clone()
+    }
+
+    #[getter]
+    fn jwks_refresh_secs(&self) -> u64 {
+        self.settings.jwks_refresh.as_secs()
+    }
+
+    #[getter]
+    fn secret_file(&self) -> Option<String> {
+        self.settings
+            .secret_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+    }
+
+    #[getter]
+    fn path_templates(&self) -> Vec<String> {
+        self.settings
+            .path_templates
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect()
+    }
+
+    #[getter]
+    fn public_paths(&self) -> Vec<String> {
+        self.settings
+            .public_paths
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect()
+    }
+
+    fn __repr__(&self) -> String {
+        let secrets = self
+            .settings
+            .secrets
+            .as_ref()
+            .map_or(0, |s| s.iter().count());
+        format!(
+            "Gate(secrets=[{secrets} redacted], path_templates={:?}, public_paths={:?}, jwks_url={:?})",
+            self.path_templates(),
+            self.public_paths(),
+            self.settings.jwks_url
+        )
+    }
+}
+
+#[pymethods]
+impl Decision {
+    /// Whether the request may pass.
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.answer.is_allow()
+    }
+
+    /// 200 for an allow; 400, 401, 403 (or 503) for a deny.
+    #[getter]
+    fn status(&self) -> u16 {
+        self.answer.status()
+    }
+
+    /// The stable reason code (`owner`, `expired`, `not_owner`, ...).
+    #[getter]
+    fn reason(&self) -> &'static str {
+        self.answer.reason().code()
+    }
+
+    /// The verified user id (`None` on public paths and denies).
+    #[getter]
+    fn user_id(&self) -> Option<&str> {
+        match &self.answer {
+            Answer::Allow { user_id, .. } => user_id.as_deref(),
+            Answer::Deny { .. } => None,
+        }
+    }
+
+    /// The RFC 6750 `error` code (`invalid_token`, ...); `None` for allows and a bare challenge.
+    #[getter]
+    fn error(&self) -> Option<&'static str> {
+        match &self.answer {
+            Answer::Deny { parts, .. } => {
+                let www = parts
+                    .headers
+                    .iter()
+                    .find(|(k, _)| *k == "www-authenticate")
+                    .map(|(_, v)| v.as_str())?;
+                let kind = [
+                    DenyKind::InvalidToken,
+                    DenyKind::InvalidRequest,
+                    DenyKind::InsufficientScope,
+                    DenyKind::Internal,
+                ]
+                .into_iter()
+                .find(|k| {
+                    k.error_code()
+                        .is_some_and(|c| www.contains(&format!("error=\"{c}\"")))
+                })?;
+                kind.error_code()
+            }
+            Answer::Allow { .. } => None,
+        }
+    }
+
+    /// The deny's headers as (name, value) pairs: `www-authenticate`, `content-type`,
+    /// `cache-control`; empty for an allow.
+    #[getter]
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        match &self.answer {
+            Answer::Deny { parts, .. } => parts.headers.clone(),
+            Answer::Allow { .. } => Vec::new(),
+        }
+    }
+
+    /// The deny's JSON body (`{"error":..,"error_description":..}`); `None` for an allow.
+    #[getter]
+    fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        match &self.answer {
+            Answer::Deny { parts, .. } => Some(PyBytes::new(py, parts.body.as_bytes())),
+            Answer::Allow { .. } => None,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        // Python's spelling: True/False, None, quoted strings.
+        let user = match self.user_id() {
+            None => "None".to_owned(),
+            Some(u) => format!("{u:?}"),
+        };
+        let allowed = if self.allowed() { "True" } else { "False" };
+        format!(
+            "Decision(allowed={allowed}, status={}, reason={:?}, user_id={user})",
+            self.status(),
+            self.reason(),
+        )
+    }
+}
+
+/// The reason code whose deny carries `description` (hosts behind a proxy see only bodies).
+#[pyfunction]
+fn reason_for_description(description: &str) -> Option<&'static str> {
+    uid_gate_core::response::reason_for_description(description).map(Reason::code)
+}
+
+/// The core's answer for a path the token's user does not own (403 `not_owner`).
+#[pyfunction]
+fn _not_owner() -> Decision {
+    Decision {
+        answer: Answer::of(&uid_gate_core::Decision::Deny(
+            uid_gate_core::decision::Denial::NotOwner,
+        )),
+    }
+}
+
+/// Panics inside uid-gate on purpose, to test that the binding fails closed.
+#[pyfunction]
+fn _panic_for_tests(gate: &Gate) -> Decision {
+    let _ = gate;
+    guarded(|| panic!("deliberate panic"))
+}
+
+#[pymodule]
+fn _uid_gate(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Gate>()?;
+    m.add_class::<Decision>()?;
+    m.add("ConfigError", m.py().get_type::<ConfigError>())?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    m.add_function(wrap_pyfunction!(_not_owner, m)?)?;
+    m.add_function(wrap_pyfunction!(reason_for_description, m)?)?;
+    Ok(())
+}

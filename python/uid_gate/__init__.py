@@ -1,0 +1,203 @@
+"""uid-gate inside a Python app: the decision of the uid-gate service (Rust), in process.
+
+A :class:`Gate` verifies the ``Authorization: Bearer`` JWT of a request (HS256 with Better
+Auth's ``BETTER_AUTH_SECRET``, or EdDSA/ES256/RS256 from a JWKS) and checks that the user id
+in the ``{user_id}`` segment of the path is the token's. It answers exactly as the service
+does: same rules, statuses, ``WWW-Authenticate`` challenges, JSON bodies and reason codes.
+
+>>> gate = Gate(secret="...32+ bytes...", public_paths=["/api/auth"])  # doctest: +SKIP
+>>> gate.check("/api/alice/tasks", "Bearer eyJ...")                     # doctest: +SKIP
+Decision(allowed=True, status=200, reason="owner", user_id="alice")
+
+FastAPI: :mod:`uid_gate.fastapi`. Any ASGI app (Starlette, FastAPI): :mod:`uid_gate.asgi`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Optional, Union
+
+from ._refresh import Refresher
+from ._uid_gate import ConfigError as _RustConfigError
+from ._uid_gate import Decision, _Gate
+
+__all__ = ["ConfigError", "Decision", "Gate", "Authorization"]
+
+#: What :meth:`Gate.check` accepts as the request's ``authorization`` header(s).
+Authorization = Union[None, str, bytes, Sequence[Union[str, bytes]]]
+
+# Keyword argument -> the service's variable (the same validation and messages).
+_VARS = {
+    "secret": "BETTER_AUTH_SECRET",
+    "secrets": "BETTER_AUTH_SECRETS",
+    "secret_file": "BETTER_AUTH_SECRET_FILE",
+    "path_templates": "UIDGATE_PATH_TEMPLATES",
+    "public_paths": "UIDGATE_PUBLIC_PATHS",
+    "case_insensitive_paths": "UIDGATE_CASE_INSENSITIVE_PATHS",
+    "uid_claims": "UIDGATE_UID_CLAIMS",
+    "leeway_secs": "UIDGATE_LEEWAY_SECS",
+    "issuer": "UIDGATE_ISSUER",
+    "audience": "UIDGATE_AUDIENCE",
+    "max_token_bytes": "UIDGATE_MAX_TOKEN_BYTES",
+    "max_token_ttl_secs": "UIDGATE_MAX_TOKEN_TTL_SECS",
+    "jwks_file": "UIDGATE_JWKS_FILE",
+    "jwks_url": "UIDGATE_JWKS_URL",
+    "jwks_refresh_secs": "UIDGATE_JWKS_REFRESH_SECS",
+}
+# Read by from_env besides the above: how often the secret file is checked.
+_RELOAD_VAR = "UIDGATE_SECRET_RELOAD_SECS"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, raised when the gate is built (never per request).
+
+    ``var`` names the variable (or keyword argument's variable) it is about; the message
+    never contains a secret.
+    """
+
+    def __init__(self, message: str, var: str) -> None:
+        super().__init__(message)
+        #: The variable the error is about, e.g. ``"BETTER_AUTH_SECRET"``.
+        self.var = var
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+class Gate:
+    """The decision, configured once; a bad configuration raises :class:`ConfigError` here,
+    never per request.
+
+    Keyword arguments mirror the service's variables (``secret`` is
+    ``BETTER_AUTH_SECRET``, ``path_templates`` is ``UIDGATE_PATH_TEMPLATES``, ...); lists may
+    be given as Python lists. With ``jwks_url`` or ``secret_file``, a daemon thread keeps the
+    keys fresh (``refresh=False`` leaves that to you: :meth:`refresh_now`).
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: Optional[str] = None,
+        secrets: Optional[Union[str, Sequence[str]]] = None,
+        secret_file: Optional[Union[str, os.PathLike]] = None,
+        path_templates: Optional[Union[str, Sequence[str]]] = None,
+        public_paths: Optional[Union[str, Sequence[str]]] = None,
+        case_insensitive_paths: Optional[bool] = None,
+        uid_claims: Optional[Union[str, Sequence[str]]] = None,
+        leeway_secs: Optional[int] = None,
+        issuer: Optional[str] = None,
+        audience: Optional[Union[str, Sequence[str]]] = None,
+        max_token_bytes: Optional[int] = None,
+        max_token_ttl_secs: Optional[int] = None,
+        jwks_file: Optional[Union[str, os.PathLike]] = None,
+        jwks_url: Optional[str] = None,
+        jwks_refresh_secs: Optional[int] = None,
+        secret_reload_secs: int = 5,
+        refresh: bool = True,
+    ) -> None:
+        given = dict(
+            secret=secret,
+            secrets=secrets,
+            secret_file=secret_file,
+            path_templates=path_templates,
+            public_paths=public_paths,
+            case_insensitive_paths=case_insensitive_paths,
+            uid_claims=uid_claims,
+            leeway_secs=leeway_secs,
+            issuer=issuer,
+            audience=audience,
+            max_token_bytes=max_token_bytes,
+            max_token_ttl_secs=max_token_ttl_secs,
+            jwks_file=jwks_file,
+            jwks_url=jwks_url,
+            jwks_refresh_secs=jwks_refresh_secs,
+        )
+        pairs = [(_VARS[k], _text(os.fspath(v) if isinstance(v, os.PathLike) else v)) for k, v in given.items() if v is not None]
+        self._init(pairs, secret_reload_secs, refresh)
+
+    def _init(self, pairs: list[tuple[str, str]], reload_secs: int, refresh: bool) -> None:
+        try:
+            self._inner = _Gate.from_vars(pairs)
+        except _RustConfigError as e:
+            raise ConfigError(*e.args) from None
+        self._refresher: Optional[Refresher] = None
+        if self._inner.jwks_url or self._inner.secret_file:
+            self._refresher = Refresher(self._inner, reload_secs)
+            if refresh:
+                self._refresher.start()
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None, *, refresh: bool = True) -> "Gate":
+        """Reads the service's variables from ``environ`` (default: ``os.environ``)."""
+        env = os.environ if environ is None else environ
+        pairs = [(k, v) for k, v in env.items() if k in _VARS.values()]
+        reload_secs = env.get(_RELOAD_VAR, "5")
+        try:
+            secs = int(reload_secs)
+            if not 1 <= secs <= 3600:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"{_RELOAD_VAR}: expected a whole number from 1 to 3600, got {reload_secs!r}", _RELOAD_VAR) from None
+        gate = cls.__new__(cls)
+        gate._init(pairs, secs, refresh)
+        return gate
+
+    def check(self, path: str, authorization: Authorization = None, *, public: bool = True) -> Decision:
+        """Judges a request.
+
+        ``path`` is the raw request target as the client sent it (``/api/alice/tasks?x=1``);
+        never a decoded path, which would hide ``%2F`` and friends. ``authorization`` holds
+        every ``Authorization`` value the request carried. With ``public=False`` a public
+        prefix allows nothing by itself: a token is required everywhere.
+        """
+        return self._inner.check(path, authorization, public=public)
+
+    def check_scope(self, scope: Mapping, *, public: bool = True) -> Decision:
+        """Judges an ASGI ``scope`` (HTTP or WebSocket) from its raw path and headers."""
+        raw_path = scope.get("raw_path")
+        if raw_path is None:
+            # Without the raw path, %2F and / look the same: refuse to guess.
+            raw_path = b""
+        query = scope.get("query_string") or b""
+        target = raw_path + b"?" + query if query else raw_path
+        auth = [v for k, v in scope.get("headers", ()) if k == b"authorization"]
+        return self._inner.check_raw(target, auth, public)
+
+    def check_identity(self, path: str, user_id: Optional[str]) -> Decision:
+        """The path rules for an identity a trusted gateway already verified."""
+        return self._inner.check_identity(path, user_id)
+
+    def refresh_now(self) -> None:
+        """Fetches the JWKS URL and re-reads the secret file once, now."""
+        if self._refresher is not None:
+            self._refresher.run_once()
+
+    @property
+    def jwks_key_count(self) -> int:
+        """How many JWKS keys are in force (0 before the first fetch of a JWKS URL)."""
+        return self._inner.jwks_key_count()
+
+    @property
+    def path_templates(self) -> list[str]:
+        """The user-scoped templates, as configured."""
+        return self._inner.path_templates
+
+    @property
+    def public_paths(self) -> list[str]:
+        """The public prefixes, as configured."""
+        return self._inner.public_paths
+
+    def close(self) -> None:
+        """Stops the background refresher, if any."""
+        if self._refresher is not None:
+            self._refresher.stop()
+
+    def __repr__(self) -> str:
+        return repr(self._inner)
+

@@ -1,0 +1,94 @@
+"""A pure ASGI middleware (no ``BaseHTTPMiddleware``): every request is judged before the app
+sees it, with the service's public paths and templates.
+
+.. code-block:: python
+
+    from uid_gate import Gate
+    from uid_gate.asgi import UidGateMiddleware
+
+    app.add_middleware(UidGateMiddleware, gate=Gate.from_env())   # FastAPI / Starlette
+    # or: app = UidGateMiddleware(app, gate=Gate.from_env())       # any ASGI app
+
+An allowed request reaches the app with ``scope["state"]["uid"]`` (``request.state.uid`` in
+Starlette; ``None`` on public paths) and with ``x-user-id`` set to the verified user, any
+client-sent ``x-user-id`` (or ``x_user_id``) removed. A denied one is answered here with the
+service's status, ``WWW-Authenticate`` challenge and JSON body (WebSockets: closed, 1008).
+
+Behind Envoy, the default re-verifies the token in process (defence in depth). With
+``trust_gateway=True`` the middleware takes ``x-user-id`` as verified and only applies the
+path rules: safe only when the app is reachable through the gateway alone (see the README).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, MutableMapping
+
+from . import Gate
+
+__all__ = ["UidGateMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("uid_gate")
+
+
+def _is_user_header(name: bytes) -> bool:
+    # Both spellings: CGI/WSGI-style servers read x_user_id as HTTP_X_USER_ID too.
+    return name == b"x-user-id" or name.replace(b"_", b"-") == b"x-user-id"
+
+
+class UidGateMiddleware:
+    """Judges every HTTP and WebSocket request with ``gate`` before ``app`` sees it."""
+
+    def __init__(self, app: ASGIApp, gate: Gate, *, trust_gateway: bool = False) -> None:
+        self.app = app
+        self.gate = gate
+        self.trust_gateway = trust_gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if self.trust_gateway:
+            decision = self._trusted(scope)
+        else:
+            decision = self.gate.check_scope(scope)
+        if decision.allowed:
+            user = decision.user_id
+            headers = [(k, v) for k, v in scope["headers"] if not _is_user_header(k)]
+            if user is not None:
+                headers.append((b"x-user-id", user.encode()))
+            scope = dict(scope)
+            scope["headers"] = headers
+            state = dict(scope.get("state") or {})
+            state["uid"] = user
+            scope["state"] = state
+            await self.app(scope, receive, send)
+            return
+        if decision.reason == "internal":
+            log.error("uid-gate failed inside; request denied (503)")
+        if kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = decision.body or b""
+        headers = [(k.encode(), v.encode()) for k, v in decision.headers]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": decision.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _trusted(self, scope: Scope):
+        users = [v for k, v in scope["headers"] if _is_user_header(k)]
+        raw = scope.get("raw_path") or b""
+        query = scope.get("query_string") or b""
+        target = (raw + b"?" + query if query else raw).decode("latin-1")
+        if len(users) > 1:
+            # Two identities: the gateway did not overwrite a client's. Refuse.
+            return self.gate.check_identity(target, None)
+        user = users[0].decode("latin-1") if users else None
+        return self.gate.check_identity(target, user)

@@ -1,0 +1,145 @@
+//! The Python package (python/): its wheel is built and installed into the project venv, then
+//! pytest runs its tests, the conformance table through the Python API, a FastAPI dependency
+//! and a real uvicorn server with the ASGI middleware, from a copy of the table materialized
+//! here (tokens built just before).
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::conformance::{Planned, Table};
+use crate::helpers::*;
+
+/// Builds the wheel with maturin and installs it into the project venv (python/build.sh),
+/// once per test run.
+fn build_and_install_wheel() -> std::path::PathBuf {
+    static WHEEL: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    WHEEL.get_or_init(build).clone()
+}
+
+fn build() -> std::path::PathBuf {
+    let out = Command::new("bash")
+        .arg(repo_root().join("python/build.sh"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("python/build.sh");
+    assert!(out.status.success(), "building the wheel failed");
+    std::path::PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
+}
+
+fn materialize(table: &Table, host: &str) -> Value {
+    let mut cases = Vec::new();
+    let mut skipped = Vec::new();
+    for p in table.plan(host) {
+        match p {
+            Planned::Run(c) => cases.push(json!({
+                "id": c.id,
+                "config": c.config,
+                "method": c.method,
+                "path": c.path,
+                "headers": c.headers,
+                "expect": {
+                    "status": c.expect.status,
+                    "error": c.expect.error,
+                    "reason": c.expect.reason,
+                    "user": c.expect.user,
+                },
+                "host_difference": c.host_difference,
+            })),
+            Planned::Skip { id, why } => skipped.push(json!({"id": id, "why": why})),
+        }
+    }
+    json!({"cases": cases, "skipped": skipped})
+}
+
+#[test]
+fn the_python_package_passes_its_tests_and_the_conformance_table() {
+    let venv = venv();
+    build_and_install_wheel();
+    // The table's temp files (JWKS) live as long as `table`.
+    let table = Table::load();
+    let doc = json!({
+        "python": materialize(&table, "python"),
+        "fastapi": materialize(&table, "fastapi"),
+        "asgi": materialize(&table, "asgi"),
+    });
+    let dir = TempDir::new("pytest");
+    let file = dir.path().join("conformance.json");
+    std::fs::write(&file, doc.to_string()).expect("write");
+    // Tokens from the real better-auth package (tests/interop/mint.mjs) and their secret.
+    let mut ba = crate::interop::better_auth().clone();
+    ba["secret"] = json!(SECRET);
+    let ba_file = dir.path().join("better-auth.json");
+    std::fs::write(&ba_file, ba.to_string()).expect("write");
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"])
+        .arg(repo_root().join("python/tests"))
+        .env("UIDGATE_CONFORMANCE", &file)
+        .env("UIDGATE_BETTER_AUTH", &ba_file)
+        .current_dir(repo_root())
+        .output()
+        .expect("pytest");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "pytest failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for host in ["python", "fastapi", "asgi"] {
+        // Each runner prints its summary (`N cases, M skipped (reasons), ...`).
+        assert!(
+            stdout.contains(&format!("conformance [{host}]:")),
+            "{host} did not run"
+        );
+    }
+    // pytest's closing line, e.g. "12 passed in 3.64s": nothing skipped, failed or errored.
+    let summary = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        summary.contains(" passed") && !summary.contains("skipped") && !summary.contains("failed"),
+        "pytest: {summary}"
+    );
+}
+
+/// The README's command builds a wheel that installs into a fresh venv and works there.
+#[test]
+fn the_wheel_installs_into_a_fresh_venv() {
+    let wheel = build_and_install_wheel();
+    let dir = TempDir::new("fresh-venv");
+    let fresh = dir.path().join("venv");
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&fresh)
+        .status()
+        .expect("venv");
+    assert!(ok.success());
+    let ok = Command::new(fresh.join("bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--disable-pip-version-check",
+        ])
+        .arg(&wheel)
+        .status()
+        .expect("pip");
+    assert!(ok.success(), "the wheel did not install");
+    let out = Command::new(fresh.join("bin/python"))
+        .args([
+            "-c",
+            "import uid_gate; g = uid_gate.Gate(secret='0123456789abcdef0123456789abcdef'); \
+             d = g.check('/api/alice/x'); print(d.status, d.reason)",
+        ])
+        .output()
+        .expect("python");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "401 missing_token"
+    );
+}
