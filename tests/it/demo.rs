@@ -39,7 +39,7 @@ async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
         .await
         .expect("envoy install");
     let ports: Vec<(&str, u16)> = PORT_VARS.iter().map(|v| (*v, free_port())).collect();
-    let out = tokio::time::timeout(Duration::from_secs(120), demo(&ports).output())
+    let out = tokio::time::timeout(Duration::from_secs(300), demo(&ports).output())
         .await
         .expect("demo finishes")
         .expect("run demo");
@@ -49,7 +49,7 @@ async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
         "demo failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout.matches("\nok ").count(), 7, "{stdout}");
+    assert_eq!(stdout.matches("\nok ").count(), 8, "{stdout}");
     assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
 }

@@ -302,6 +302,15 @@ fn the_example_env_file_holds_no_secret() {
 }
 
 #[test]
+fn the_demo_apps_dockerfile_lints_clean_and_runs_unprivileged() {
+    let file = repo_root().join("examples/fastapi/Dockerfile");
+    let (ok, out) = run(Command::new(pip_tool("hadolint")).arg(&file));
+    assert!(ok, "hadolint:\n{out}");
+    let text = std::fs::read_to_string(file).expect("Dockerfile");
+    assert!(text.contains("USER 65534:65534") && text.contains("--locked"), "{text}");
+}
+
+#[test]
 fn dockerfile_lints_clean_and_describes_a_hardened_image() {
     let (ok, out) = run(Command::new(pip_tool("hadolint")).arg(repo_root().join("Dockerfile")));
     assert!(ok, "hadolint:\n{out}");
