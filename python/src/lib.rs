@@ -87,6 +87,22 @@ fn guarded(f: impl FnOnce() -> Answer) -> Decision {
     Decision { answer }
 }
 
+impl Gate {
+    /// The decision for one request; `public: false` requires a token under public prefixes too.
+    fn answer(&self, path: &str, authorization: &[&[u8]], public: bool) -> Answer {
+        let view = RequestView {
+            path,
+            authorization,
+        };
+        let decision = if public {
+            self.authorizer.decide(&view, now())
+        } else {
+            self.authorizer.decide_user(&view, now())
+        };
+        Answer::of(&decision)
+    }
+}
+
 #[pymethods]
 impl Gate {
     /// Builds a gate from (name, value) pairs with uid-gate's variable names and rules.
@@ -118,37 +134,20 @@ impl Gate {
     ) -> PyResult<Decision> {
         let values = header_values(authorization)?;
         let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-        Ok(guarded(|| {
-            let view = RequestView {
-                path,
-                authorization: &refs,
-            };
-            let decision = if public {
-                self.authorizer.decide(&view, now())
-            } else {
-                self.authorizer.decide_user(&view, now())
-            };
-            Answer::of(&decision)
-        }))
+        Ok(guarded(|| self.answer(path, &refs, public)))
     }
 
     /// The same with raw ASGI values: `path` and each authorization value as bytes.
-    fn check_raw(&self, path: &[u8], authorization: Vec<Vec<u8>>, public: bool) -> Decision {
-        let refs: Vec<&[u8]> = authorization.iter().map(Vec::as_slice).collect();
-        guarded(|| {
-            // A raw target that is not UTF-8 has raw non-ASCII bytes: judge it as such.
-            let path = String::from_utf8_lossy(path);
-            let view = RequestView {
-                path: &path,
-                authorization: &refs,
-            };
-            let decision = if public {
-                self.authorizer.decide(&view, now())
-            } else {
-                self.authorizer.decide_user(&view, now())
-            };
-            Answer::of(&decision)
-        })
+    fn check_raw(
+        &self,
+        path: &[u8],
+        authorization: Vec<Bound<'_, PyBytes>>,
+        public: bool,
+    ) -> Decision {
+        // Borrowed, not copied: a `Vec<u8>` would be extracted byte by byte from each value.
+        let refs: Vec<&[u8]> = authorization.iter().map(|b| b.as_bytes()).collect();
+        // A raw target that is not UTF-8 has raw non-ASCII bytes: judge it as such.
+        guarded(|| self.answer(&String::from_utf8_lossy(path), &refs, public))
     }
 
     /// The path rules for an identity a trusted gateway verified (`None`: no identity).

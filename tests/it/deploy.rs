@@ -307,7 +307,10 @@ fn the_demo_apps_dockerfile_lints_clean_and_runs_unprivileged() {
     let (ok, out) = run(Command::new(pip_tool("hadolint")).arg(&file));
     assert!(ok, "hadolint:\n{out}");
     let text = std::fs::read_to_string(file).expect("Dockerfile");
-    assert!(text.contains("USER 65534:65534") && text.contains("--locked"), "{text}");
+    assert!(
+        text.contains("USER 65534:65534") && text.contains("--locked"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -1,8 +1,6 @@
 //! HTTP authorization mode (UIDGATE_HTTP_ADDR): the decision table over plain HTTP, directly
 //! and through a real nginx (`auth_request`) and a real Envoy (HTTP ext_authz service).
 
-use std::time::Duration;
-
 use crate::helpers::*;
 
 #[tokio::test]
@@ -139,51 +137,10 @@ async fn the_original_uri_header_is_used_only_when_configured() {
 
 #[tokio::test]
 async fn through_nginx_auth_request() {
-    let nginx = tokio::task::spawn_blocking(nginx_bin).await.expect("nginx");
+    tokio::task::spawn_blocking(nginx_bin).await.expect("nginx");
     let server = TestServer::start(&[("UIDGATE_HTTP_URI_HEADER", "x-original-uri")]).await;
     let (_echo, echo_addr) = spawn_echo().await;
-    let dir = TempDir::new("nginx");
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr");
-    let conf = std::fs::read_to_string(repo_root().join("examples/nginx/nginx.conf"))
-        .expect("examples/nginx/nginx.conf")
-        .replace("listen 8080;", &format!("listen {listen};"))
-        .replace(
-            "server 127.0.0.1:9193;",
-            &format!("server {};", server.http),
-        )
-        .replace("server 127.0.0.1:8081;", &format!("server {echo_addr};"))
-        .replace(
-            "pid /run/nginx-uid-gate.pid;",
-            &format!("pid {}/nginx.pid;", dir.path().display()),
-        );
-    assert!(
-        conf.contains(&listen.to_string()) && conf.contains(&server.http.to_string()),
-        "example config changed shape"
-    );
-    std::fs::write(dir.path().join("nginx.conf"), &conf).expect("write conf");
-    std::fs::create_dir_all(dir.path().join("logs")).expect("logs");
-    let mut cmd = tokio::process::Command::new(&nginx);
-    cmd.arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(dir.path().join("nginx.conf"))
-        .args([
-            "-g",
-            "daemon off; master_process off; error_log stderr warn;",
-        ]);
-    let _proc = Proc::spawn(cmd);
-    // Wait for nginx.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while http_request(listen, "GET", "/healthz", &[]).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nginx did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (_proc, _dir, listen) = start_nginx(server.http, echo_addr).await;
     let a = bearer("user_A");
     let r = http_request(
         listen,

@@ -166,7 +166,8 @@ mod tests {
             r#"JwksKeys { kids: ["ed1", "es1", "rsa1"] }"#
         );
         let empty = JwksKeys::empty();
-        assert!(empty.is_empty() && empty.len() == 0);
+        assert!(empty.is_empty());
+        assert_eq!(empty.len(), 0);
         // A key whose declared alg disagrees with its type is skipped.
         let es384_claim = P256.replace(r#""kid":"es1""#, r#""kid":"es1","alg":"ES384""#);
         assert!(matches!(
