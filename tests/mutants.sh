@@ -33,13 +33,14 @@ cargo mutants "${args[@]}"
 status=$?
 set -e
 out=target/mutants/mutants.out
+count() { if [ -f "$out/$1.txt" ]; then wc -l < "$out/$1.txt"; else echo 0; fi; }
 for kind in caught missed timeout unviable; do
-  printf '%-9s %s\n' "$kind" "$(wc -l < "$out/$kind.txt" 2> /dev/null || echo 0)"
+  printf '%-9s %s\n' "$kind" "$(count "$kind")"
 done
 # cargo-mutants exits 0 when every mutant was caught, 2 when some were missed, 3 when some
 # only timed out. A timeout is a mutant that made the tests hang: detected. Anything else
 # (4: the unmutated tree fails its tests) is a failure.
-missed=$(wc -l < "$out/missed.txt" 2> /dev/null || echo 0)
+missed=$(count missed)
 if [ "$missed" -gt 0 ]; then
   echo "missed mutants:" && cat "$out/missed.txt"
   exit 2

@@ -3,7 +3,6 @@
 
 use crate::extract::{self, ExtractError};
 use crate::path_policy::{PathClass, PathError, PathPolicy};
-use crate::response::Answer;
 use crate::verify::{Verifier, VerifyError};
 
 /// What one request brings to the decision.
@@ -90,12 +89,6 @@ impl Authorizer {
             Ok(allow) => Decision::Allow(allow),
             Err(denial) => Decision::Deny(denial),
         }
-    }
-
-    /// Decides one request and maps it to the answer every host renders: the single entry
-    /// point of the gRPC server, the HTTP mode and the Python package.
-    pub fn judge(&self, req: &RequestView<'_>, now: u64) -> Answer {
-        Answer::of(&self.decide(req, now))
     }
 
     /// Calls `hook` whenever a token names an unknown JWKS `kid` (see [`Verifier::set_unknown_kid_hook`]).

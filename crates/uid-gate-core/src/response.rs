@@ -266,6 +266,15 @@ pub fn www_authenticate(kind: DenyKind, description: &str) -> String {
 /// The description of an allow whose user id cannot travel in a header.
 const UNSENDABLE_USER_ID: &str = "token user id cannot be sent in a header";
 
+impl crate::decision::Authorizer {
+    /// Decides one request and maps it to the answer every host renders: the single entry
+    /// point of the gRPC server, the HTTP mode and the Python package. (Here, not in
+    /// `decision`, so that the decision does not depend on how it is rendered.)
+    pub fn judge(&self, req: &crate::decision::RequestView<'_>, now: u64) -> Answer {
+        Answer::of(&self.decide(req, now))
+    }
+}
+
 /// What a host sends back for one decision: the only form in which hosts see decisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
