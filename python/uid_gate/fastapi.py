@@ -25,6 +25,7 @@ same 400 as through Envoy.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Optional
 
 from fastapi import FastAPI, HTTPException, Request
@@ -36,6 +37,8 @@ from . import Decision, Gate
 from ._uid_gate import _not_owner
 
 __all__ = ["GateAuth", "GateHTTPException", "install"]
+
+log = logging.getLogger("uid_gate")
 
 
 class GateHTTPException(HTTPException):
@@ -86,6 +89,8 @@ class _GateDependency(SecurityBase):
         # Async and I/O-free: the check takes microseconds, so no thread-pool hop.
         decision = self._gate.check_scope(request.scope, public=self._mode == "identity")
         if not decision.allowed:
+            if decision.reason == "internal":
+                log.error("uid-gate failed inside; request denied (503)")
             raise GateHTTPException(decision)
         if self._mode == "owner" and decision.reason != "owner":
             # The route is under no user-scoped template, so the path names no owner: this
