@@ -7,6 +7,18 @@ use tokio::process::Command;
 
 use crate::helpers::*;
 
+/// The admin address the binary logged (`"message":"admin endpoint listening…","addr":…`).
+async fn admin_address(proc: &mut Proc) -> std::net::SocketAddr {
+    proc.wait_for("admin address", |l| {
+        let v: Value = serde_json::from_str(l).ok()?;
+        v["message"]
+            .as_str()?
+            .starts_with("admin endpoint")
+            .then(|| v["addr"].as_str()?.parse().ok())?
+    })
+    .await
+}
+
 async fn run_binary(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_uid-gate"))
         .args(args)
@@ -299,15 +311,7 @@ async fn check_config_validates_without_serving() {
 #[tokio::test]
 async fn the_binary_serves_metrics_on_its_admin_port() {
     let (mut proc, addr) = spawn_uid_gate(&env(&[])).await;
-    let admin: std::net::SocketAddr = proc
-        .wait_for("admin address", |l| {
-            let v: Value = serde_json::from_str(l).ok()?;
-            v["message"]
-                .as_str()?
-                .starts_with("admin endpoint")
-                .then(|| v["addr"].as_str()?.parse().ok())?
-        })
-        .await;
+    let admin = admin_address(&mut proc).await;
     let mut client =
         uid_gate::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient::connect(
             format!("http://{addr}"),
@@ -357,15 +361,7 @@ async fn jwks_only_is_not_ready_until_the_first_key_set_loads() {
         ("UIDGATE_JWKS_REFRESH_SECS", "1"),
     ]))
     .await;
-    let admin: std::net::SocketAddr = proc
-        .wait_for("admin address", |l| {
-            let v: Value = serde_json::from_str(l).ok()?;
-            v["message"]
-                .as_str()?
-                .starts_with("admin endpoint")
-                .then(|| v["addr"].as_str()?.parse().ok())?
-        })
-        .await;
+    let admin = admin_address(&mut proc).await;
     proc.wait_for("the reason it is not ready", |l| {
         l.contains("NOT_SERVING until the first JWKS fetch succeeds")
             .then_some(())
