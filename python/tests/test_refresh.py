@@ -1,0 +1,87 @@
+"""The gate's key refreshes, as the service does them: a rotated secret file is picked up
+without a restart (a bad one is refused, the old secrets stay), and a token naming a `kid`
+the JWKS lacks makes the refresher fetch the JWKS early."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+
+from test_api import token
+
+from uid_gate import Gate
+
+OLD = "old-secret-old-secret-old-secret-01"
+NEW = "new-secret-new-secret-new-secret-02"
+
+
+def _bearer(key: str) -> str:
+    return "Bearer " + token({"uid": "alice", "exp": int(time.time()) + 600}, key)
+
+
+def test_a_rotated_secret_file_is_applied_without_a_restart(tmp_path):
+    path = tmp_path / "secret"
+    path.write_text(OLD + "\n")
+    gate = Gate(secret_file=path, refresh=False)
+    assert gate.check("/api/alice", _bearer(OLD)).allowed
+    assert gate.check("/api/alice", _bearer(NEW)).reason == "bad_signature"
+    # Rotation, step 1: the new secret first, the old one still accepted.
+    path.write_text(f"{NEW}\n{OLD}\n")
+    gate.refresh_now()
+    assert gate.check("/api/alice", _bearer(NEW)).allowed
+    assert gate.check("/api/alice", _bearer(OLD)).allowed
+    # A broken file is refused: the secrets in force stay.
+    path.write_text("short\n")
+    gate.refresh_now()
+    assert gate.check("/api/alice", _bearer(NEW)).allowed
+    # Step 2: the old secret retired.
+    path.write_text(NEW + "\n")
+    gate.refresh_now()
+    assert gate.check("/api/alice", _bearer(NEW)).allowed
+    assert gate.check("/api/alice", _bearer(OLD)).reason == "bad_signature"
+
+
+class _Jwks(http.server.BaseHTTPRequestHandler):
+    body = b""
+    hits = 0
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        type(self).hits += 1
+        self.send_response(200)
+        self.send_header("content-length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_unknown_kid_makes_the_refresher_fetch_early(better_auth):
+    other = better_auth["other_jwks"]  # ES256/RS256 keys, not the EdDSA token's
+    _Jwks.body = json.dumps(other).encode()
+    _Jwks.hits = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jwks"
+        # A refresh interval of an hour: only an unknown kid can bring the new key in time.
+        gate = Gate(jwks_url=url, jwks_refresh_secs=3600)
+        deadline = time.monotonic() + 10
+        while gate.jwks_key_count == 0:
+            assert time.monotonic() < deadline, "the first JWKS fetch never happened"
+            time.sleep(0.05)
+        carol = better_auth["users"]["carol"]
+        bearer = "Bearer " + better_auth["tokens"]["eddsa"]
+        assert gate.check(f"/api/{carol}/tasks", bearer).reason == "unknown_kid"
+        # The issuer rotates its key in; the next unknown-kid miss fetches it (at most every 2 s).
+        _Jwks.body = json.dumps(better_auth["jwks"]).encode()
+        deadline = time.monotonic() + 10
+        while not gate.check(f"/api/{carol}/tasks", bearer).allowed:
+            assert time.monotonic() < deadline, "the unknown kid never triggered a fetch"
+            time.sleep(0.1)
+        assert _Jwks.hits >= 2
+        gate.close()
+    finally:
+        server.shutdown()
