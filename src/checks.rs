@@ -2,11 +2,11 @@
 //! log the answer. Never the token; only the reason, the path without its query, and for
 //! user-scoped paths the template that matched and the segment it read.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use tracing::info;
 use uid_gate_core::response::{Answer, Reason};
-use uid_gate_core::{Authorizer, RequestView};
+use uid_gate_core::{Authorizer, RequestView, unix_now};
 
 use crate::metrics::Metrics;
 use crate::telemetry::sanitize;
@@ -49,12 +49,4 @@ fn log(authorizer: &Authorizer, answer: &Answer, target: &str, request_id: &str,
     } else {
         info!(target: "uid_gate::deny", decision = "deny", status, reason, path = %path, template, user_segment = %segment, request_id = %request_id, latency_us, "check");
     }
-}
-
-/// Seconds since the Unix epoch. A clock before 1970 yields `u64::MAX`, which makes every
-/// token expired: a broken clock must close the gate, not open it.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(u64::MAX, |d| d.as_secs())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tracing::{debug, info, warn};
 use uid_gate_core::Authorizer;
-use uid_gate_core::config::SecretSet;
+use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
 
 use crate::metrics::Metrics;
 
@@ -94,46 +94,27 @@ async fn fetch_jwks(
     }
 }
 
-/// What one look at the secret file found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reload {
-    /// Same secrets as before.
-    Unchanged,
-    /// New secrets are in force.
-    Applied,
-    /// The file could not be read or held an invalid secret; the previous secrets stay.
-    Refused,
-}
-
-/// Re-reads the secret file and, if it changed and is valid, swaps the verifier's keys.
-/// Kubernetes updates a mounted Secret by swapping a symlink, so a read sees either the old
-/// or the new file, never half of one.
+/// Re-reads the secret file (see [`reload_secret_file`]), then counts and logs the outcome.
 pub fn reload_secrets(
     path: &std::path::Path,
     authorizer: &Authorizer,
     metrics: &Metrics,
     current: &mut SecretSet,
 ) -> Reload {
-    match uid_gate_core::config::read_secret_file(path) {
-        Ok(secrets) if secrets == *current => Reload::Unchanged,
-        Ok(secrets) => {
-            let keys: Vec<&[u8]> = secrets.iter().map(|s| s.expose()).collect();
-            authorizer.verifier().replace_secrets(&keys);
-            metrics.secret_reloaded(keys.len());
-            info!(
-                keys = keys.len(),
-                "secret file changed; new secrets in force"
-            );
-            *current = secrets;
-            Reload::Applied
+    let outcome = reload_secret_file(path, authorizer.verifier(), current);
+    match &outcome {
+        Reload::Unchanged => {}
+        Reload::Applied(keys) => {
+            metrics.secret_reloaded(*keys);
+            info!(keys, "secret file changed; new secrets in force");
         }
-        Err(e) => {
+        Reload::Refused(e) => {
             metrics.secret_reload_failed();
             // ConfigError never contains secret bytes, only lengths and the path.
             warn!(error = %e, "secret file changed but was refused; keeping the previous secrets");
-            Reload::Refused
         }
     }
+    outcome
 }
 
 /// Re-reads the secret file every `every` until `stop` completes.

@@ -5,16 +5,15 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use uid_gate_core::config::{SecretSet, read_secret_file};
+use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
 use uid_gate_core::jwks::JwksKeys;
 use uid_gate_core::response::{Answer, DenyKind, INTERNAL, Reason, deny_parts};
-use uid_gate_core::{Authorizer, RequestView, Settings};
+use uid_gate_core::{Authorizer, RequestView, Settings, unix_now};
 
 create_exception!(
     _uid_gate,
@@ -38,13 +37,6 @@ struct Gate {
 #[pyclass(frozen, module = "uid_gate._uid_gate", name = "Decision")]
 struct Decision {
     answer: Answer,
-}
-
-fn now() -> u64 {
-    // A clock before 1970 makes every token expired: a broken clock closes the gate.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(u64::MAX, |d| d.as_secs())
 }
 
 /// The `authorization` values: `None`, one `str` or `bytes`, or a list/tuple of them.
@@ -95,9 +87,9 @@ impl Gate {
             authorization,
         };
         let decision = if public {
-            self.authorizer.decide(&view, now())
+            self.authorizer.decide(&view, unix_now())
         } else {
-            self.authorizer.decide_user(&view, now())
+            self.authorizer.decide_user(&view, unix_now())
         };
         Answer::of(&decision)
     }
@@ -178,15 +170,13 @@ impl Gate {
             .secrets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match read_secret_file(path) {
-            Ok(set) if current.as_ref() == Some(&set) => "unchanged",
-            Ok(set) => {
-                let keys: Vec<&[u8]> = set.iter().map(|s| s.expose()).collect();
-                self.authorizer.verifier().replace_secrets(&keys);
-                *current = Some(set);
-                "applied"
-            }
-            Err(_) => "refused",
+        let Some(current) = current.as_mut() else {
+            return "unchanged";
+        };
+        match reload_secret_file(path, self.authorizer.verifier(), current) {
+            Reload::Unchanged => "unchanged",
+            Reload::Applied(_) => "applied",
+            Reload::Refused(_) => "refused",
         }
     }
 

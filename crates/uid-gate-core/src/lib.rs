@@ -21,5 +21,13 @@ pub mod response;
 pub mod verify;
 
 pub use config::{ConfigError, Settings};
+
+/// Seconds since the Unix epoch, for the `now` of a decision. A clock before 1970 yields
+/// `u64::MAX`, which makes every token expired: a broken clock closes the gate, not opens it.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(u64::MAX, |d| d.as_secs())
+}
 pub use decision::{Authorizer, Decision, RequestView};
 pub use response::{Answer, Reason};

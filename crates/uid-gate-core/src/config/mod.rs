@@ -17,7 +17,9 @@ use crate::verify::{ClaimRules, Verifier};
 mod secrets;
 pub mod vars;
 
-pub use secrets::{MIN_SECRET_BYTES, Secret, SecretSet, read_secret_file};
+pub use secrets::{
+    MIN_SECRET_BYTES, Reload, Secret, SecretSet, read_secret_file, reload_secret_file,
+};
 use vars::{bounded, list_items, non_empty, patterns, uid_claims};
 
 /// A configuration problem; a host reports it at start-up and refuses to run.

@@ -130,3 +130,36 @@ fn validate_secret(var: &'static str, bytes: Vec<u8>) -> Result<Secret, ConfigEr
     };
     Err(ConfigError::Invalid { var, reason })
 }
+
+/// What one look at the secret file found.
+#[derive(Debug)]
+pub enum Reload {
+    /// The same secrets as those in force.
+    Unchanged,
+    /// New secrets are in force (this many).
+    Applied(usize),
+    /// The file could not be read or held an invalid secret; the previous secrets stay.
+    /// The error carries lengths and the path, never secret bytes.
+    Refused(ConfigError),
+}
+
+/// Re-reads the secret file and, if it changed and is valid, swaps `verifier`'s keys and
+/// `current`. Kubernetes updates a mounted Secret by swapping a symlink, so a read sees either
+/// the old or the new file, never half of one. Every host reloads through this one function.
+pub fn reload_secret_file(
+    path: &Path,
+    verifier: &crate::verify::Verifier,
+    current: &mut SecretSet,
+) -> Reload {
+    match read_secret_file(path) {
+        Ok(secrets) if secrets == *current => Reload::Unchanged,
+        Ok(secrets) => {
+            let keys: Vec<&[u8]> = secrets.iter().map(|s| s.expose()).collect();
+            verifier.replace_secrets(&keys);
+            let n = keys.len();
+            *current = secrets;
+            Reload::Applied(n)
+        }
+        Err(e) => Reload::Refused(e),
+    }
+}

@@ -319,3 +319,63 @@ fn a_jwks_url_starts_with_an_empty_key_set() {
         "the refetch hook was not called"
     );
 }
+
+#[test]
+fn a_changed_secret_file_is_applied_and_a_bad_one_refused() {
+    use crate::verify::{ClaimRules, Verifier, VerifyError};
+    let dir = std::env::temp_dir().join(format!("uid-gate-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("secret");
+    let new = "new-secret-new-secret-new-secret-1";
+    std::fs::write(&path, format!("{GOOD}\n")).expect("write");
+    let mut current = read_secret_file(&path).expect("secret");
+    let rules = ClaimRules {
+        uid_claims: vec!["uid".into()],
+        leeway_secs: 0,
+        issuer: None,
+        audiences: vec![],
+    };
+    let verifier = Verifier::new(&[GOOD.as_bytes()], rules);
+    let claims = serde_json::json!({"uid": "u", "exp": 4_102_444_800_u64});
+    let signed_new = crate::mint::sign_claims(new.as_bytes(), &claims).expect("sign");
+    let signed_old = crate::mint::sign_claims(GOOD.as_bytes(), &claims).expect("sign");
+    assert!(matches!(
+        reload_secret_file(&path, &verifier, &mut current),
+        Reload::Unchanged
+    ));
+    std::fs::write(&path, format!("{new}\n{GOOD}\n")).expect("write");
+    assert!(matches!(
+        reload_secret_file(&path, &verifier, &mut current),
+        Reload::Applied(2)
+    ));
+    assert_eq!(current.current.expose(), new.as_bytes());
+    assert!(verifier.verify(&signed_new, 0).is_ok() && verifier.verify(&signed_old, 0).is_ok());
+    std::fs::write(&path, "short\n").expect("write");
+    assert!(matches!(
+        reload_secret_file(&path, &verifier, &mut current),
+        Reload::Refused(_)
+    ));
+    assert_eq!(
+        current.current.expose(),
+        new.as_bytes(),
+        "the secrets in force stay"
+    );
+    assert!(verifier.verify(&signed_new, 0).is_ok());
+    std::fs::write(&path, format!("{new}\n")).expect("write");
+    assert!(matches!(
+        reload_secret_file(&path, &verifier, &mut current),
+        Reload::Applied(1)
+    ));
+    assert_eq!(
+        verifier.verify(&signed_old, 0),
+        Err(VerifyError::BadSignature)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_clock_reads_seconds_since_the_epoch() {
+    let now = crate::unix_now();
+    // After 2024 and before 2200: a real clock, in seconds.
+    assert!((1_700_000_000..7_258_118_400).contains(&now), "{now}");
+}
