@@ -106,15 +106,6 @@ pub fn grpc_code(kind: DenyKind) -> tonic::Code {
     }
 }
 
-fn grpc_code_of(status: u16) -> tonic::Code {
-    match status {
-        401 => tonic::Code::Unauthenticated,
-        400 => tonic::Code::InvalidArgument,
-        403 => tonic::Code::PermissionDenied,
-        _ => tonic::Code::Unavailable,
-    }
-}
-
 /// Builds the `CheckResponse` Envoy acts on.
 pub fn check_response(answer: &Answer) -> CheckResponse {
     match answer {
@@ -150,7 +141,7 @@ pub fn check_response(answer: &Answer) -> CheckResponse {
             };
             CheckResponse {
                 status: Some(rpc::Status {
-                    code: grpc_code_of(parts.status) as i32,
+                    code: grpc_code(parts.kind) as i32,
                     message: reason.code().to_owned(),
                     details: Vec::new(),
                 }),
@@ -228,7 +219,6 @@ mod tests {
             (DenyKind::Internal, tonic::Code::Unavailable),
         ] {
             assert_eq!(grpc_code(kind), code);
-            assert_eq!(grpc_code_of(kind.http_status()), code);
         }
     }
 

@@ -269,25 +269,7 @@ impl Decision {
     #[getter]
     fn error(&self) -> Option<&'static str> {
         match &self.answer {
-            Answer::Deny { parts, .. } => {
-                let www = parts
-                    .headers
-                    .iter()
-                    .find(|(k, _)| *k == "www-authenticate")
-                    .map(|(_, v)| v.as_str())?;
-                let kind = [
-                    DenyKind::InvalidToken,
-                    DenyKind::InvalidRequest,
-                    DenyKind::InsufficientScope,
-                    DenyKind::Internal,
-                ]
-                .into_iter()
-                .find(|k| {
-                    k.error_code()
-                        .is_some_and(|c| www.contains(&format!("error=\"{c}\"")))
-                })?;
-                kind.error_code()
-            }
+            Answer::Deny { parts, .. } => parts.kind.error_code(),
             Answer::Allow { .. } => None,
         }
     }

@@ -225,6 +225,8 @@ impl Denial {
 /// The HTTP side of a deny, shared by the gRPC and the plain-HTTP mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DenyParts {
+    /// Which deny this is (its RFC 6750 error code, and for gRPC its status code).
+    pub kind: DenyKind,
     /// 400, 401, 403 (or 503).
     pub status: u16,
     /// `www-authenticate`, `content-type`, `cache-control`.
@@ -238,6 +240,7 @@ pub struct DenyParts {
 pub fn deny_parts(kind: DenyKind, description: &str) -> DenyParts {
     let error = kind.error_code().unwrap_or("unauthorized");
     DenyParts {
+        kind,
         status: kind.http_status(),
         headers: vec![
             ("www-authenticate", www_authenticate(kind, description)),
