@@ -290,8 +290,7 @@ pub fn summary(config: &Config, extra_paths: &[String]) -> String {
         let _ = writeln!(out, "  {k:<20}{v}");
     }
     out.push_str("how paths are judged:\n");
-    let authorizer = p.authorizer();
-    let policy = authorizer.paths();
+    let policy = p.path_policy();
     for path in SAMPLE_PATHS
         .iter()
         .copied()

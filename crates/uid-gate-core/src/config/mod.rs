@@ -329,9 +329,13 @@ impl Settings {
             _ if self.jwks_url.is_some() => verifier.with_jwks(JwksKeys::empty()),
             _ => verifier,
         };
-        let paths = PathPolicy::new(self.path_templates.clone(), self.public_paths.clone())
-            .case_insensitive(self.case_insensitive_paths);
-        Authorizer::new(verifier, paths, self.max_token_bytes)
+        Authorizer::new(verifier, self.path_policy(), self.max_token_bytes)
+    }
+
+    /// The path half of the decision: templates, public prefixes and their case rule.
+    pub fn path_policy(&self) -> PathPolicy {
+        PathPolicy::new(self.path_templates.clone(), self.public_paths.clone())
+            .case_insensitive(self.case_insensitive_paths)
     }
 }
 
