@@ -27,6 +27,15 @@ pub fn judge(
 }
 
 fn log(authorizer: &Authorizer, answer: &Answer, target: &str, request_id: &str, started: Instant) {
+    // Nothing below is needed when the line is filtered out (`uid_gate::allow=off`).
+    let wanted = if answer.is_allow() {
+        tracing::enabled!(target: "uid_gate::allow", tracing::Level::INFO)
+    } else {
+        tracing::enabled!(target: "uid_gate::deny", tracing::Level::INFO)
+    };
+    if !wanted {
+        return;
+    }
     let path = sanitize(target.split('?').next().unwrap_or_default(), 256);
     let request_id = sanitize(request_id, 64);
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
