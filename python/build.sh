@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the `uid-gate` Python wheel (abi3: one wheel for CPython 3.9+) with maturin from the
 # project venv, installs it into that venv, and prints the wheel's path.
-#   bash python/build.sh            then: pip install target/wheels/uid_gate-*.whl anywhere
+#   bash python/build.sh            then, into your own venv: pip install target/wheels/uid_gate-*.whl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=$(bash .ci/venv.sh --dev)

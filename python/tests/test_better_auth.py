@@ -5,9 +5,6 @@ the gate's background refresher."""
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
 import time
 
 from fastapi import Depends, FastAPI
@@ -50,43 +47,21 @@ def test_hs256_tokens_from_better_auth(better_auth):
     assert 'error="invalid_token"' in expired.headers["www-authenticate"]
 
 
-class _Jwks(http.server.BaseHTTPRequestHandler):
-    body = b""
-    hits = 0
-
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        type(self).hits += 1
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_the_plugins_eddsa_token_through_a_jwks_url(better_auth):
-    _Jwks.body = json.dumps(better_auth["jwks"]).encode()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Jwks)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/api/auth/jwks"
-        base = better_auth["base_url"]
-        gate = Gate(jwks_url=url, issuer=base, audience=base)
-        deadline = time.monotonic() + 10
-        while gate.jwks_key_count == 0:
-            assert time.monotonic() < deadline, "the JWKS was never fetched"
-            time.sleep(0.05)
-        client = _app(gate)
-        carol, alice = better_auth["users"]["carol"], better_auth["users"]["alice"]
-        bearer = {"authorization": f"Bearer {better_auth['tokens']['eddsa']}"}
-        r = client.get(f"/api/{carol}/tasks", headers=bearer)
-        assert (r.status_code, r.json()) == (200, {"owner": carol})
-        assert client.get(f"/api/{alice}/tasks", headers=bearer).status_code == 403
-        # No secret configured: an HS256 token cannot pass.
-        hs = {"authorization": f"Bearer {better_auth['tokens']['plugin_hs256']}"}
-        assert client.get(f"/api/{alice}/tasks", headers=hs).status_code == 401
-        gate.close()
-    finally:
-        server.shutdown()
+def test_the_plugins_eddsa_token_through_a_jwks_url(better_auth, jwks_server):
+    jwks_server.serve(better_auth["jwks"])
+    base = better_auth["base_url"]
+    gate = Gate(jwks_url=jwks_server.url, issuer=base, audience=base)
+    deadline = time.monotonic() + 10
+    while gate.jwks_key_count == 0:
+        assert time.monotonic() < deadline, "the JWKS was never fetched"
+        time.sleep(0.05)
+    client = _app(gate)
+    carol, alice = better_auth["users"]["carol"], better_auth["users"]["alice"]
+    bearer = {"authorization": f"Bearer {better_auth['tokens']['eddsa']}"}
+    r = client.get(f"/api/{carol}/tasks", headers=bearer)
+    assert (r.status_code, r.json()) == (200, {"owner": carol})
+    assert client.get(f"/api/{alice}/tasks", headers=bearer).status_code == 403
+    # No secret configured: an HS256 token cannot pass.
+    hs = {"authorization": f"Bearer {better_auth['tokens']['plugin_hs256']}"}
+    assert client.get(f"/api/{alice}/tasks", headers=hs).status_code == 401
+    gate.close()

@@ -4,9 +4,6 @@ the JWKS lacks makes the refresher fetch the JWKS early."""
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
 import time
 
 from test_api import token
@@ -43,45 +40,22 @@ def test_a_rotated_secret_file_is_applied_without_a_restart(tmp_path):
     assert gate.check("/api/alice", _bearer(OLD)).reason == "bad_signature"
 
 
-class _Jwks(http.server.BaseHTTPRequestHandler):
-    body = b""
-    hits = 0
-
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        type(self).hits += 1
-        self.send_response(200)
-        self.send_header("content-length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_an_unknown_kid_makes_the_refresher_fetch_early(better_auth):
-    other = better_auth["other_jwks"]  # ES256/RS256 keys, not the EdDSA token's
-    _Jwks.body = json.dumps(other).encode()
-    _Jwks.hits = 0
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Jwks)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/jwks"
-        # A refresh interval of an hour: only an unknown kid can bring the new key in time.
-        gate = Gate(jwks_url=url, jwks_refresh_secs=3600)
-        deadline = time.monotonic() + 10
-        while gate.jwks_key_count == 0:
-            assert time.monotonic() < deadline, "the first JWKS fetch never happened"
-            time.sleep(0.05)
-        carol = better_auth["users"]["carol"]
-        bearer = "Bearer " + better_auth["tokens"]["eddsa"]
-        assert gate.check(f"/api/{carol}/tasks", bearer).reason == "unknown_kid"
-        # The issuer rotates its key in; the next unknown-kid miss fetches it (at most every 2 s).
-        _Jwks.body = json.dumps(better_auth["jwks"]).encode()
-        deadline = time.monotonic() + 10
-        while not gate.check(f"/api/{carol}/tasks", bearer).allowed:
-            assert time.monotonic() < deadline, "the unknown kid never triggered a fetch"
-            time.sleep(0.1)
-        assert _Jwks.hits >= 2
-        gate.close()
-    finally:
-        server.shutdown()
+def test_an_unknown_kid_makes_the_refresher_fetch_early(better_auth, jwks_server):
+    jwks_server.serve(better_auth["other_jwks"])  # ES256/RS256 keys, not the EdDSA token's
+    # A refresh interval of an hour: only an unknown kid can bring the new key in time.
+    gate = Gate(jwks_url=jwks_server.url, jwks_refresh_secs=3600)
+    deadline = time.monotonic() + 10
+    while gate.jwks_key_count == 0:
+        assert time.monotonic() < deadline, "the first JWKS fetch never happened"
+        time.sleep(0.05)
+    carol = better_auth["users"]["carol"]
+    bearer = "Bearer " + better_auth["tokens"]["eddsa"]
+    assert gate.check(f"/api/{carol}/tasks", bearer).reason == "unknown_kid"
+    # The issuer rotates its key in; the next unknown-kid miss fetches it (at most every 2 s).
+    jwks_server.serve(better_auth["jwks"])
+    deadline = time.monotonic() + 10
+    while not gate.check(f"/api/{carol}/tasks", bearer).allowed:
+        assert time.monotonic() < deadline, "the unknown kid never triggered a fetch"
+        time.sleep(0.1)
+    assert jwks_server.hits >= 2
+    gate.close()

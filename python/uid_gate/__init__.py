@@ -49,6 +49,14 @@ _VARS = {
 _RELOAD_VAR = "UIDGATE_SECRET_RELOAD_SECS"
 
 
+def raw_target(scope: Mapping) -> bytes:
+    """The request target as the client sent it: ``raw_path`` and the query string. Without
+    ``raw_path``, ``%2F`` and ``/`` look the same, so the target is empty: refused, not guessed."""
+    raw_path = scope.get("raw_path") or b""
+    query = scope.get("query_string") or b""
+    return raw_path + b"?" + query if query else raw_path
+
+
 class ConfigError(ValueError):
     """A configuration problem, raised when the gate is built (never per request).
 
@@ -160,14 +168,8 @@ class Gate:
 
     def check_scope(self, scope: Mapping, *, public: bool = True) -> Decision:
         """Judges an ASGI ``scope`` (HTTP or WebSocket) from its raw path and headers."""
-        raw_path = scope.get("raw_path")
-        if raw_path is None:
-            # Without the raw path, %2F and / look the same: refuse to guess.
-            raw_path = b""
-        query = scope.get("query_string") or b""
-        target = raw_path + b"?" + query if query else raw_path
         auth = [v for k, v in scope.get("headers", ()) if k == b"authorization"]
-        return self._inner.check_raw(target, auth, public)
+        return self._inner.check_raw(raw_target(scope), auth, public)
 
     def check_identity(self, path: str, user_id: Optional[str]) -> Decision:
         """The path rules for an identity a trusted gateway already verified."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Awaitable, Callable, MutableMapping
 
-from . import Gate
+from . import Gate, raw_target
 
 __all__ = ["UidGateMiddleware"]
 
@@ -84,9 +84,7 @@ class UidGateMiddleware:
 
     def _trusted(self, scope: Scope):
         users = [v for k, v in scope["headers"] if _is_user_header(k)]
-        raw = scope.get("raw_path") or b""
-        query = scope.get("query_string") or b""
-        target = (raw + b"?" + query if query else raw).decode("latin-1")
+        target = raw_target(scope).decode("latin-1")
         if len(users) > 1:
             # Two identities: the gateway did not overwrite a client's. Refuse.
             return self.gate.check_identity(target, None)
