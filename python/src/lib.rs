@@ -91,7 +91,7 @@ impl Gate {
         } else {
             self.authorizer.decide_user(&view, unix_now())
         };
-        Answer::of(&decision)
+        Answer::from(decision)
     }
 }
 
@@ -145,7 +145,7 @@ impl Gate {
     /// The path rules for an identity a trusted gateway verified (`None`: no identity).
     #[pyo3(signature = (path, user_id))]
     fn check_identity(&self, path: &str, user_id: Option<&str>) -> Decision {
-        guarded(|| Answer::of(&self.authorizer.decide_for_identity(path, user_id)))
+        guarded(|| Answer::from(self.authorizer.decide_for_identity(path, user_id)))
     }
 
     /// Replaces the JWKS keys with a fetched document; returns how many keys are usable.

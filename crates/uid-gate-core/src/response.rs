@@ -269,12 +269,42 @@ pub fn www_authenticate(kind: DenyKind, description: &str) -> String {
 /// The description of an allow whose user id cannot travel in a header.
 const UNSENDABLE_USER_ID: &str = "token user id cannot be sent in a header";
 
+impl From<Decision> for Answer {
+    /// [`Answer::of`], taking the decision by value so an allow's user id moves, not copies.
+    fn from(decision: Decision) -> Answer {
+        let reason = decision.reason();
+        match decision {
+            Decision::Allow(Allow::Public) => Answer::Allow {
+                reason,
+                user_id: None,
+            },
+            Decision::Allow(Allow::Owner { user_id } | Allow::Authenticated { user_id }) => {
+                if is_header_safe(&user_id) {
+                    Answer::Allow {
+                        reason,
+                        user_id: Some(user_id),
+                    }
+                } else {
+                    Answer::Deny {
+                        reason: Reason::UnsendableUserId,
+                        parts: deny_parts(DenyKind::InvalidToken, UNSENDABLE_USER_ID),
+                    }
+                }
+            }
+            Decision::Deny(denial) => Answer::Deny {
+                reason,
+                parts: deny_parts(denial.kind(), &denial.to_string()),
+            },
+        }
+    }
+}
+
 impl crate::decision::Authorizer {
     /// Decides one request and maps it to the answer every host renders: the single entry
     /// point of the gRPC server, the HTTP mode and the Python package. (Here, not in
     /// `decision`, so that the decision does not depend on how it is rendered.)
     pub fn judge(&self, req: &crate::decision::RequestView<'_>, now: u64) -> Answer {
-        Answer::of(&self.decide(req, now))
+        Answer::from(self.decide(req, now))
     }
 }
 
@@ -303,29 +333,7 @@ impl Answer {
     /// a header becomes a deny (`unsendable_user_id`): an allow must never depend on the
     /// verifier's claim rules to keep a client-sent `x-user-id` from reaching the app.
     pub fn of(decision: &Decision) -> Answer {
-        match decision {
-            Decision::Allow(Allow::Public) => Answer::Allow {
-                reason: Reason::Public,
-                user_id: None,
-            },
-            Decision::Allow(Allow::Owner { user_id } | Allow::Authenticated { user_id }) => {
-                if is_header_safe(user_id) {
-                    Answer::Allow {
-                        reason: decision.reason(),
-                        user_id: Some(user_id.clone()),
-                    }
-                } else {
-                    Answer::Deny {
-                        reason: Reason::UnsendableUserId,
-                        parts: deny_parts(DenyKind::InvalidToken, UNSENDABLE_USER_ID),
-                    }
-                }
-            }
-            Decision::Deny(denial) => Answer::Deny {
-                reason: denial.reason(),
-                parts: deny_parts(denial.kind(), &denial.to_string()),
-            },
-        }
+        Answer::from(decision.clone())
     }
 
     /// The HTTP status: 200 for an allow.
