@@ -51,6 +51,9 @@ pub enum Command {
     /// Validate the configuration, print a summary (secrets redacted) and how sample paths
     /// are judged; exit 2 naming the variable on any error.
     CheckConfig(CheckConfigArgs),
+    /// Print an Envoy configuration generated from this configuration: ext_authz to uid-gate,
+    /// or with --inline the decision inside Envoy (jwt_authn + a generated Lua filter).
+    EnvoyConfig(EnvoyConfigArgs),
 }
 
 /// `uid-gate mint`.
@@ -88,6 +91,44 @@ pub struct CheckConfigArgs {
     /// A path to show the judgement of (repeatable), besides a few samples.
     #[arg(long = "path", value_name = "PATH")]
     pub paths: Vec<String>,
+}
+
+/// `uid-gate envoy-config`.
+#[derive(Debug, Args)]
+pub struct EnvoyConfigArgs {
+    /// Decide inside Envoy (jwt_authn + Lua) instead of asking a uid-gate service.
+    #[arg(long)]
+    pub inline: bool,
+    /// Print only the HTTP filters, to paste before the router of an existing config.
+    #[arg(long, conflicts_with = "istio")]
+    pub filters_only: bool,
+    /// Print an Istio EnvoyFilter (needs --inline) instead of a bootstrap.
+    #[arg(long, requires = "inline")]
+    pub istio: bool,
+    /// Where Envoy listens (an IP address).
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:10000")]
+    pub listen: String,
+    /// The app behind Envoy (IP address or DNS name).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8081")]
+    pub upstream: String,
+    /// The uid-gate gRPC service Envoy asks (without --inline).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9191")]
+    pub authz: String,
+    /// Envoy's admin listener ("none" leaves it out).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9901")]
+    pub admin: String,
+    /// The gRPC client of ext_authz: Envoy's own (recommended) or Google's.
+    #[arg(long, value_enum, default_value = "envoy")]
+    pub grpc_client: crate::envoy_config::GrpcClient,
+    /// With --istio: the EnvoyFilter's namespace.
+    #[arg(long, default_value = "my-app")]
+    pub namespace: String,
+    /// With --istio: a workload label (repeatable), e.g. app=tasks.
+    #[arg(long = "selector", value_name = "KEY=VALUE")]
+    pub selectors: Vec<String>,
+    /// With --istio: SIDECAR_INBOUND (the app's sidecar) or GATEWAY.
+    #[arg(long, default_value = "SIDECAR_INBOUND", value_parser = ["SIDECAR_INBOUND", "GATEWAY"])]
+    pub context: String,
 }
 
 /// Reads the configuration, printing the error (one line, naming the variable) on failure.
@@ -175,6 +216,64 @@ pub fn healthcheck_command(args: &HealthArgs) -> ExitCode {
         Err(e) => {
             println!("{addr} {service:?}: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `uid-gate envoy-config`.
+pub fn envoy_config_command(args: &EnvoyConfigArgs) -> ExitCode {
+    use crate::envoy_config::{self as ec, HostPort};
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let result = (|| {
+        let opts = ec::Options {
+            inline: args.inline,
+            listen: HostPort::parse("--listen", &args.listen)?,
+            upstream: HostPort::parse("--upstream", &args.upstream)?,
+            authz: HostPort::parse("--authz", &args.authz)?,
+            admin: match args.admin.as_str() {
+                "none" => None,
+                a => Some(HostPort::parse("--admin", a)?),
+            },
+            grpc_client: args.grpc_client,
+        };
+        if args.filters_only {
+            ec::filters(&config.policy, &opts)
+        } else if args.istio {
+            let selector: Vec<(String, String)> = args
+                .selectors
+                .iter()
+                .map(|s| {
+                    s.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| ec::EnvoyConfigError::Address {
+                            flag: "--selector",
+                            value: s.clone(),
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+            ec::istio(
+                &config.policy,
+                &opts,
+                "uid-gate-inline",
+                &args.namespace,
+                &selector,
+                &args.context,
+            )
+        } else {
+            ec::bootstrap(&config.policy, &opts)
+        }
+    })();
+    match result {
+        Ok(yaml) => {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("uid-gate envoy-config: {e}");
+            ExitCode::from(EXIT_CONFIG)
         }
     }
 }

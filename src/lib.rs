@@ -11,12 +11,14 @@
 //! - [`server`]: listeners, readiness, shutdown; [`refresh`]: JWKS and secret-file refreshes;
 //!   [`jwks_fetch`]: fetching a JWKS URL over http(s).
 //! - [`admin`], [`http`]: the metrics/health endpoint and its HTTP loop; [`health`]: a gRPC
-//!   health client; [`metrics`], [`telemetry`]: counters and logs; [`cli`]: the command line.
+//!   health client; [`metrics`], [`telemetry`]: counters and logs; [`cli`]: the command line;
+//!   [`envoy_config`]: Envoy configurations generated from the same settings (ext_authz or inline).
 
 pub mod admin;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod envoy_config;
 pub mod grpc;
 pub mod health;
 pub mod http;

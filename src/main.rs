@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Mint(args) => cli::mint_command(&args),
         Command::Healthcheck(args) => cli::healthcheck_command(&args),
         Command::CheckConfig(args) => cli::check_config_command(&args),
+        Command::EnvoyConfig(args) => cli::envoy_config_command(&args),
     }
 }
 

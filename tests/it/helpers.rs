@@ -403,6 +403,22 @@ pub fn render_envoy_config(uid_gate: u16, app: u16) -> String {
     )
 }
 
+/// The bootstrap `uid-gate envoy-config --inline` prints for `config`, listening on a free
+/// port in front of `upstream`, with its admin on a free port too.
+pub fn inline_bootstrap(config: &Config, upstream: SocketAddr) -> String {
+    use uid_gate::envoy_config::{GrpcClient, HostPort, Options, bootstrap};
+    let hp = |s: &str| HostPort::parse("--test", s).expect("host:port");
+    let opts = Options {
+        inline: true,
+        listen: hp("127.0.0.1:0"),
+        upstream: hp(&upstream.to_string()),
+        authz: hp("127.0.0.1:9191"),
+        admin: Some(hp("127.0.0.1:0")),
+        grpc_client: GrpcClient::Envoy,
+    };
+    bootstrap(&config.policy, &opts).expect("inline bootstrap")
+}
+
 /// An Envoy config from the repository with ports replaced. Each port must occur exactly
 /// once, so a change to the file that these tests do not understand fails loudly.
 pub fn render_envoy(file: &str, ports: &[(u16, u16)]) -> String {
@@ -606,14 +622,43 @@ pub async fn http_request(
     }
     req.push_str("\r\n");
     stream.write_all(req.as_bytes()).await?;
+    // Read until the response is complete rather than until EOF: Envoy may hold a closing
+    // connection open for its delayed-close timeout (1 s) after a local reply.
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw)).await??;
+    let read = async {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            raw.extend_from_slice(&buf[..n]);
+            if n == 0 || response_complete(&raw) {
+                return Ok::<_, std::io::Error>(());
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read).await??;
     parse_response(&raw).ok_or_else(|| {
         std::io::Error::other(format!(
             "bad HTTP response: {:?}",
             String::from_utf8_lossy(&raw)
         ))
     })
+}
+
+/// Whether `raw` holds a whole response: its head and a body as long as `content-length`
+/// says, or a chunked body through its last chunk.
+fn response_complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = &raw[end + 4..];
+    if head.contains("\r\ntransfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    head.split("\r\n")
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .is_some_and(|n| body.len() >= n)
 }
 
 fn parse_response(raw: &[u8]) -> Option<HttpReply> {

@@ -17,6 +17,8 @@ use crate::helpers::*;
 enum Proxy {
     EnvoyGrpc,
     EnvoyHttp,
+    /// Envoy alone, with the configuration `uid-gate envoy-config --inline` generates.
+    EnvoyInline,
     Nginx,
 }
 
@@ -25,6 +27,7 @@ impl Proxy {
         match self {
             Proxy::EnvoyGrpc => "envoy_grpc",
             Proxy::EnvoyHttp => "envoy_http",
+            Proxy::EnvoyInline => "envoy_inline",
             Proxy::Nginx => "nginx",
         }
     }
@@ -37,8 +40,16 @@ struct Running {
     _nginx: Option<(Proc, TempDir)>,
 }
 
-async fn start(proxy: Proxy, server: &TestServer, echo: SocketAddr) -> Running {
+async fn start(proxy: Proxy, server: &TestServer, echo: SocketAddr, config: &Config) -> Running {
     match proxy {
+        Proxy::EnvoyInline => {
+            let envoy = Envoy::start(&inline_bootstrap(config, echo)).await;
+            Running {
+                listener: envoy.listener,
+                _envoy: Some(envoy),
+                _nginx: None,
+            }
+        }
         Proxy::EnvoyGrpc | Proxy::EnvoyHttp => {
             let yaml = match proxy {
                 Proxy::EnvoyGrpc => render_envoy_config(server.addr.port(), echo.port()),
@@ -88,9 +99,10 @@ async fn run(proxy: Proxy) {
         if let Proxy::Nginx = proxy {
             config.push(("UIDGATE_HTTP_URI_HEADER".into(), "x-original-uri".into()));
         }
-        let server = TestServer::start_with(Config::from_vars(config).expect("case config")).await;
+        let config = Config::from_vars(config).expect("case config");
+        let server = TestServer::start_with(config.clone()).await;
         let (echo, echo_addr) = spawn_echo().await;
-        let running = start(proxy, &server, echo_addr).await;
+        let running = start(proxy, &server, echo_addr, &config).await;
         // A readiness probe may have reached the upstream already.
         let before = upstream_count(echo_addr).await;
         let mut allowed = 0;
@@ -220,6 +232,11 @@ async fn the_table_through_envoy_grpc() {
 #[tokio::test]
 async fn the_table_through_envoy_http() {
     run(Proxy::EnvoyHttp).await;
+}
+
+#[tokio::test]
+async fn the_table_through_envoy_inline() {
+    run(Proxy::EnvoyInline).await;
 }
 
 #[tokio::test]

@@ -127,8 +127,13 @@ impl PathTemplate {
         &self.source
     }
 
+    /// The segments, in order (exactly one is [`TemplateSegment::UserId`]).
+    pub fn segments(&self) -> &[TemplateSegment] {
+        &self.segments
+    }
+
     /// Fixed segments before `{user_id}`.
-    fn prefix_len(&self) -> usize {
+    pub fn prefix_len(&self) -> usize {
         self.segments
             .iter()
             .position(|s| *s == TemplateSegment::UserId)
@@ -162,6 +167,11 @@ impl PublicPrefix {
     /// The prefix as configured.
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+
+    /// The segments a path must start with.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
     }
 }
 
@@ -228,6 +238,21 @@ impl PathPolicy {
     pub fn case_insensitive(mut self, ignore_case: bool) -> Self {
         self.ignore_case = ignore_case;
         self
+    }
+
+    /// The templates, in the order they are tried (most segments first).
+    pub fn templates(&self) -> &[PathTemplate] {
+        &self.templates
+    }
+
+    /// The public prefixes.
+    pub fn public_prefixes(&self) -> &[PublicPrefix] {
+        &self.public
+    }
+
+    /// Whether fixed segments are matched ignoring ASCII case.
+    pub fn ignores_case(&self) -> bool {
+        self.ignore_case
     }
 
     /// The template a well-formed path falls under and the raw segment in its `{user_id}`

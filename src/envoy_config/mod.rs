@@ -1,0 +1,485 @@
+//! `uid-gate envoy-config`: Envoy configuration generated from uid-gate's own configuration.
+//!
+//! Inline mode puts the decision inside Envoy: `jwt_authn` verifies the token with the
+//! configured HS256 secrets (each an `oct` key, so a rotation list is several keys) and the
+//! JWKS, and a generated Lua filter (see [`lua`]) applies the path rules and claim checks and
+//! answers exactly as uid-gate would. The default mode prints the ext_authz equivalent, with
+//! Envoy asking a uid-gate service. Both carry the hardening of `envoy/envoy.yaml`.
+//!
+//! The output is YAML written here directly (every value is quoted as a JSON string, which
+//! YAML reads unchanged), so no YAML library joins the dependency tree.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use uid_gate_core::config::Settings;
+use uid_gate_core::jwks::JwksKeys;
+
+pub mod lua;
+
+/// Why no configuration could be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvoyConfigError {
+    /// `HOST:PORT` did not parse.
+    #[error("{flag}: '{value}' is not HOST:PORT")]
+    Address { flag: &'static str, value: String },
+    /// A listener must bind an IP address.
+    #[error("--listen: '{0}' is not an IP address")]
+    ListenHost(String),
+    /// The JWKS URL did not split into scheme, host and port.
+    #[error("UIDGATE_JWKS_URL: cannot take a host and port from it")]
+    JwksUrl,
+}
+
+/// `HOST:PORT`, where HOST is an IP address (IPv6 in brackets) or a DNS name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    /// The host, without brackets.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl HostPort {
+    /// Parses `HOST:PORT`; `flag` names the option in the error.
+    pub fn parse(flag: &'static str, value: &str) -> Result<Self, EnvoyConfigError> {
+        let bad = || EnvoyConfigError::Address {
+            flag,
+            value: value.to_owned(),
+        };
+        let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let port = port.parse().map_err(|_| bad())?;
+        let name_ok = host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+        if host.is_empty() || !name_ok {
+            return Err(bad());
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    fn is_ip(&self) -> bool {
+        self.host.parse::<std::net::IpAddr>().is_ok()
+    }
+}
+
+/// Which gRPC client Envoy's ext_authz filter uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GrpcClient {
+    /// Envoy's own HTTP/2 client over a cluster (recommended; see docs/envoy-inline.md).
+    Envoy,
+    /// The Google C++ gRPC client.
+    Google,
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The decision in Envoy (`jwt_authn` + Lua) instead of ext_authz to a uid-gate service.
+    pub inline: bool,
+    /// Where Envoy listens.
+    pub listen: HostPort,
+    /// The app behind Envoy.
+    pub upstream: HostPort,
+    /// The uid-gate gRPC service (ext_authz mode).
+    pub authz: HostPort,
+    /// Envoy's admin listener; `None` leaves it out.
+    pub admin: Option<HostPort>,
+    /// The ext_authz gRPC client.
+    pub grpc_client: GrpcClient,
+}
+
+/// The HTTP filters, as a YAML list (without the router).
+pub fn filters(settings: &Settings, opts: &Options) -> Result<String, EnvoyConfigError> {
+    let filters = filter_values(settings, opts)?;
+    let mut out = String::new();
+    for f in &filters {
+        out.push_str(&yaml_item(f, 0));
+    }
+    Ok(out)
+}
+
+/// A complete Envoy bootstrap: listener with the filters, the app cluster, and the clusters
+/// the filters call.
+pub fn bootstrap(settings: &Settings, opts: &Options) -> Result<String, EnvoyConfigError> {
+    let listen_ip = opts.listen.is_ip();
+    if !listen_ip {
+        return Err(EnvoyConfigError::ListenHost(opts.listen.host.clone()));
+    }
+    let mut filters = filter_values(settings, opts)?;
+    filters.push(json!({
+        "name": "envoy.filters.http.router",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
+    }));
+    let hcm = json!({
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": "ingress",
+            "normalize_path": true,
+            "merge_slashes": true,
+            "path_with_escaped_slashes_action": "REJECT_REQUEST",
+            "common_http_protocol_options": {"headers_with_underscores_action": "REJECT_REQUEST"},
+            "route_config": {
+                "name": "app",
+                "virtual_hosts": [{
+                    "name": "app",
+                    "domains": ["*"],
+                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "app"}}]
+                }]
+            },
+            "http_filters": filters,
+        }
+    });
+    let mut clusters = vec![cluster("app", &opts.upstream, false, None)];
+    if !opts.inline {
+        clusters.push(cluster("uid_gate", &opts.authz, true, None));
+    } else if let Some(url) = &settings.jwks_url {
+        let (target, tls) = jwks_target(url)?;
+        clusters.push(cluster(JWKS_CLUSTER, &target, false, tls));
+    }
+    let mut doc = serde_json::Map::new();
+    if let Some(admin) = &opts.admin {
+        doc.insert("admin".into(), json!({"address": socket_address(admin)}));
+    }
+    doc.insert(
+        "static_resources".into(),
+        json!({
+            "listeners": [{
+                "name": "ingress",
+                "address": socket_address(&opts.listen),
+                "filter_chains": [{"filters": [hcm]}]
+            }],
+            "clusters": clusters,
+        }),
+    );
+    let mut out = header(opts);
+    out.push_str(&yaml_map(&doc, 0));
+    Ok(out)
+}
+
+/// An Istio `EnvoyFilter` inserting the inline filters before the router of the selected
+/// workloads' inbound HTTP (or a gateway's, with `context` `GATEWAY`).
+pub fn istio(
+    settings: &Settings,
+    opts: &Options,
+    name: &str,
+    namespace: &str,
+    selector: &[(String, String)],
+    context: &str,
+) -> Result<String, EnvoyConfigError> {
+    let patches: Vec<Value> = filter_values(settings, opts)?
+        .into_iter()
+        .map(|f| {
+            json!({
+                "applyTo": "HTTP_FILTER",
+                "match": {
+                    "context": context,
+                    "listener": {"filterChain": {"filter": {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "subFilter": {"name": "envoy.filters.http.router"}
+                    }}}
+                },
+                "patch": {"operation": "INSERT_BEFORE", "value": f}
+            })
+        })
+        .collect();
+    let labels: serde_json::Map<String, Value> = selector
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let mut spec = serde_json::Map::new();
+    if !labels.is_empty() {
+        spec.insert("workloadSelector".into(), json!({"labels": labels}));
+    }
+    spec.insert("configPatches".into(), Value::Array(patches));
+    let doc = json!({
+        "apiVersion": "networking.istio.io/v1alpha3",
+        "kind": "EnvoyFilter",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    });
+    let mut out = header(opts);
+    if let Value::Object(m) = &doc {
+        out.push_str(&yaml_map(m, 0));
+    }
+    Ok(out)
+}
+
+const PROVIDER: &str = "uid_gate";
+const JWKS_PROVIDER: &str = "uid_gate_jwks";
+const JWKS_CLUSTER: &str = "uid_gate_jwks";
+
+fn header(opts: &Options) -> String {
+    let mut out = String::from(
+        "# Generated by `uid-gate envoy-config` from uid-gate's configuration; do not edit,\n\
+         # change the variables and generate it again.\n",
+    );
+    if opts.inline {
+        out.push_str(
+            "# It embeds the HS256 secrets (jwt_authn's local JWKS): keep it as secret as they\n\
+             # are, and keep Envoy's admin interface (which can dump it) on loopback.\n",
+        );
+    }
+    out
+}
+
+fn filter_values(settings: &Settings, opts: &Options) -> Result<Vec<Value>, EnvoyConfigError> {
+    if !opts.inline {
+        let service = match opts.grpc_client {
+            GrpcClient::Envoy => {
+                json!({"envoy_grpc": {"cluster_name": "uid_gate"}, "timeout": "0.5s"})
+            }
+            GrpcClient::Google => json!({
+                "google_grpc": {
+                    "target_uri": format!("{}:{}", bracket(&opts.authz.host), opts.authz.port),
+                    "stat_prefix": "uid_gate"
+                },
+                "timeout": "0.5s"
+            }),
+        };
+        return Ok(vec![json!({
+            "name": "envoy.filters.http.ext_authz",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+                "transport_api_version": "V3",
+                "grpc_service": service,
+                "failure_mode_allow": false,
+                "status_on_error": {"code": "ServiceUnavailable"}
+            }
+        })]);
+    }
+    let mut providers = serde_json::Map::new();
+    let mut requirements = Vec::new();
+    if let Some(jwks) = local_jwks(settings) {
+        providers.insert(
+            PROVIDER.into(),
+            provider(settings, json!({"local_jwks": {"inline_string": jwks}})),
+        );
+        requirements.push(json!({"provider_name": PROVIDER}));
+    }
+    if let Some(url) = &settings.jwks_url {
+        jwks_target(url)?;
+        providers.insert(
+            JWKS_PROVIDER.into(),
+            provider(
+                settings,
+                json!({"remote_jwks": {
+                    "http_uri": {"uri": url, "cluster": JWKS_CLUSTER, "timeout": "5s"},
+                    "cache_duration": format!("{}s", settings.jwks_refresh.as_secs()),
+                    "async_fetch": {},
+                    "retry_policy": {}
+                }}),
+            ),
+        );
+        requirements.push(json!({"provider_name": JWKS_PROVIDER}));
+    }
+    // A missing or refused token is not answered by jwt_authn: the Lua filter answers it,
+    // with uid-gate's status, challenge and body (and lets public paths through).
+    requirements.push(json!({"allow_missing_or_failed": {}}));
+    let jwt_authn = json!({
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "providers": providers,
+            "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": requirements}}}]
+        }
+    });
+    let decision = json!({
+        "name": "envoy.filters.http.lua",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+            "default_source_code": {"inline_string": lua::decision_filter(settings)}
+        }
+    });
+    Ok(vec![jwt_authn, decision])
+}
+
+/// A jwt_authn provider with the common fields. Issuer and audience are left to the Lua
+/// filter, which compares them exactly (jwt_authn would also accept `https://api/` for `api`).
+fn provider(settings: &Settings, jwks: Value) -> Value {
+    let mut p = json!({
+        // The token is taken after the first space whatever the scheme's case; the Lua
+        // filter has already checked that the header is exactly `Bearer <token>`.
+        "from_headers": [{"name": "authorization", "value_prefix": " "}],
+        "forward": true,
+        // Not `require_expiration`: jwt_authn would refuse a token without exp before its
+        // signature is known; the Lua filter refuses it after (missing_exp, as uid-gate).
+        "clock_skew_seconds": settings.leeway_secs,
+        "payload_in_metadata": lua::PAYLOAD_KEY,
+        "header_in_metadata": lua::HEADER_KEY,
+        "failed_status_in_metadata": lua::FAILED_KEY,
+    });
+    if let (Value::Object(p), Value::Object(j)) = (&mut p, jwks) {
+        p.extend(j);
+    }
+    p
+}
+
+/// The HS256 secrets as `oct` keys pinned to HS256, plus the usable keys of a JWKS file
+/// pinned to their one algorithm (as the core pins them); `None` when there is neither.
+fn local_jwks(settings: &Settings) -> Option<String> {
+    let mut keys: Vec<Value> = settings
+        .secrets
+        .iter()
+        .flat_map(|set| set.iter())
+        .map(|s| json!({"kty": "oct", "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(s.expose())}))
+        .collect();
+    if let Some(json) = settings.jwks_json.as_deref()
+        && let Ok(usable) = JwksKeys::from_json(json)
+        && let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(json)
+    {
+        for key in doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some((alg, _)) = key["kid"].as_str().and_then(|kid| usable.get(kid)) else {
+                continue;
+            };
+            let mut key = key.clone();
+            key["alg"] = Value::String(format!("{alg:?}"));
+            keys.push(key);
+        }
+    }
+    (!keys.is_empty()).then(|| json!({ "keys": keys }).to_string())
+}
+
+/// The cluster address and TLS server name of a JWKS URL.
+fn jwks_target(url: &str) -> Result<(HostPort, Option<String>), EnvoyConfigError> {
+    let (rest, tls, default_port) = if let Some(r) = url.strip_prefix("https://") {
+        (r, true, 443)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (r, false, 80)
+    } else {
+        return Err(EnvoyConfigError::JwksUrl);
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let target = if authority.ends_with(']') || !authority.contains(':') {
+        HostPort::parse("UIDGATE_JWKS_URL", &format!("{authority}:{default_port}"))
+    } else {
+        HostPort::parse("UIDGATE_JWKS_URL", authority)
+    }
+    .map_err(|_| EnvoyConfigError::JwksUrl)?;
+    let sni = tls.then(|| target.host.clone());
+    Ok((target, sni))
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}
+
+fn socket_address(a: &HostPort) -> Value {
+    json!({"socket_address": {"address": a.host, "port_value": a.port}})
+}
+
+fn cluster(name: &str, to: &HostPort, http2: bool, tls_sni: Option<String>) -> Value {
+    let mut c = json!({
+        "name": name,
+        "type": if to.is_ip() { "STATIC" } else { "STRICT_DNS" },
+        "connect_timeout": "0.25s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket_address(to)}}]}]
+        }
+    });
+    if http2 {
+        c["typed_extension_protocol_options"] = json!({
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}}
+            }
+        });
+    }
+    if let Some(sni) = tls_sni {
+        c["connect_timeout"] = json!("2s");
+        c["transport_socket"] = json!({
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                "sni": sni,
+                "common_tls_context": {"validation_context": {
+                    "trusted_ca": {"filename": "/etc/ssl/certs/ca-certificates.crt"}
+                }}
+            }
+        });
+    }
+    c
+}
+
+/// YAML for a JSON object at `indent` spaces: block style, scalars as JSON (valid YAML),
+/// multi-line strings as literal blocks so the Lua source stays readable.
+fn yaml_map(map: &serde_json::Map<String, Value>, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    let mut out = String::new();
+    for (k, v) in map {
+        let key = yaml_key(k);
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                let _ = writeln!(out, "{pad}{key}:");
+                out.push_str(&yaml_map(m, indent + 2));
+            }
+            Value::Array(a) if !a.is_empty() => {
+                let _ = writeln!(out, "{pad}{key}:");
+                for item in a {
+                    out.push_str(&yaml_item(item, indent));
+                }
+            }
+            Value::String(s) if s.contains('\n') => {
+                let _ = writeln!(out, "{pad}{key}: |");
+                for line in s.lines() {
+                    if line.is_empty() {
+                        out.push('\n');
+                    } else {
+                        let _ = writeln!(out, "{pad}  {line}");
+                    }
+                }
+            }
+            scalar => {
+                let _ = writeln!(out, "{pad}{key}: {scalar}");
+            }
+        }
+    }
+    out
+}
+
+/// One list item at `indent` (the dash at `indent`, the content two further).
+fn yaml_item(item: &Value, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    match item {
+        Value::Object(m) if !m.is_empty() => {
+            let body = yaml_map(m, indent + 2);
+            // The first key goes on the dash's line.
+            format!("{pad}- {}", &body[indent + 2..])
+        }
+        scalar => format!("{pad}- {scalar}\n"),
+    }
+}
+
+fn yaml_key(k: &str) -> String {
+    if k.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        && !k.is_empty()
+    {
+        k.to_owned()
+    } else {
+        Value::String(k.to_owned()).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests;

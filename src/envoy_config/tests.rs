@@ -1,0 +1,106 @@
+use super::*;
+
+fn settings(vars: &[(&str, &str)]) -> Settings {
+    Settings::from_vars(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+        .expect("settings")
+}
+
+fn opts(inline: bool) -> Options {
+    Options {
+        inline,
+        listen: HostPort::parse("--listen", "127.0.0.1:10000").expect("listen"),
+        upstream: HostPort::parse("--upstream", "app:8081").expect("upstream"),
+        authz: HostPort::parse("--authz", "127.0.0.1:9191").expect("authz"),
+        admin: None,
+        grpc_client: GrpcClient::Envoy,
+    }
+}
+
+#[test]
+fn host_port_parses_names_ips_and_bracketed_v6() {
+    let hp = |s| HostPort::parse("--x", s);
+    assert_eq!(hp("app:8081").expect("name").host, "app");
+    assert_eq!(hp("[::1]:80").expect("v6").host, "::1");
+    assert!(hp("app").is_err());
+    assert!(hp("app:http").is_err());
+    assert!(hp(":80").is_err());
+    assert!(hp("a b:80").is_err());
+}
+
+#[test]
+fn every_secret_of_a_rotation_is_an_hs256_oct_key() {
+    let s = settings(&[(
+        "BETTER_AUTH_SECRETS",
+        "2:new-secret-new-secret-new-secret-32,1:old-secret-old-secret-old-secret-32",
+    )]);
+    let jwks: Value = serde_json::from_str(&local_jwks(&s).expect("jwks")).expect("json");
+    let keys = jwks["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 2);
+    for (key, secret) in keys.iter().zip([
+        "new-secret-new-secret-new-secret-32",
+        "old-secret-old-secret-old-secret-32",
+    ]) {
+        assert_eq!(key["kty"], "oct");
+        assert_eq!(key["alg"], "HS256");
+        assert_eq!(key["k"], URL_SAFE_NO_PAD.encode(secret));
+    }
+}
+
+#[test]
+fn the_bootstrap_is_hardened_like_the_reference_config() {
+    let s = settings(&[("BETTER_AUTH_SECRET", "0123456789abcdef0123456789abcdef")]);
+    for inline in [true, false] {
+        let yaml = bootstrap(&s, &opts(inline)).expect("bootstrap");
+        for line in [
+            "normalize_path: true",
+            "merge_slashes: true",
+            "path_with_escaped_slashes_action: \"REJECT_REQUEST\"",
+            "headers_with_underscores_action: \"REJECT_REQUEST\"",
+            "type: \"STRICT_DNS\"",
+        ] {
+            assert!(yaml.contains(line), "{line} missing:\n{yaml}");
+        }
+        assert_eq!(yaml.contains("envoy.filters.http.lua"), inline);
+        assert_eq!(yaml.contains("envoy.filters.http.ext_authz"), !inline);
+        assert_eq!(yaml.contains("embeds the HS256 secrets"), inline);
+    }
+}
+
+#[test]
+fn a_listener_needs_an_ip_address() {
+    let s = settings(&[("BETTER_AUTH_SECRET", "0123456789abcdef0123456789abcdef")]);
+    let mut o = opts(true);
+    o.listen = HostPort::parse("--listen", "localhost:10000").expect("parse");
+    assert!(matches!(
+        bootstrap(&s, &o),
+        Err(EnvoyConfigError::ListenHost(_))
+    ));
+}
+
+#[test]
+fn a_jwks_url_gets_a_remote_provider_and_a_tls_cluster() {
+    let s = settings(&[("UIDGATE_JWKS_URL", "https://auth.example.com/api/auth/jwks")]);
+    let yaml = bootstrap(&s, &opts(true)).expect("bootstrap");
+    assert!(
+        yaml.contains("uri: \"https://auth.example.com/api/auth/jwks\""),
+        "{yaml}"
+    );
+    assert!(yaml.contains("sni: \"auth.example.com\""), "{yaml}");
+    assert!(yaml.contains("port_value: 443"), "{yaml}");
+    assert!(
+        !yaml.contains("local_jwks"),
+        "no secret, no local keys:\n{yaml}"
+    );
+    let (t, sni) = jwks_target("http://[::1]:8080/jwks").expect("v6");
+    assert_eq!((t.host.as_str(), t.port, sni), ("::1", 8080, None));
+}
+
+#[test]
+fn yaml_blocks_keep_the_lua_source_verbatim() {
+    let m = json!({"a": {"code": "x = 1\n\ny = \"2\"\n", "list": [{"k": 1, "j": [true]}]}});
+    let yaml = yaml_map(m.as_object().expect("object"), 0);
+    assert_eq!(
+        yaml,
+        "a:\n  code: |\n    x = 1\n\n    y = \"2\"\n  list:\n  - j:\n    - true\n    k: 1\n"
+    );
+}
