@@ -208,7 +208,10 @@ pub fn istio(
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     });
-    let mut out = header(opts);
+    let mut out = header(opts).replace(
+        "keep Envoy's admin interface (which can dump it) on loopback",
+        "grant `get` on envoyfilters (and the proxies' config_dump) as you would on Secrets",
+    );
     if let Value::Object(m) = &doc {
         out.push_str(&yaml_map(m, 0));
     }

@@ -101,6 +101,6 @@ fn yaml_blocks_keep_the_lua_source_verbatim() {
     let yaml = yaml_map(m.as_object().expect("object"), 0);
     assert_eq!(
         yaml,
-        "a:\n  code: |\n    x = 1\n\n    y = \"2\"\n  list:\n  - j:\n    - true\n    k: 1\n"
+        "a:\n  code: |\n    x = 1\n\n    y = \"2\"\n  list:\n  - k: 1\n    j:\n    - true\n"
     );
 }

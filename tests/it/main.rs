@@ -6,6 +6,7 @@ mod conformance;
 mod demo;
 mod deploy;
 mod envoy;
+mod envoy_config;
 mod faults;
 mod grpc;
 mod helpers;

@@ -1,0 +1,273 @@
+//! `uid-gate envoy-config`: every output passes `envoy --mode validate`, the generated
+//! ext_authz config fronts a real uid-gate, and a secret rotation in inline mode is a new
+//! generated config (the conformance table itself runs through the inline config in
+//! `conformance/proxies.rs`).
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use serde_json::Value;
+use uid_gate::config::Config;
+use uid_gate::envoy_config::{GrpcClient, HostPort, Options, bootstrap};
+
+use crate::helpers::*;
+
+const OLD: &str = "old-secret-old-secret-old-secret-32";
+const NEW: &str = "new-secret-new-secret-new-secret-32";
+
+/// `uid-gate envoy-config ARGS` with only `vars` in the environment; its stdout.
+fn generate(vars: &[(&str, &str)], args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_uid-gate"))
+        .arg("envoy-config")
+        .args(args)
+        .env_clear()
+        .envs(vars.iter().copied())
+        .output()
+        .expect("run uid-gate envoy-config");
+    assert!(
+        out.status.success(),
+        "envoy-config {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+fn envoy_validate(yaml: &str) -> (bool, String) {
+    let dir = TempDir::new("envoy-config");
+    let path = dir.path().join("envoy.yaml");
+    std::fs::write(&path, yaml).expect("write");
+    let out = Command::new(envoy_bin())
+        .args(["--mode", "validate", "--log-level", "error", "-c"])
+        .arg(&path)
+        .output()
+        .expect("envoy");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && text.contains("OK"), text)
+}
+
+/// A minimal bootstrap around a pasted filter list, as a user would paste `--filters-only`.
+fn around(filters: &str) -> String {
+    let indented: String = filters
+        .lines()
+        .map(|l| format!("          {l}\n"))
+        .collect();
+    format!(
+        "static_resources:
+  listeners:
+  - address: {{ socket_address: {{ address: 127.0.0.1, port_value: 10000 }} }}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          route_config:
+            virtual_hosts:
+            - name: app
+              domains: [\"*\"]
+              routes: [{{ match: {{ prefix: / }}, route: {{ cluster: uid_gate }} }}]
+          http_filters:
+{indented}          - name: envoy.filters.http.router
+            typed_config: {{ \"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
+  clusters:
+  - name: uid_gate
+    load_assignment:
+      cluster_name: uid_gate
+      endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: 9191 }} }} }} }}] }}]
+"
+    )
+}
+
+#[test]
+fn every_generated_config_passes_envoy_validate() {
+    let table_jwks = TempDir::new("jwks");
+    let jwks_file = table_jwks.path().join("jwks.json");
+    std::fs::write(
+        &jwks_file,
+        r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"97Yhx7b2mtJNolyMWDLJiLqX0j0tCfq7MMiv3-mFbj0","kid":"ed-1"}]}"#,
+    )
+    .expect("jwks");
+    let jwks_file = jwks_file.to_str().expect("utf8");
+    let secret = [("BETTER_AUTH_SECRET", OLD)];
+    let everything = [
+        ("BETTER_AUTH_SECRETS", &*format!("2:{NEW},1:{OLD}")),
+        (
+            "UIDGATE_PATH_TEMPLATES",
+            "/api/{user_id},/v2/users/{user_id}/files",
+        ),
+        ("UIDGATE_PUBLIC_PATHS", "/api/auth,/healthz"),
+        ("UIDGATE_CASE_INSENSITIVE_PATHS", "true"),
+        ("UIDGATE_UID_CLAIMS", "user_id,\"odd\\claim\",sub"),
+        ("UIDGATE_ISSUER", "https://app.example"),
+        ("UIDGATE_AUDIENCE", "api,web"),
+        ("UIDGATE_MAX_TOKEN_TTL_SECS", "3600"),
+        ("UIDGATE_JWKS_FILE", jwks_file),
+    ];
+    let jwks_url = [
+        ("BETTER_AUTH_SECRET", OLD),
+        (
+            "UIDGATE_JWKS_URL",
+            "https://auth.example.com:8443/api/auth/jwks",
+        ),
+    ];
+    let outputs = [
+        ("inline", generate(&secret, &["--inline"])),
+        (
+            "inline, every setting",
+            generate(&everything, &["--inline"]),
+        ),
+        ("inline, JWKS URL", generate(&jwks_url, &["--inline"])),
+        (
+            "inline, DNS upstream, no admin",
+            generate(
+                &secret,
+                &["--inline", "--upstream", "app:8000", "--admin", "none"],
+            ),
+        ),
+        ("ext_authz", generate(&secret, &[])),
+        (
+            "ext_authz, google_grpc",
+            generate(
+                &secret,
+                &["--grpc-client", "google", "--authz", "uid-gate:9191"],
+            ),
+        ),
+        (
+            "inline filters pasted",
+            around(&generate(&everything, &["--inline", "--filters-only"])),
+        ),
+        (
+            "ext_authz filter pasted",
+            around(&generate(&secret, &["--filters-only"])),
+        ),
+    ];
+    for (name, yaml) in &outputs {
+        let (ok, out) = envoy_validate(yaml);
+        assert!(ok, "{name} does not validate:\n{out}\n{yaml}");
+    }
+    // The check can fail: a generated config with one field misspelt does not validate.
+    let broken = outputs[0]
+        .1
+        .replace("payload_in_metadata", "payload_in_metadatum");
+    assert!(!envoy_validate(&broken).0, "a broken config validated");
+    // Secrets never appear in ext_authz configs; in inline ones only as base64url `oct` keys.
+    assert!(!outputs[4].1.contains("oct") && !outputs[0].1.contains(OLD));
+}
+
+#[test]
+fn envoy_config_refuses_bad_addresses_naming_the_flag() {
+    for (args, flag) in [
+        (&["--inline", "--listen", "localhost:80"][..], "--listen"),
+        (&["--upstream", "app"][..], "--upstream"),
+        (&["--authz", "a b:1"][..], "--authz"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_uid-gate"))
+            .arg("envoy-config")
+            .args(args)
+            .env_clear()
+            .env("BETTER_AUTH_SECRET", OLD)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(flag),
+            "{args:?}"
+        );
+    }
+}
+
+fn opts(inline: bool, upstream: SocketAddr, authz: SocketAddr, client: GrpcClient) -> Options {
+    let hp = |s: &str| HostPort::parse("--test", s).expect("host:port");
+    Options {
+        inline,
+        listen: hp("127.0.0.1:0"),
+        upstream: hp(&upstream.to_string()),
+        authz: hp(&authz.to_string()),
+        admin: Some(hp("127.0.0.1:0")),
+        grpc_client: client,
+    }
+}
+
+/// Status and the x-user-id the upstream saw, for `uid`'s token on `path`.
+async fn ask(envoy: &Envoy, secret: &str, uid: &str, path: &str) -> (u16, Option<String>) {
+    let token = uid_gate::mint::sign_claims(
+        secret.as_bytes(),
+        &serde_json::json!({"uid": uid, "exp": now() + 600}),
+    )
+    .expect("sign");
+    let auth = format!("Bearer {token}");
+    let r = http_request(
+        envoy.listener,
+        "GET",
+        path,
+        &[("authorization", &auth), ("x-user-id", "forged")],
+    )
+    .await
+    .expect("request");
+    let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    let user = body["headers"]["x-user-id"]
+        .as_array()
+        .map(|v| format!("{v:?}"));
+    (r.status, user)
+}
+
+#[tokio::test]
+async fn the_generated_ext_authz_config_fronts_uid_gate_with_either_grpc_client() {
+    let server = TestServer::start(&[("BETTER_AUTH_SECRET", OLD)]).await;
+    let (_echo, echo) = spawn_echo().await;
+    for client in [GrpcClient::Envoy, GrpcClient::Google] {
+        let yaml = bootstrap(
+            &config(&[("BETTER_AUTH_SECRET", OLD)]).policy,
+            &opts(false, echo, server.addr, client),
+        )
+        .expect("bootstrap");
+        let envoy = Envoy::start(&yaml).await;
+        assert_eq!(
+            ask(&envoy, OLD, "alice", "/api/alice/tasks").await,
+            (200, Some("[String(\"alice\")]".into())),
+            "{client:?}"
+        );
+        assert_eq!(ask(&envoy, OLD, "bob", "/api/alice/tasks").await.0, 403);
+        assert_eq!(ask(&envoy, NEW, "alice", "/api/alice/tasks").await.0, 401);
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rotating_secrets_inline_is_a_regenerated_config() {
+    let (_echo, echo) = spawn_echo().await;
+    let owner = (200, Some("[String(\"alice\")]".to_owned()));
+    // Before: only the old secret.
+    let envoy = inline_envoy(echo, &[("BETTER_AUTH_SECRET", OLD)]).await;
+    assert_eq!(ask(&envoy, OLD, "alice", "/api/alice/x").await, owner);
+    assert_eq!(ask(&envoy, NEW, "alice", "/api/alice/x").await.0, 401);
+    drop(envoy);
+    // During: the new secret signs, the old one still verifies.
+    let rotation = format!("2:{NEW},1:{OLD}");
+    let envoy = inline_envoy(echo, &[("BETTER_AUTH_SECRETS", &rotation)]).await;
+    assert_eq!(ask(&envoy, OLD, "alice", "/api/alice/x").await, owner);
+    assert_eq!(ask(&envoy, NEW, "alice", "/api/alice/x").await, owner);
+    assert_eq!(ask(&envoy, NEW, "bob", "/api/alice/x").await.0, 403);
+    drop(envoy);
+    // After: the old secret is retired.
+    let envoy = inline_envoy(echo, &[("BETTER_AUTH_SECRET", NEW)]).await;
+    assert_eq!(ask(&envoy, NEW, "alice", "/api/alice/x").await, owner);
+    assert_eq!(ask(&envoy, OLD, "alice", "/api/alice/x").await, (401, None));
+}
+
+/// Envoy running the inline config generated from exactly these variables.
+async fn inline_envoy(upstream: SocketAddr, vars: &[(&str, &str)]) -> Envoy {
+    let config = Config::from_vars(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+        .expect("config");
+    let unused: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+    let yaml = bootstrap(
+        &config.policy,
+        &opts(true, upstream, unused, GrpcClient::Envoy),
+    )
+    .expect("bootstrap");
+    Envoy::start(&yaml).await
+}
