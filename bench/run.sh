@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # uid-gate benchmarks, measured side by side in one run on this machine:
 #   1. Envoy, no auth (ceiling)   2. Envoy + jwt_authn (HS256, oct JWKS)   3. Envoy + ext_authz -> uid-gate
+#   4. the same over HTTP ext_authz   5. inline: the config `uid-gate envoy-config --inline` generates
+#   6. setup 3 with Envoy's google_grpc client instead of envoy_grpc (also generated)
 # through wrk with one Envoy worker and a direct-response route; then uid-gate alone over gRPC
 # with h2load and a pre-encoded CheckRequest (max rate, then p99 at half that rate, peak RSS),
 # start to SERVING, and the criterion micro-benchmark of the decision function.
@@ -8,7 +10,8 @@
 #   bash bench/run.sh            full run (release build, ~2 min of load)
 #   bash bench/run.sh --smoke    a few seconds, to keep the harness working (CI runs this)
 #
-# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_RUST_LOG (info: uid-gate logs
+# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_ROUNDS (3: setups 2, 5 and the
+# empty-Lua floor are interleaved this many times and their medians reported), BENCH_RUST_LOG (info: uid-gate logs
 # every decision, as deployed), UIDGATE_BIN and UIDGATE_LOAD_BIN to skip the build.
 # CPUs: Envoy's worker is pinned to CPU 0; wrk and uid-gate to CPU 1. Measured alone, uid-gate
 # runs one worker thread on CPU 0 ("per core") and h2load runs on CPU 1.
@@ -19,7 +22,8 @@ smoke=0
 [ "${1:-}" = "--smoke" ] && smoke=1
 seconds=${BENCH_SECONDS:-10}
 conns=${BENCH_CONNECTIONS:-64}
-if [ $smoke = 1 ]; then seconds=1; conns=8; fi
+rounds=${BENCH_ROUNDS:-3}
+if [ $smoke = 1 ]; then seconds=1; conns=8; rounds=1; fi
 
 need() { command -v "$1" > /dev/null 2>&1; }
 if ! need wrk || ! need h2load; then
@@ -75,7 +79,17 @@ start_uid_gate() { # cpu port log -> pid in $ug_pid
 # wrk's latency lines are "50%  812.00us"; print microseconds.
 to_us() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/, "", v); print v+0 } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v*1000 } else if (v ~ /s$/) { sub(/s$/, "", v); print v*1000000 } }'; }
 
-declare -A RPS P50 P99
+# bench/envoy-filters.yaml with `uid-gate envoy-config --filters-only ARGS` pasted in.
+generated() { # name envoy-config-args...
+  local name=$1; shift
+  "$UIDGATE_BIN" envoy-config --filters-only "$@" | sed 's/^/          /' > "$work/$name.filters"
+  awk -v f="$work/$name.filters" '/^__FILTERS__$/ { while ((getline l < f) > 0) print l; next } { print }' \
+    bench/envoy-filters.yaml > "$work/$name.template.yaml"
+  echo "$work/$name.template.yaml"
+}
+
+declare -A RPS P50 P99 ALL_RPS ALL_P50 ALL_P99
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 run_setup() { # name config
   local name=$1 config=$2 port admin
   port=$(free_port); admin=$(free_port)
@@ -85,16 +99,19 @@ run_setup() { # name config
   local url="http://127.0.0.1:$port/api/alice/tasks"
   wait_http "$url" 200
   # Sanity: the setup really checks what it claims to, so we never time a misconfigured fast path.
-  [ "$name" = noop ] || [ "$name" = noauth ] || {
+  [ "$name" = noop ] || [ "$name" = noauth ] || [ "$name" = luafloor ] || {
     expect "$url" "" 401
     expect "$url" "authorization: Bearer ${TOKEN}x" 401
   }
-  { [ "$name" = uidgate ] || [ "$name" = http ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
+  { [ "$name" = uidgate ] || [ "$name" = http ] || [ "$name" = inline ] || [ "$name" = google ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
   taskset -c 1 wrk -t1 -c"$conns" -d1s -H "authorization: Bearer $TOKEN" "$url" > /dev/null # warm-up
   taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -H "authorization: Bearer $TOKEN" "$url" > "$work/wrk-$name.txt"
-  RPS[$name]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$work/wrk-$name.txt")
-  P50[$name]=$(awk '$1 == "50%" { print $2 }' "$work/wrk-$name.txt" | to_us)
-  P99[$name]=$(awk '$1 == "99%" { print $2 }' "$work/wrk-$name.txt" | to_us)
+  ALL_RPS[$name]+=" $(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$work/wrk-$name.txt")"
+  ALL_P50[$name]+=" $(awk '$1 == "50%" { print $2 }' "$work/wrk-$name.txt" | to_us)"
+  ALL_P99[$name]+=" $(awk '$1 == "99%" { print $2 }' "$work/wrk-$name.txt" | to_us)"
+  RPS[$name]=$(echo "${ALL_RPS[$name]}" | median)
+  P50[$name]=$(echo "${ALL_P50[$name]}" | median)
+  P99[$name]=$(echo "${ALL_P99[$name]}" | median)
   local non2xx; non2xx=$(awk '/Non-2xx/ { print $5 }' "$work/wrk-$name.txt")
   [ -z "$non2xx" ] || { echo "$name: $non2xx non-2xx responses under load" >&2; exit 1; }
   kill "$envoy_pid"; wait "$envoy_pid" 2> /dev/null || true
@@ -104,10 +121,33 @@ echo "== uid-gate benchmarks: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuin
 [ $smoke = 1 ] && echo "(smoke mode: numbers are not meaningful)"
 
 run_setup noauth bench/envoy-noauth.yaml
-run_setup jwt bench/envoy-jwt-authn.yaml
+# Setup 2 again, interleaved with the inline setup and its floor (the same jwt_authn with an
+# empty Lua filter after it), BENCH_ROUNDS times; the medians are reported. The ratio 5/2 is
+# the issue's target, and this VM drifts by more than the margin between runs.
+inline=$(generated inline --inline)
+python3 - "$inline" "$work/luafloor.yaml.in" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+# Replace the generated Lua source (a YAML literal block) with an empty request handler.
+m = re.search(r"^( *)inline_string: \|\n((?:\1  .*\n|[ ]*\n)+)", text, re.M)
+body = m.group(1) + "  function envoy_on_request(handle) end\n"
+open(sys.argv[2], "w").write(text[: m.start(2)] + body + text[m.end(2) :])
+PY
+grep -q 'envoy_on_request(handle) end' "$work/luafloor.yaml.in" && ! grep -q 'local function classify' "$work/luafloor.yaml.in" \
+  || { echo "could not build the empty-Lua floor config" >&2; exit 1; }
+for _ in $(seq 1 "$rounds"); do
+  run_setup jwt bench/envoy-jwt-authn.yaml
+  run_setup inline "$inline"
+  run_setup luafloor "$work/luafloor.yaml.in"
+done
 ug_port=$(free_port)
 start_uid_gate 1 "$ug_port" uid-gate-envoy.log
 run_setup uidgate bench/envoy-uid-gate.yaml
+kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
+# Setup 3 again, generated, with Google's C++ gRPC client in Envoy instead of its own.
+ug_port=$(free_port)
+start_uid_gate 1 "$ug_port" uid-gate-google.log
+run_setup google "$(generated google --grpc-client google --authz "127.0.0.1:$ug_port")"
 kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
 # The same, but the path is public to uid-gate: no token work at all. This is the ceiling of
 # any ext_authz gRPC service here; the gap to setup 2 is Envoy's own cost of the call.
@@ -123,14 +163,20 @@ ug_port=$http_port run_setup http bench/envoy-uid-gate-http.yaml
 kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
 
 echo
+[ "$rounds" = 1 ] || echo "(setups 2 and 5 and the floor: medians of $rounds interleaved rounds: 2 =${ALL_RPS[jwt]}; 5 =${ALL_RPS[inline]}; floor =${ALL_RPS[luafloor]})"
 printf '%-38s %10s %10s %10s\n' "through Envoy (HTTP/1.1, wrk)" "req/s" "p50 µs" "p99 µs"
 printf '%-38s %10s %10s %10s\n' "1. Envoy, no auth" "${RPS[noauth]}" "${P50[noauth]}" "${P99[noauth]}"
 printf '%-38s %10s %10s %10s\n' "2. Envoy + jwt_authn (HS256)" "${RPS[jwt]}" "${P50[jwt]}" "${P99[jwt]}"
 printf '%-38s %10s %10s %10s\n' "3. Envoy + ext_authz -> uid-gate" "${RPS[uidgate]}" "${P50[uidgate]}" "${P99[uidgate]}"
 printf '%-38s %10s %10s %10s\n' "   (3 with a no-op decision: ceiling)" "${RPS[noop]}" "${P50[noop]}" "${P99[noop]}"
 printf '%-38s %10s %10s %10s\n' "4. Envoy + HTTP ext_authz -> uid-gate" "${RPS[http]}" "${P50[http]}" "${P99[http]}"
-awk -v a="${RPS[uidgate]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" \
-  'BEGIN { printf "ratio 3/2 (uid-gate vs jwt_authn): %.2f   ratio 3/1 (uid-gate vs no auth): %.2f\n", a/b, a/c }'
+printf '%-38s %10s %10s %10s\n' "5. Envoy inline (jwt_authn + Lua)" "${RPS[inline]}" "${P50[inline]}" "${P99[inline]}"
+printf '%-38s %10s %10s %10s\n' "   (5 with an empty Lua filter: floor)" "${RPS[luafloor]}" "${P50[luafloor]}" "${P99[luafloor]}"
+printf '%-38s %10s %10s %10s\n' "6. as 3, google_grpc client" "${RPS[google]}" "${P50[google]}" "${P99[google]}"
+awk -v a="${RPS[uidgate]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v i="${RPS[inline]}" -v g="${RPS[google]}" -v f="${RPS[luafloor]}" \
+  'BEGIN { printf "ratio 3/2 (uid-gate vs jwt_authn): %.2f   ratio 3/1 (uid-gate vs no auth): %.2f\n", a/b, a/c
+           printf "ratio 5/2 (inline vs jwt_authn): %.2f   ratio 5/3 (inline vs ext_authz): %.2f   ratio 6/3 (google_grpc vs envoy_grpc): %.2f\n", i/b, i/a, g/a
+           printf "ratio floor/2 (jwt_authn + empty Lua vs jwt_authn): %.2f\n", f/b }'
 
 echo
 echo "uid-gate alone (gRPC Check, 4 HTTP/2 connections; uid-gate: 1 worker thread on CPU 0; load on CPU 1)"

@@ -9,6 +9,11 @@
 -- that jwt_authn parsed. Only the reason named in a 401 for a token jwt_authn refused is
 -- found by looking at the token's header here.
 
+-- Each request allocates a few strings and the metadata tables; a lazier collector (it waits
+-- until the heap has grown tenfold, a few MB per worker at most) measured about 8 µs less
+-- Envoy CPU per request (bench/inline-parts.sh, BENCHMARKS.md).
+collectgarbage("setpause", 1000)
+
 local byte, sub, find, lower, char, format = string.byte, string.sub, string.find, string.lower, string.char, string.format
 local floor, time, tonumber, type, ipairs = math.floor, os.time, tonumber, type, ipairs
 
@@ -154,13 +159,11 @@ local function utf8_ok(s)
 end
 
 -- extract::bearer_token: exactly one "Bearer <compact JWS>", or the reason there is none.
+-- Envoy has already joined repeated headers with "," (which is refused below), as uid-gate
+-- sees them through ext_authz.
 local function bearer(headers)
-  local count = headers:getNumValues("authorization")
-  if count == 0 then return nil, "missing_token" end
-  local v = headers:getAtIndex("authorization", 0)
-  for i = 1, count - 1 do
-    if headers:getAtIndex("authorization", i) ~= v then return nil, "multiple_credentials" end
-  end
+  local v = headers:get("authorization")
+  if v == nil then return nil, "missing_token" end
   if #v > MAX_TOKEN_BYTES + 7 then return nil, "token_too_large" end
   if find(v, ",", 1, true) then return nil, "multiple_credentials" end
   if find(v, "[\128-\255]") and not utf8_ok(v) then return nil, "malformed_token" end
@@ -170,8 +173,8 @@ local function bearer(headers)
     if lower(sub(v, 1, 6)) == "bearer" then return nil, "malformed_token" end
     return nil, "wrong_scheme"
   end
-  if lower(sub(v, 1, sp - 1)) ~= "bearer" then return nil, "wrong_scheme" end
-  local token = sub(v, sp + 1)
+  if sp ~= 7 or lower(sub(v, 1, 6)) ~= "bearer" then return nil, "wrong_scheme" end
+  local token = sub(v, 8)
   if token == "" then return nil, "empty_token" end
   if #token > MAX_TOKEN_BYTES then return nil, "token_too_large" end
   if not find(token, "^[%w_%-]+%.[%w_%-]+%.[%w_%-]+$") then return nil, "malformed_token" end
@@ -262,8 +265,9 @@ local function identity(payload, header)
     end
   end
   local exp, nbf, iat = payload.exp, payload.nbf, payload.iat
-  for _, t in ipairs({ exp or 0, nbf or 0, iat or 0 }) do
-    if not time_claim(t) then return nil, "bad_time_claim" end
+  if (exp ~= nil and not time_claim(exp)) or (nbf ~= nil and not time_claim(nbf))
+    or (iat ~= nil and not time_claim(iat)) then
+    return nil, "bad_time_claim"
   end
   local iss, aud = payload.iss, payload.aud
   if iss ~= nil and type(iss) ~= "string" then return nil, "malformed_claims" end
@@ -334,6 +338,6 @@ function envoy_on_request(handle)
   if class == "scoped" and user ~= uid then return deny(handle, "not_owner") end
   -- response::is_header_safe: the id must reach the app byte for byte.
   if find(uid, "^[ \t]") or find(uid, "[ \t]$") then return deny(handle, "unsendable_user_id") end
-  headers:remove("x-user-id")
-  headers:add("x-user-id", uid)
+  -- replace() drops every client-sent x-user-id (tests/it/envoy_config.rs sends two).
+  headers:replace("x-user-id", uid)
 end

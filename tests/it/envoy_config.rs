@@ -204,7 +204,11 @@ async fn ask(envoy: &Envoy, secret: &str, uid: &str, path: &str) -> (u16, Option
         envoy.listener,
         "GET",
         path,
-        &[("authorization", &auth), ("x-user-id", "forged")],
+        &[
+            ("authorization", &auth),
+            ("x-user-id", "forged"),
+            ("x-user-id", "forged too"),
+        ],
     )
     .await
     .expect("request");

@@ -169,7 +169,11 @@ async fn sigterm_under_load_reports_not_serving_first_and_answers_every_check() 
     // Direct gRPC load too, so checks are in flight on uid-gate's own connections.
     let stop = Arc::new(AtomicBool::new(false));
     let signalled = Arc::new(AtomicBool::new(false));
-    let load = spawn_load(stack.envoy.listener, stop.clone(), signalled.clone());
+    // Through Envoy a request's Check may leave Envoy some time after the client sent it, so
+    // the load counts a request as "before SIGTERM" only if it started 100 ms before the
+    // signal; the direct gRPC client below checks the in-flight guarantee at the signal itself.
+    let load_signalled = Arc::new(AtomicBool::new(false));
+    let load = spawn_load(stack.envoy.listener, stop.clone(), load_signalled.clone());
     let direct = {
         let stop = stop.clone();
         let signalled = signalled.clone();
@@ -217,6 +221,8 @@ async fn sigterm_under_load_reports_not_serving_first_and_answers_every_check() 
     };
     tokio::time::sleep(Duration::from_millis(400)).await;
     let pid = stack.uid_gate.child.id().expect("pid");
+    load_signalled.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(100)).await;
     signalled.store(true, Ordering::SeqCst);
     assert!(
         std::process::Command::new("kill")

@@ -274,3 +274,30 @@ fn matching_template_names_the_template_and_the_segment_read() {
     assert_eq!(m("/v2/alice"), None);
     assert_eq!(m("/api/../x"), None, "unsafe paths name no template");
 }
+
+#[test]
+fn the_policy_shows_its_rules_to_generators_in_matching_order() {
+    // `uid-gate envoy-config` ports the rules from these accessors.
+    let p = policy(
+        &["/api/{user_id}", "/v2/users/{user_id}/files"],
+        &["/api/auth/"],
+    )
+    .case_insensitive(true);
+    let t: Vec<&str> = p.templates().iter().map(PathTemplate::as_str).collect();
+    assert_eq!(t, ["/v2/users/{user_id}/files", "/api/{user_id}"]);
+    let long = &p.templates()[0];
+    assert_eq!(long.prefix_len(), 2);
+    assert_eq!(
+        long.segments(),
+        [
+            TemplateSegment::Fixed("v2".into()),
+            TemplateSegment::Fixed("users".into()),
+            TemplateSegment::UserId,
+            TemplateSegment::Fixed("files".into()),
+        ]
+    );
+    assert_eq!(p.templates()[1].prefix_len(), 1);
+    assert_eq!(p.public_prefixes()[0].segments(), ["api", "auth"]);
+    assert!(p.ignores_case());
+    assert!(!policy(&["/api/{user_id}"], &[]).ignores_case());
+}
