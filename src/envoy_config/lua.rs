@@ -54,6 +54,31 @@ pub fn decision_filter(settings: &Settings) -> String {
         .collect();
     let _ = writeln!(out, "local TEMPLATES = {}", list(templates.into_iter()));
     let _ = writeln!(out, "local IGNORE_CASE = {}", policy.ignores_case());
+    // The fast path's literal prefixes: "/api/auth" for a public prefix, "/api" for a template
+    // whose user id is its last segment (`false` when some template has segments after it).
+    let literal = |segs: &mut dyn Iterator<Item = &str>| {
+        lua_str(&fold(&segs.map(|s| format!("/{s}")).collect::<String>()))
+    };
+    let public_lit = policy
+        .public_prefixes()
+        .iter()
+        .map(|p| literal(&mut p.segments().iter().map(String::as_str)));
+    let _ = writeln!(out, "local PUBLIC_LIT = {}", list(public_lit));
+    let user_last = policy
+        .templates()
+        .iter()
+        .all(|t| t.prefix_len() + 1 == t.segments().len());
+    let fast = if user_last {
+        list(policy.templates().iter().map(|t| {
+            literal(&mut t.segments()[..t.prefix_len()].iter().map(|s| match s {
+                TemplateSegment::Fixed(f) => f.as_str(),
+                TemplateSegment::UserId => "",
+            }))
+        }))
+    } else {
+        "false".to_owned()
+    };
+    let _ = writeln!(out, "local FAST_TEMPLATES = {fast}");
     let _ = writeln!(
         out,
         "local UID_CLAIMS = {}",
@@ -201,6 +226,24 @@ mod tests {
     fn lua_strings_escape_quotes_backslashes_and_non_ascii() {
         assert_eq!(lua_str("a\"b\\c"), r#""a\"b\\c""#);
         assert_eq!(lua_str("é\n"), r#""\195\169\010""#);
+    }
+
+    #[test]
+    fn the_fast_path_takes_templates_whose_user_id_is_last() {
+        let lua = |templates: &str| {
+            let settings = Settings::from_vars([
+                ("BETTER_AUTH_SECRET".into(), "s".repeat(32)),
+                ("UIDGATE_PATH_TEMPLATES".into(), templates.into()),
+                ("UIDGATE_PUBLIC_PATHS".into(), "/api/auth/,/healthz".into()),
+            ])
+            .expect("settings");
+            decision_filter(&settings)
+        };
+        let nested = lua("/api/{user_id},/api/orgs/o1/users/{user_id}");
+        assert!(nested.contains("local FAST_TEMPLATES = { \"/api/orgs/o1/users\", \"/api\" }\n"));
+        assert!(nested.contains("local PUBLIC_LIT = { \"/api/auth\", \"/healthz\" }\n"));
+        let suffix = lua("/api/{user_id},/v2/users/{user_id}/files");
+        assert!(suffix.contains("local FAST_TEMPLATES = false\n"));
     }
 
     #[test]
