@@ -356,7 +356,7 @@ fn random_path(rng: &mut Rng) -> String {
     match rng.below(6) {
         0 => path.push('/'),
         1 => path.push_str("?q=/api/user_B"),
-        2 => path.push_str("?"),
+        2 => path.push('?'),
         _ => {}
     }
     path
