@@ -192,6 +192,23 @@ local function utf8_ok(s)
   return true
 end
 
+-- The token after a case-insensitive "Bearer" and exactly one space, or nil.
+local function scheme_token(v)
+  local sp = find(v, " ", 1, true)
+  if sp ~= 7 or lower(sub(v, 1, 6)) ~= "bearer" then return nil end
+  return sub(v, 8)
+end
+
+-- Why a value has no "Bearer <token>" (extract.rs's order of cases).
+local function scheme_why(v)
+  local sp = find(v, " ", 1, true)
+  if not sp then
+    if lower(v) == "bearer" then return "empty_token" end
+    if lower(sub(v, 1, 6)) == "bearer" then return "malformed_token" end
+  end
+  return "wrong_scheme"
+end
+
 -- extract::bearer_token: exactly one "Bearer <compact JWS>", or the reason there is none.
 -- Envoy has already joined repeated headers with "," (which is refused below), as uid-gate
 -- sees them through ext_authz.
@@ -201,14 +218,13 @@ local function bearer(headers)
   if #v > MAX_TOKEN_BYTES + 7 then return nil, "token_too_large" end
   if find(v, ",", 1, true) then return nil, "multiple_credentials" end
   if find(v, "[\128-\255]") and not utf8_ok(v) then return nil, "malformed_token" end
-  local sp = find(v, " ", 1, true)
-  if not sp then
-    if lower(v) == "bearer" then return nil, "empty_token" end
-    if lower(sub(v, 1, 6)) == "bearer" then return nil, "malformed_token" end
-    return nil, "wrong_scheme"
+  local token
+  if sub(v, 1, 7) == "Bearer " then
+    token = sub(v, 8)
+  else
+    token = scheme_token(v)
+    if not token then return nil, scheme_why(v) end
   end
-  if sp ~= 7 or lower(sub(v, 1, 6)) ~= "bearer" then return nil, "wrong_scheme" end
-  local token = sub(v, 8)
   if token == "" then return nil, "empty_token" end
   if #token > MAX_TOKEN_BYTES then return nil, "token_too_large" end
   if not find(token, "^[%w_%-]+%.[%w_%-]+%.[%w_%-]+$") then return nil, "malformed_token" end
