@@ -518,3 +518,65 @@ async fn plugin_hs256_with_only_sub_and_es256_rs256_from_a_jwks() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_plugins_eddsa_token_passes_inline_envoy_that_fetches_the_jwks_url() {
+    // `uid-gate envoy-config --inline` with UIDGATE_JWKS_URL: Envoy's jwt_authn fetches the
+    // JWKS itself (remote_jwks, before the listener opens) and the Lua filter decides.
+    let ba = tokio::task::spawn_blocking(better_auth)
+        .await
+        .expect("mint");
+    let (carol, alice) = (s(&ba["users"]["carol"]), s(&ba["users"]["alice"]));
+    let token = s(&ba["tokens"]["eddsa"]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let jwks_addr = listener.local_addr().expect("addr");
+    spawn_jwks_server(listener, Arc::new(Mutex::new(Some(ba["jwks"].to_string()))));
+    let base = s(&ba["base_url"]);
+    let url = format!("http://{jwks_addr}/api/auth/jwks");
+    let config = config(&[
+        ("UIDGATE_JWKS_URL", &url),
+        ("UIDGATE_ISSUER", base),
+        ("UIDGATE_AUDIENCE", base),
+    ]);
+    let (_echo, echo) = spawn_echo().await;
+    let envoy = Envoy::start(&inline_bootstrap(&config, echo)).await;
+    let ask = |path: String, token: String| {
+        let addr = envoy.listener;
+        async move {
+            let auth = format!("Bearer {token}");
+            let r = http_request(addr, "GET", &path, &[("authorization", &auth)])
+                .await
+                .expect("request");
+            let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+            let user = body["headers"]["x-user-id"][0].as_str().map(str::to_owned);
+            let reason = body["error_description"].as_str().map(str::to_owned);
+            (r.status, user.or(reason))
+        }
+    };
+    assert_eq!(
+        ask(format!("/api/{carol}/tasks"), token.to_owned()).await,
+        (200, Some(carol.to_owned()))
+    );
+    assert_eq!(
+        ask(format!("/api/{alice}/tasks"), token.to_owned()).await,
+        (403, Some("token user does not own this path".into()))
+    );
+    let (msg, sig) = token.rsplit_once('.').expect("parts");
+    let flipped = format!(
+        "{msg}.{}{}",
+        if sig.starts_with('A') { "B" } else { "A" },
+        &sig[1..]
+    );
+    assert_eq!(
+        ask(format!("/api/{carol}/tasks"), flipped).await,
+        (401, Some("token signature is invalid".into()))
+    );
+    // The HS256 secret still verifies beside the JWKS: two jwt_authn providers.
+    let hs256 = crate::helpers::token(
+        serde_json::json!({"uid": carol, "iss": base, "aud": base, "exp": now() + 600}),
+    );
+    assert_eq!(
+        ask(format!("/api/{carol}/tasks"), hs256).await,
+        (200, Some(carol.to_owned()))
+    );
+}
