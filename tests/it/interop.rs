@@ -177,11 +177,23 @@ fn s(v: &Value) -> &str {
     v.as_str().expect("string")
 }
 
+/// What mint.mjs printed (run once per test run, off the async runtime).
+async fn minted() -> &'static Value {
+    tokio::task::spawn_blocking(better_auth)
+        .await
+        .expect("mint")
+}
+
+/// `token` with the first character of its signature changed (still base64url).
+fn flip_signature(token: &str) -> String {
+    let (msg, sig) = token.rsplit_once('.').expect("parts");
+    let first = if sig.starts_with('A') { "B" } else { "A" };
+    format!("{msg}.{first}{}", &sig[1..])
+}
+
 #[tokio::test]
 async fn hs256_tokens_from_the_jwt_plugin_carry_uid_iss_and_aud() {
-    let ba = tokio::task::spawn_blocking(better_auth)
-        .await
-        .expect("mint");
+    let ba = minted().await;
     let (alice, bob) = (s(&ba["users"]["alice"]), s(&ba["users"]["bob"]));
     let token = s(&ba["tokens"]["plugin_hs256"]);
     // The plugin sets iss and aud to the base URL: check them.
@@ -220,9 +232,7 @@ async fn hs256_tokens_from_the_jwt_plugin_carry_uid_iss_and_aud() {
 
 #[tokio::test]
 async fn app_minted_hs256_tokens_with_only_sub() {
-    let ba = tokio::task::spawn_blocking(better_auth)
-        .await
-        .expect("mint");
+    let ba = minted().await;
     let (alice, bob) = (s(&ba["users"]["alice"]), s(&ba["users"]["bob"]));
     let server = TestServer::start(&[]).await;
     let token = s(&ba["tokens"]["app_hs256_sub"]);
@@ -246,9 +256,7 @@ async fn app_minted_hs256_tokens_with_only_sub() {
 
 #[tokio::test]
 async fn the_plugins_default_eddsa_token_verifies_with_its_jwks() {
-    let ba = tokio::task::spawn_blocking(better_auth)
-        .await
-        .expect("mint");
+    let ba = minted().await;
     let (carol, alice) = (s(&ba["users"]["carol"]), s(&ba["users"]["alice"]));
     let token = s(&ba["tokens"]["eddsa"]);
     // Without a JWKS, an EdDSA token is refused, never passed.
@@ -280,11 +288,7 @@ async fn the_plugins_default_eddsa_token_verifies_with_its_jwks() {
         (403, "not_owner".into())
     );
     let (msg, sig) = token.rsplit_once('.').expect("parts");
-    let flipped = format!(
-        "{msg}.{}{}",
-        if sig.starts_with('A') { "B" } else { "A" },
-        &sig[1..]
-    );
+    let flipped = flip_signature(token);
     assert_eq!(
         status(&server, &format!("/api/{carol}/tasks"), &flipped).await,
         (401, "bad_signature".into())
@@ -387,9 +391,7 @@ fn make_certs(dir: &std::path::Path) {
 
 #[tokio::test]
 async fn an_https_jwks_url_is_verified_against_the_configured_ca() {
-    let ba = tokio::task::spawn_blocking(better_auth)
-        .await
-        .expect("mint");
+    let ba = minted().await;
     let (carol, token) = (s(&ba["users"]["carol"]), s(&ba["tokens"]["eddsa"]));
     let dir = TempDir::new("jwks-tls");
     make_certs(dir.path());
@@ -461,9 +463,7 @@ srv.serve_forever()
 
 #[tokio::test]
 async fn plugin_hs256_with_only_sub_and_es256_rs256_from_a_jwks() {
-    let ba = tokio::task::spawn_blocking(better_auth)
-        .await
-        .expect("mint");
+    let ba = minted().await;
     let (alice, bob, dave) = (
         s(&ba["users"]["alice"]),
         s(&ba["users"]["bob"]),
@@ -502,12 +502,7 @@ async fn plugin_hs256_with_only_sub_and_es256_rs256_from_a_jwks() {
             403,
             "{alg}"
         );
-        let (msg, sig) = token.rsplit_once('.').expect("parts");
-        let flipped = format!(
-            "{msg}.{}{}",
-            if sig.starts_with('A') { "B" } else { "A" },
-            &sig[1..]
-        );
+        let flipped = flip_signature(token);
         assert_eq!(
             status(&server, &format!("/api/{alice}/tasks"), &flipped)
                 .await
@@ -523,9 +518,7 @@ async fn plugin_hs256_with_only_sub_and_es256_rs256_from_a_jwks() {
 async fn the_plugins_eddsa_token_passes_inline_envoy_that_fetches_the_jwks_url() {
     // `uid-gate envoy-config --inline` with UIDGATE_JWKS_URL: Envoy's jwt_authn fetches the
     // JWKS itself (remote_jwks, before the listener opens) and the Lua filter decides.
-    let ba = tokio::task::spawn_blocking(better_auth)
-        .await
-        .expect("mint");
+    let ba = minted().await;
     let (carol, alice) = (s(&ba["users"]["carol"]), s(&ba["users"]["alice"]));
     let token = s(&ba["tokens"]["eddsa"]);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -561,12 +554,7 @@ async fn the_plugins_eddsa_token_passes_inline_envoy_that_fetches_the_jwks_url()
         ask(format!("/api/{alice}/tasks"), token.to_owned()).await,
         (403, Some("token user does not own this path".into()))
     );
-    let (msg, sig) = token.rsplit_once('.').expect("parts");
-    let flipped = format!(
-        "{msg}.{}{}",
-        if sig.starts_with('A') { "B" } else { "A" },
-        &sig[1..]
-    );
+    let flipped = flip_signature(token);
     assert_eq!(
         ask(format!("/api/{carol}/tasks"), flipped).await,
         (401, Some("token signature is invalid".into()))
