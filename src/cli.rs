@@ -238,6 +238,7 @@ pub fn envoy_config_command(args: &EnvoyConfigArgs) -> ExitCode {
                 a => Some(HostPort::parse("--admin", a)?),
             },
             grpc_client: args.grpc_client,
+            jwks_ca_pem: config.jwks_ca_pem.clone(),
         };
         if args.filters_only {
             ec::filters(&config.policy, &opts)

@@ -6,10 +6,7 @@
 //! answers exactly as uid-gate would. The default mode prints the ext_authz equivalent, with
 //! Envoy asking a uid-gate service. Both carry the hardening of `envoy/envoy.yaml`.
 //!
-//! The output is YAML written here directly (every value is quoted as a JSON string, which
-//! YAML reads unchanged), so no YAML library joins the dependency tree.
-
-use std::fmt::Write as _;
+//! The configuration is built as `serde_json` values and printed as YAML by `yaml`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,6 +15,9 @@ use uid_gate_core::config::Settings;
 use uid_gate_core::jwks::JwksKeys;
 
 pub mod lua;
+mod yaml;
+
+use yaml::{yaml_item, yaml_map};
 
 /// Why no configuration could be generated.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +96,9 @@ pub struct Options {
     pub admin: Option<HostPort>,
     /// The ext_authz gRPC client.
     pub grpc_client: GrpcClient,
+    /// A private CA (PEM) for an https JWKS URL (`UIDGATE_JWKS_CA_FILE`); `None` trusts the
+    /// system bundle.
+    pub jwks_ca_pem: Option<Vec<u8>>,
 }
 
 /// The HTTP filters, as a YAML list (without the router).
@@ -144,7 +147,8 @@ pub fn bootstrap(settings: &Settings, opts: &Options) -> Result<String, EnvoyCon
     if !opts.inline {
         clusters.push(cluster("uid_gate", &opts.authz, true, None));
     } else if let Some(url) = &settings.jwks_url {
-        let (target, tls) = jwks_target(url)?;
+        let (target, sni) = jwks_target(url)?;
+        let tls = sni.map(|sni| (sni, opts.jwks_ca_pem.as_deref()));
         clusters.push(cluster(JWKS_CLUSTER, &target, false, tls));
     }
     let mut doc = serde_json::Map::new();
@@ -390,7 +394,9 @@ fn socket_address(a: &HostPort) -> Value {
     json!({"socket_address": {"address": a.host, "port_value": a.port}})
 }
 
-fn cluster(name: &str, to: &HostPort, http2: bool, tls_sni: Option<String>) -> Value {
+/// A cluster; `tls` is the server name to verify and a private CA (PEM) to trust instead of
+/// the system bundle.
+fn cluster(name: &str, to: &HostPort, http2: bool, tls: Option<(String, Option<&[u8]>)>) -> Value {
     let mut c = json!({
         "name": name,
         "type": if to.is_ip() { "STATIC" } else { "STRICT_DNS" },
@@ -400,6 +406,11 @@ fn cluster(name: &str, to: &HostPort, http2: bool, tls_sni: Option<String>) -> V
             "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket_address(to)}}]}]
         }
     });
+    if !to.is_ip() {
+        // Envoy's default (AUTO) tries only IPv6 when a name has an IPv6 address, which breaks
+        // `localhost` and v4-only services; prefer v4, fall back to v6.
+        c["dns_lookup_family"] = json!("V4_PREFERRED");
+    }
     if http2 {
         c["typed_extension_protocol_options"] = json!({
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -408,7 +419,11 @@ fn cluster(name: &str, to: &HostPort, http2: bool, tls_sni: Option<String>) -> V
             }
         });
     }
-    if let Some(sni) = tls_sni {
+    if let Some((sni, ca)) = tls {
+        let trusted_ca = match ca {
+            Some(pem) => json!({"inline_string": String::from_utf8_lossy(pem)}),
+            None => json!({"filename": "/etc/ssl/certs/ca-certificates.crt"}),
+        };
         c["connect_timeout"] = json!("2s");
         c["transport_socket"] = json!({
             "name": "envoy.transport_sockets.tls",
@@ -416,72 +431,15 @@ fn cluster(name: &str, to: &HostPort, http2: bool, tls_sni: Option<String>) -> V
                 "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
                 "sni": sni,
                 "common_tls_context": {"validation_context": {
-                    "trusted_ca": {"filename": "/etc/ssl/certs/ca-certificates.crt"}
+                    "trusted_ca": trusted_ca,
+                    "match_typed_subject_alt_names": [
+                        {"san_type": if to.is_ip() { "IP_ADDRESS" } else { "DNS" }, "matcher": {"exact": sni}}
+                    ]
                 }}
             }
         });
     }
     c
-}
-
-/// YAML for a JSON object at `indent` spaces: block style, scalars as JSON (valid YAML),
-/// multi-line strings as literal blocks so the Lua source stays readable.
-fn yaml_map(map: &serde_json::Map<String, Value>, indent: usize) -> String {
-    let pad = " ".repeat(indent);
-    let mut out = String::new();
-    for (k, v) in map {
-        let key = yaml_key(k);
-        match v {
-            Value::Object(m) if !m.is_empty() => {
-                let _ = writeln!(out, "{pad}{key}:");
-                out.push_str(&yaml_map(m, indent + 2));
-            }
-            Value::Array(a) if !a.is_empty() => {
-                let _ = writeln!(out, "{pad}{key}:");
-                for item in a {
-                    out.push_str(&yaml_item(item, indent));
-                }
-            }
-            Value::String(s) if s.contains('\n') => {
-                let _ = writeln!(out, "{pad}{key}: |");
-                for line in s.lines() {
-                    if line.is_empty() {
-                        out.push('\n');
-                    } else {
-                        let _ = writeln!(out, "{pad}  {line}");
-                    }
-                }
-            }
-            scalar => {
-                let _ = writeln!(out, "{pad}{key}: {scalar}");
-            }
-        }
-    }
-    out
-}
-
-/// One list item at `indent` (the dash at `indent`, the content two further).
-fn yaml_item(item: &Value, indent: usize) -> String {
-    let pad = " ".repeat(indent);
-    match item {
-        Value::Object(m) if !m.is_empty() => {
-            let body = yaml_map(m, indent + 2);
-            // The first key goes on the dash's line.
-            format!("{pad}- {}", &body[indent + 2..])
-        }
-        scalar => format!("{pad}- {scalar}\n"),
-    }
-}
-
-fn yaml_key(k: &str) -> String {
-    if k.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-        && !k.is_empty()
-    {
-        k.to_owned()
-    } else {
-        Value::String(k.to_owned()).to_string()
-    }
 }
 
 #[cfg(test)]

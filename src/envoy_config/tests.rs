@@ -13,6 +13,7 @@ fn opts(inline: bool) -> Options {
         authz: HostPort::parse("--authz", "127.0.0.1:9191").expect("authz"),
         admin: None,
         grpc_client: GrpcClient::Envoy,
+        jwks_ca_pem: None,
     }
 }
 
@@ -93,14 +94,4 @@ fn a_jwks_url_gets_a_remote_provider_and_a_tls_cluster() {
     );
     let (t, sni) = jwks_target("http://[::1]:8080/jwks").expect("v6");
     assert_eq!((t.host.as_str(), t.port, sni), ("::1", 8080, None));
-}
-
-#[test]
-fn yaml_blocks_keep_the_lua_source_verbatim() {
-    let m = json!({"a": {"code": "x = 1\n\ny = \"2\"\n", "list": [{"k": 1, "j": [true]}]}});
-    let yaml = yaml_map(m.as_object().expect("object"), 0);
-    assert_eq!(
-        yaml,
-        "a:\n  code: |\n    x = 1\n\n    y = \"2\"\n  list:\n  - k: 1\n    j:\n    - true\n"
-    );
 }

@@ -142,26 +142,15 @@ fn istio_overlay_renders_and_validates_with_its_mesh_config() {
 #[test]
 fn the_inline_istio_envoyfilter_validates_and_its_filters_pass_envoy_validate() {
     let generate = |extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_uid-gate"))
-            .args([
-                "envoy-config",
-                "--inline",
-                "--istio",
-                "--namespace",
-                "tasks",
-            ])
-            .args(extra)
-            .env_clear()
-            .env("BETTER_AUTH_SECRET", "0123456789abcdef0123456789abcdef")
-            .env("UIDGATE_PUBLIC_PATHS", "/api/auth,/healthz")
-            .output()
-            .expect("envoy-config");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf8")
+        let mut args = vec!["--inline", "--istio", "--namespace", "tasks"];
+        args.extend_from_slice(extra);
+        envoy_config_cli(
+            &[
+                ("BETTER_AUTH_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("UIDGATE_PUBLIC_PATHS", "/api/auth,/healthz"),
+            ],
+            &args,
+        )
     };
     let envoy = envoy_bin();
     let envoy = envoy.to_str().expect("utf8");

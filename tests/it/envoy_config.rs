@@ -15,23 +15,6 @@ use crate::helpers::*;
 const OLD: &str = "old-secret-old-secret-old-secret-32";
 const NEW: &str = "new-secret-new-secret-new-secret-32";
 
-/// `uid-gate envoy-config ARGS` with only `vars` in the environment; its stdout.
-fn generate(vars: &[(&str, &str)], args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_uid-gate"))
-        .arg("envoy-config")
-        .args(args)
-        .env_clear()
-        .envs(vars.iter().copied())
-        .output()
-        .expect("run uid-gate envoy-config");
-    assert!(
-        out.status.success(),
-        "envoy-config {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8")
-}
-
 fn envoy_validate(yaml: &str) -> (bool, String) {
     let dir = TempDir::new("envoy-config");
     let path = dir.path().join("envoy.yaml");
@@ -115,34 +98,40 @@ fn every_generated_config_passes_envoy_validate() {
         ),
     ];
     let outputs = [
-        ("inline", generate(&secret, &["--inline"])),
+        ("inline", envoy_config_cli(&secret, &["--inline"])),
         (
             "inline, every setting",
-            generate(&everything, &["--inline"]),
+            envoy_config_cli(&everything, &["--inline"]),
         ),
-        ("inline, JWKS URL", generate(&jwks_url, &["--inline"])),
+        (
+            "inline, JWKS URL",
+            envoy_config_cli(&jwks_url, &["--inline"]),
+        ),
         (
             "inline, DNS upstream, no admin",
-            generate(
+            envoy_config_cli(
                 &secret,
                 &["--inline", "--upstream", "app:8000", "--admin", "none"],
             ),
         ),
-        ("ext_authz", generate(&secret, &[])),
+        ("ext_authz", envoy_config_cli(&secret, &[])),
         (
             "ext_authz, google_grpc",
-            generate(
+            envoy_config_cli(
                 &secret,
                 &["--grpc-client", "google", "--authz", "uid-gate:9191"],
             ),
         ),
         (
             "inline filters pasted",
-            around(&generate(&everything, &["--inline", "--filters-only"])),
+            around(&envoy_config_cli(
+                &everything,
+                &["--inline", "--filters-only"],
+            )),
         ),
         (
             "ext_authz filter pasted",
-            around(&generate(&secret, &["--filters-only"])),
+            around(&envoy_config_cli(&secret, &["--filters-only"])),
         ),
     ];
     for (name, yaml) in &outputs {
@@ -189,6 +178,7 @@ fn opts(inline: bool, upstream: SocketAddr, authz: SocketAddr, client: GrpcClien
         authz: hp(&authz.to_string()),
         admin: Some(hp("127.0.0.1:0")),
         grpc_client: client,
+        jwks_ca_pem: None,
     }
 }
 

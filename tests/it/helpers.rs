@@ -403,6 +403,23 @@ pub fn render_envoy_config(uid_gate: u16, app: u16) -> String {
     )
 }
 
+/// `uid-gate envoy-config ARGS` with only `vars` in the environment; its stdout.
+pub fn envoy_config_cli(vars: &[(&str, &str)], args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_uid-gate"))
+        .arg("envoy-config")
+        .args(args)
+        .env_clear()
+        .envs(vars.iter().copied())
+        .output()
+        .expect("run uid-gate envoy-config");
+    assert!(
+        out.status.success(),
+        "envoy-config {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
 /// The bootstrap `uid-gate envoy-config --inline` prints for `config`, listening on a free
 /// port in front of `upstream`, with its admin on a free port too.
 pub fn inline_bootstrap(config: &Config, upstream: SocketAddr) -> String {
@@ -415,6 +432,7 @@ pub fn inline_bootstrap(config: &Config, upstream: SocketAddr) -> String {
         authz: hp("127.0.0.1:9191"),
         admin: Some(hp("127.0.0.1:0")),
         grpc_client: GrpcClient::Envoy,
+        jwks_ca_pem: None,
     };
     bootstrap(&config.policy, &opts).expect("inline bootstrap")
 }

@@ -389,13 +389,8 @@ fn make_certs(dir: &std::path::Path) {
     ]);
 }
 
-#[tokio::test]
-async fn an_https_jwks_url_is_verified_against_the_configured_ca() {
-    let ba = minted().await;
-    let (carol, token) = (s(&ba["users"]["carol"]), s(&ba["tokens"]["eddsa"]));
-    let dir = TempDir::new("jwks-tls");
-    make_certs(dir.path());
-    std::fs::write(dir.path().join("jwks.json"), ba["jwks"].to_string()).expect("jwks");
+/// An https server for `dir/jwks.json` with `dir/server.pem` (from `make_certs`); its port.
+async fn spawn_https_jwks(dir: &std::path::Path) -> (Proc, u16) {
     let script = r#"
 import http.server, ssl, sys
 class H(http.server.BaseHTTPRequestHandler):
@@ -411,13 +406,24 @@ print("listening on", srv.server_address[1], flush=True)
 srv.serve_forever()
 "#;
     let mut cmd = tokio::process::Command::new("python3");
-    cmd.args(["-c", script]).current_dir(dir.path());
+    cmd.args(["-c", script]).current_dir(dir);
     let mut https = Proc::spawn(cmd);
     let port: u16 = https
         .wait_for("https JWKS server", |l| {
             l.strip_prefix("listening on ")?.trim().parse().ok()
         })
         .await;
+    (https, port)
+}
+
+#[tokio::test]
+async fn an_https_jwks_url_is_verified_against_the_configured_ca() {
+    let ba = minted().await;
+    let (carol, token) = (s(&ba["users"]["carol"]), s(&ba["tokens"]["eddsa"]));
+    let dir = TempDir::new("jwks-tls");
+    make_certs(dir.path());
+    std::fs::write(dir.path().join("jwks.json"), ba["jwks"].to_string()).expect("jwks");
+    let (_https, port) = spawn_https_jwks(dir.path()).await;
     let url = format!("https://localhost:{port}/api/auth/jwks");
     let ca = dir.path().join("ca.pem");
 
@@ -567,4 +573,50 @@ async fn the_plugins_eddsa_token_passes_inline_envoy_that_fetches_the_jwks_url()
         ask(format!("/api/{carol}/tasks"), hs256).await,
         (200, Some(carol.to_owned()))
     );
+}
+
+#[tokio::test]
+async fn inline_envoy_fetches_an_https_jwks_url_only_from_a_server_the_configured_ca_vouches_for() {
+    let ba = minted().await;
+    let (carol, token) = (s(&ba["users"]["carol"]), s(&ba["tokens"]["eddsa"]));
+    let dir = TempDir::new("jwks-tls-inline");
+    make_certs(dir.path());
+    std::fs::write(dir.path().join("jwks.json"), ba["jwks"].to_string()).expect("jwks");
+    let (_https, port) = spawn_https_jwks(dir.path()).await;
+    let url = format!("https://localhost:{port}/api/auth/jwks");
+    let ca = dir.path().join("ca.pem");
+    let (_echo, echo) = spawn_echo().await;
+    for (ca_file, want) in [(Some(&ca), 200), (None, 401)] {
+        let mut vars = vec![("UIDGATE_JWKS_URL", url.as_str())];
+        vars.extend(ca_file.map(|f| ("UIDGATE_JWKS_CA_FILE", f.to_str().expect("utf8"))));
+        let config = config(&vars);
+        let mut yaml = inline_bootstrap(&config, echo);
+        if ca_file.is_some() {
+            // inline_bootstrap leaves the CA out; the CLI passes UIDGATE_JWKS_CA_FILE's PEM.
+            assert!(config.jwks_ca_pem.is_some());
+            let upstream = echo.to_string();
+            let args = [
+                "--inline",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin",
+                "127.0.0.1:0",
+            ];
+            let args = [&args[..], &["--upstream", &upstream]].concat();
+            yaml = envoy_config_cli(&vars, &args);
+            assert!(yaml.contains("BEGIN CERTIFICATE"), "the CA is inlined");
+        }
+        let envoy = Envoy::start(&yaml).await;
+        let auth = format!("Bearer {token}");
+        // Envoy opens the listener after its first fetch; a failed one leaves no keys.
+        let r = http_request(
+            envoy.listener,
+            "GET",
+            &format!("/api/{carol}/tasks"),
+            &[("authorization", &auth)],
+        )
+        .await
+        .expect("request");
+        assert_eq!(r.status, want, "CA {ca_file:?}: {}", r.body);
+    }
 }
