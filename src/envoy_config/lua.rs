@@ -5,9 +5,8 @@
 use std::fmt::Write as _;
 
 use uid_gate_core::config::Settings;
-use uid_gate_core::jwks::JwksKeys;
 use uid_gate_core::path_policy::TemplateSegment;
-use uid_gate_core::response::{DenyKind, Reason, deny_parts};
+use uid_gate_core::response::{Reason, deny_parts};
 
 /// Where jwt_authn leaves its results (the filter's well-known name is the namespace).
 pub const METADATA_NAMESPACE: &str = "envoy.filters.http.jwt_authn";
@@ -111,17 +110,14 @@ pub fn decision_filter(settings: &Settings) -> String {
     // to name the reason of a refusal (jwt_authn's message does not say).
     let jwks = settings.jwks_json.is_some() || settings.jwks_url.is_some();
     let _ = writeln!(out, "local JWKS = {jwks}");
-    let kids = settings
+    let keys = settings
         .jwks_json
         .as_deref()
-        .and_then(|j| Some((JwksKeys::from_json(j).ok()?, kid_list(j))))
-        .map(|(keys, kids)| {
-            map(kids.into_iter().filter_map(|kid| {
-                let (alg, _) = keys.get(&kid)?;
-                Some((lua_str(&kid), lua_str(&format!("{alg:?}"))))
-            }))
-        })
-        .unwrap_or_else(|| "{}".to_owned());
+        .map(super::pinned_jwks_keys)
+        .unwrap_or_default();
+    let kids = map(keys
+        .iter()
+        .filter_map(|k| Some((lua_str(k["kid"].as_str()?), lua_str(k["alg"].as_str()?)))));
     let _ = writeln!(out, "local KIDS = {kids}");
     // A JWKS URL's keys are fetched by Envoy: which kids it holds is not known here.
     let complete = settings.jwks_json.is_some() && settings.jwks_url.is_none();
@@ -140,7 +136,7 @@ pub fn decision_filter(settings: &Settings) -> String {
     );
     out.push_str("local DENY = {\n");
     for reason in Reason::ALL {
-        let (Some(description), Some(kind)) = (reason.description(), deny_kind(*reason)) else {
+        let (Some(description), Some(kind)) = (reason.description(), reason.deny_kind()) else {
             continue;
         };
         let parts = deny_parts(kind, &description);
@@ -157,34 +153,6 @@ pub fn decision_filter(settings: &Settings) -> String {
     out.push_str("}\n\n");
     out.push_str(LOGIC);
     out
-}
-
-/// The kind of deny a reason is rendered as (`None` for allows and host-only reasons).
-fn deny_kind(reason: Reason) -> Option<DenyKind> {
-    Some(match reason {
-        Reason::MissingToken => DenyKind::NoCredentials,
-        Reason::MissingOriginalUri | Reason::Internal => return None,
-        r => match r.http_status() {
-            401 => DenyKind::InvalidToken,
-            400 => DenyKind::InvalidRequest,
-            403 => DenyKind::InsufficientScope,
-            _ => return None,
-        },
-    })
-}
-
-/// The `kid`s of a JWKS document, in order.
-fn kid_list(json: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<serde_json::Value>(json)
-        .ok()
-        .and_then(|v| {
-            v["keys"].as_array().map(|keys| {
-                keys.iter()
-                    .filter_map(|k| k["kid"].as_str().map(str::to_owned))
-                    .collect()
-            })
-        })
-        .unwrap_or_default()
 }
 
 fn list(items: impl Iterator<Item = String>) -> String {

@@ -341,25 +341,36 @@ fn local_jwks(settings: &Settings) -> Option<String> {
         .flat_map(|set| set.iter())
         .map(|s| json!({"kty": "oct", "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(s.expose())}))
         .collect();
-    if let Some(json) = settings.jwks_json.as_deref()
-        && let Ok(usable) = JwksKeys::from_json(json)
-        && let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(json)
-    {
-        for key in doc
-            .get("keys")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some((alg, _)) = key["kid"].as_str().and_then(|kid| usable.get(kid)) else {
-                continue;
-            };
+    keys.extend(
+        settings
+            .jwks_json
+            .as_deref()
+            .map(pinned_jwks_keys)
+            .unwrap_or_default(),
+    );
+    (!keys.is_empty()).then(|| json!({ "keys": keys }).to_string())
+}
+
+/// The usable keys of a JWKS document (those the core's [`JwksKeys`] accepts), each with
+/// `alg` set to the one algorithm the core pins it to.
+fn pinned_jwks_keys(json: &[u8]) -> Vec<Value> {
+    let (Ok(usable), Ok(doc)) = (
+        JwksKeys::from_json(json),
+        serde_json::from_slice::<Value>(json),
+    ) else {
+        return Vec::new();
+    };
+    doc["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|key| {
+            let (alg, _) = key["kid"].as_str().and_then(|kid| usable.get(kid))?;
             let mut key = key.clone();
             key["alg"] = Value::String(format!("{alg:?}"));
-            keys.push(key);
-        }
-    }
-    (!keys.is_empty()).then(|| json!({ "keys": keys }).to_string())
+            Some(key)
+        })
+        .collect()
 }
 
 /// The cluster address and TLS server name of a JWKS URL.

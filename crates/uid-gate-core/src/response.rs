@@ -80,10 +80,18 @@ reasons! {
 impl Reason {
     /// The HTTP status Envoy answers with for this reason (200 for allows).
     pub fn http_status(self) -> u16 {
-        match self {
-            Reason::Public | Reason::Owner | Reason::Authenticated => 200,
-            Reason::NotOwner => 403,
-            Reason::Internal => 503,
+        self.deny_kind().map_or(200, DenyKind::http_status)
+    }
+
+    /// The kind of deny this reason is answered with (`None` for allows): what a host that
+    /// renders answers from reason codes alone (the inline Envoy filter) needs besides
+    /// [`Reason::description`].
+    pub fn deny_kind(self) -> Option<DenyKind> {
+        Some(match self {
+            Reason::Public | Reason::Owner | Reason::Authenticated => return None,
+            Reason::MissingToken => DenyKind::NoCredentials,
+            Reason::NotOwner => DenyKind::InsufficientScope,
+            Reason::Internal => DenyKind::Internal,
             Reason::NotOriginForm
             | Reason::Fragment
             | Reason::DotSegment
@@ -96,9 +104,9 @@ impl Reason {
             | Reason::NonAscii
             | Reason::BadPercentEncoding
             | Reason::MissingUserSegment
-            | Reason::MissingOriginalUri => 400,
-            _ => 401,
-        }
+            | Reason::MissingOriginalUri => DenyKind::InvalidRequest,
+            _ => DenyKind::InvalidToken,
+        })
     }
 }
 

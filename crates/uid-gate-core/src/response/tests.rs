@@ -157,6 +157,37 @@ fn decision_and_reason_statuses_agree() {
 }
 
 #[test]
+fn a_reason_alone_renders_the_deny_the_decision_renders() {
+    // What the inline Envoy filter relies on: kind and description from the reason code give
+    // the very parts Answer builds from the decision.
+    for d in [
+        Denial::Credentials(ExtractError::Missing),
+        Denial::Credentials(ExtractError::Multiple),
+        Denial::Token(VerifyError::Expired),
+        Denial::Path(PathError::DotSegment),
+        Denial::Path(PathError::MissingUserSegment),
+        Denial::NotOwner,
+    ] {
+        let (reason, parts) = deny(d);
+        let kind = reason.deny_kind().expect("a deny has a kind");
+        let description = reason.description().expect("a deny has a description");
+        assert_eq!(deny_parts(kind, &description), parts, "{d:?}");
+    }
+    assert_eq!(
+        Reason::UnsendableUserId.deny_kind(),
+        Some(DenyKind::InvalidToken)
+    );
+    assert_eq!(
+        Reason::MissingOriginalUri.deny_kind(),
+        Some(DenyKind::InvalidRequest)
+    );
+    assert_eq!(Reason::Internal.deny_kind(), Some(DenyKind::Internal));
+    for allow in [Reason::Public, Reason::Owner, Reason::Authenticated] {
+        assert_eq!(allow.deny_kind(), None);
+    }
+}
+
+#[test]
 fn reason_codes_and_descriptions_are_unique_and_quotable() {
     let mut codes: Vec<_> = Reason::ALL.iter().map(|r| r.code()).collect();
     codes.sort_unstable();
