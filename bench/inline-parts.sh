@@ -8,6 +8,7 @@
 #   bash bench/inline-parts.sh          (BENCH_REQUESTS=40000, BENCH_ROUNDS=3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/filters.sh
 requests=${BENCH_REQUESTS:-40000}
 rounds=${BENCH_ROUNDS:-3}
 if [ -n "${ENVOY_BIN:-}" ]; then ENVOY=$ENVOY_BIN; else
@@ -49,16 +50,14 @@ PY
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 measure() { # variant -> Envoy CPU µs per request
   local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  sed 's/^/          /' "$work/$1.filters" > "$work/$1.ind"
-  awk -v f="$work/$1.ind" '/^__FILTERS__$/ { while ((getline l < f) > 0) print l; next } { print }' bench/envoy-filters.yaml \
-    | sed -e "s/__PORT__/$port/; s/__ADMIN_PORT__/0/" > "$work/$1.yaml"
+  with_filters "$work/$1.filters" | sed -e "s/__PORT__/$port/; s/__ADMIN_PORT__/0/" > "$work/$1.yaml"
   taskset -c 0 "$ENVOY" -c "$work/$1.yaml" --concurrency 1 --disable-hot-restart --log-level error > "$work/$1.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
   local url="http://127.0.0.1:$port/api/alice/tasks" before after
   load() { taskset -c 1 h2load --h1 -c16 -n "$1" -H "authorization: Bearer $TOKEN" "$url" > "$work/h2.txt"
     grep -q "$1 succeeded" "$work/h2.txt" || { echo "$v: not every request succeeded" >&2; cat "$work/h2.txt" >&2; exit 1; }; }
-  load 4000
+  load $((requests < 4000 ? requests : 4000)) # warm-up
   before=$(cpu_ticks "$pid")
   load "$requests"
   after=$(cpu_ticks "$pid")

@@ -79,12 +79,12 @@ start_uid_gate() { # cpu port log -> pid in $ug_pid
 # wrk's latency lines are "50%  812.00us"; print microseconds.
 to_us() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/, "", v); print v+0 } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v*1000 } else if (v ~ /s$/) { sub(/s$/, "", v); print v*1000000 } }'; }
 
+. bench/filters.sh
 # bench/envoy-filters.yaml with `uid-gate envoy-config --filters-only ARGS` pasted in.
 generated() { # name envoy-config-args...
   local name=$1; shift
-  "$UIDGATE_BIN" envoy-config --filters-only "$@" | sed 's/^/          /' > "$work/$name.filters"
-  awk -v f="$work/$name.filters" '/^__FILTERS__$/ { while ((getline l < f) > 0) print l; next } { print }' \
-    bench/envoy-filters.yaml > "$work/$name.template.yaml"
+  "$UIDGATE_BIN" envoy-config --filters-only "$@" > "$work/$name.filters"
+  with_filters "$work/$name.filters" > "$work/$name.template.yaml"
   echo "$work/$name.template.yaml"
 }
 

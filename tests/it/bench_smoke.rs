@@ -1,20 +1,17 @@
-//! The benchmark harness in smoke mode (a few seconds, debug binaries), so it cannot rot.
-//! The numbers it prints are not meaningful; `bash bench/run.sh` measures for real.
+//! The benchmark harnesses in smoke mode (a few seconds, debug binaries), so they cannot rot.
+//! The numbers they print are not meaningful; the scripts measure for real without it.
 
 use std::time::Duration;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn bench_harness_runs_in_smoke_mode() {
-    tokio::task::spawn_blocking(envoy_bin)
-        .await
-        .expect("envoy install");
+/// Runs `bench/SCRIPT` with `args` and `envs`; fails unless it succeeds and prints every
+/// one of `needles`.
+async fn smoke(script: &str, args: &[&str], envs: &[(&str, &str)], needles: &[&str]) {
     let out = tokio::process::Command::new("bash")
-        .arg(repo_root().join("bench/run.sh"))
-        .arg("--smoke")
-        .env("UIDGATE_BIN", env!("CARGO_BIN_EXE_uid-gate"))
-        .env("UIDGATE_LOAD_BIN", env!("CARGO_BIN_EXE_uid-gate-load"))
+        .arg(repo_root().join("bench").join(script))
+        .args(args)
+        .envs(envs.iter().copied())
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(300), out)
@@ -22,25 +19,78 @@ async fn bench_harness_runs_in_smoke_mode() {
         .expect("smoke run finishes")
         .expect("run bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "bench smoke failed:\n{stdout}\n{stderr}"
+        "{script} smoke failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    for needle in [
-        "1. Envoy, no auth",
-        "2. Envoy + jwt_authn",
-        "3. Envoy + ext_authz -> uid-gate",
-        "4. Envoy + HTTP ext_authz -> uid-gate",
-        "ratio 3/2",
-        "  max ",
-        "  half ",
-        "peak RSS",
-        "start to SERVING",
-        "benchmark complete",
-    ] {
+    for needle in needles {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
     }
+}
+
+const BINARIES: [(&str, &str); 2] = [
+    ("UIDGATE_BIN", env!("CARGO_BIN_EXE_uid-gate")),
+    ("UIDGATE_LOAD_BIN", env!("CARGO_BIN_EXE_uid-gate-load")),
+];
+
+#[tokio::test]
+async fn bench_harness_runs_in_smoke_mode() {
+    tokio::task::spawn_blocking(envoy_bin)
+        .await
+        .expect("envoy install");
+    smoke(
+        "run.sh",
+        &["--smoke"],
+        &BINARIES,
+        &[
+            "1. Envoy, no auth",
+            "2. Envoy + jwt_authn",
+            "3. Envoy + ext_authz -> uid-gate",
+            "4. Envoy + HTTP ext_authz -> uid-gate",
+            "5. Envoy inline (jwt_authn + Lua)",
+            "(5 with an empty Lua filter: floor)",
+            "6. as 3, google_grpc client",
+            "ratio 3/2",
+            "ratio 5/2",
+            "ratio floor/2",
+            "  max ",
+            "  half ",
+            "peak RSS",
+            "start to SERVING",
+            "benchmark complete",
+        ],
+    )
+    .await;
+}
+
+/// bench/inline-parts.sh with a few requests per variant: every cut-down handler still loads
+/// and answers 200.
+#[tokio::test]
+async fn inline_parts_harness_runs_with_few_requests() {
+    tokio::task::spawn_blocking(envoy_bin)
+        .await
+        .expect("envoy install");
+    smoke(
+        "inline-parts.sh",
+        &[],
+        &[
+            BINARIES[0],
+            ("BENCH_REQUESTS", "300"),
+            ("BENCH_ROUNDS", "1"),
+        ],
+        &[
+            "0-empty",
+            "1-headers",
+            "2-path",
+            "3-bearer",
+            "4-metadata",
+            "5-claims",
+            "6-set-header",
+            "9-whole",
+        ],
+    )
+    .await;
 }
 
 /// The FastAPI benchmark (bench/fastapi.sh) in smoke mode: every setup starts, answers 200
@@ -48,31 +98,20 @@ async fn bench_harness_runs_in_smoke_mode() {
 #[tokio::test]
 async fn fastapi_bench_harness_runs_in_smoke_mode() {
     tokio::task::spawn_blocking(venv).await.expect("venv");
-    let out = tokio::process::Command::new("bash")
-        .arg(repo_root().join("bench/fastapi.sh"))
-        .arg("--smoke")
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(300), out)
-        .await
-        .expect("smoke run finishes")
-        .expect("run bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "fastapi bench smoke failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for needle in [
-        "none ",
-        "null ",
-        "pyjwt_def ",
-        "pyjwt_async ",
-        "uid_gate_dependency ",
-        "uid_gate_middleware ",
-        "uid_gate dependency vs PyJWT async dependency",
-        "decision alone from Python",
-    ] {
-        assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
-    }
+    smoke(
+        "fastapi.sh",
+        &["--smoke"],
+        &[],
+        &[
+            "none ",
+            "null ",
+            "pyjwt_def ",
+            "pyjwt_async ",
+            "uid_gate_dependency ",
+            "uid_gate_middleware ",
+            "uid_gate dependency vs PyJWT async dependency",
+            "decision alone from Python",
+        ],
+    )
+    .await;
 }

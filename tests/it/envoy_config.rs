@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use uid_gate::config::Config;
-use uid_gate::envoy_config::{GrpcClient, HostPort, Options, bootstrap};
+use uid_gate::envoy_config::{GrpcClient, bootstrap};
 
 use crate::helpers::*;
 
@@ -169,19 +169,6 @@ fn envoy_config_refuses_bad_addresses_naming_the_flag() {
     }
 }
 
-fn opts(inline: bool, upstream: SocketAddr, authz: SocketAddr, client: GrpcClient) -> Options {
-    let hp = |s: &str| HostPort::parse("--test", s).expect("host:port");
-    Options {
-        inline,
-        listen: hp("127.0.0.1:0"),
-        upstream: hp(&upstream.to_string()),
-        authz: hp(&authz.to_string()),
-        admin: Some(hp("127.0.0.1:0")),
-        grpc_client: client,
-        jwks_ca_pem: None,
-    }
-}
-
 /// Status and the x-user-id the upstream saw, for `uid`'s token on `path`.
 async fn ask(envoy: &Envoy, secret: &str, uid: &str, path: &str) -> (u16, Option<String>) {
     let token = uid_gate::mint::sign_claims(
@@ -216,7 +203,7 @@ async fn the_generated_ext_authz_config_fronts_uid_gate_with_either_grpc_client(
     for client in [GrpcClient::Envoy, GrpcClient::Google] {
         let yaml = bootstrap(
             &config(&[("BETTER_AUTH_SECRET", OLD)]).policy,
-            &opts(false, echo, server.addr, client),
+            &envoy_options(false, echo, server.addr, client),
         )
         .expect("bootstrap");
         let envoy = Envoy::start(&yaml).await;
@@ -260,7 +247,7 @@ async fn inline_envoy(upstream: SocketAddr, vars: &[(&str, &str)]) -> Envoy {
     let unused: SocketAddr = "127.0.0.1:9".parse().expect("addr");
     let yaml = bootstrap(
         &config.policy,
-        &opts(true, upstream, unused, GrpcClient::Envoy),
+        &envoy_options(true, upstream, unused, GrpcClient::Envoy),
     )
     .expect("bootstrap");
     Envoy::start(&yaml).await
@@ -405,7 +392,7 @@ async fn inline_answers_random_paths_as_ext_authz_does_through_the_same_envoy() 
         // The generated ext_authz config: every path goes to uid-gate (no bypass routes).
         let yaml = bootstrap(
             &config.policy,
-            &opts(false, echo, server.addr, GrpcClient::Envoy),
+            &envoy_options(false, echo, server.addr, GrpcClient::Envoy),
         )
         .expect("ext_authz bootstrap");
         let ext_authz = Envoy::start(&yaml).await;

@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use uid_gate::config::Config;
+use uid_gate::envoy_config::{GrpcClient, HostPort, Options, bootstrap};
 use uid_gate::metrics::Metrics;
 use uid_gate::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
 use uid_gate::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
@@ -423,18 +424,29 @@ pub fn envoy_config_cli(vars: &[(&str, &str)], args: &[&str]) -> String {
 /// The bootstrap `uid-gate envoy-config --inline` prints for `config`, listening on a free
 /// port in front of `upstream`, with its admin on a free port too.
 pub fn inline_bootstrap(config: &Config, upstream: SocketAddr) -> String {
-    use uid_gate::envoy_config::{GrpcClient, HostPort, Options, bootstrap};
+    let unused = SocketAddr::from(([127, 0, 0, 1], 9191));
+    let opts = envoy_options(true, upstream, unused, GrpcClient::Envoy);
+    bootstrap(&config.policy, &opts).expect("inline bootstrap")
+}
+
+/// `envoy-config` options for a test: listener and admin on free ports, in front of
+/// `upstream`, asking `authz` (ext_authz mode).
+pub fn envoy_options(
+    inline: bool,
+    upstream: SocketAddr,
+    authz: SocketAddr,
+    client: GrpcClient,
+) -> Options {
     let hp = |s: &str| HostPort::parse("--test", s).expect("host:port");
-    let opts = Options {
-        inline: true,
+    Options {
+        inline,
         listen: hp("127.0.0.1:0"),
         upstream: hp(&upstream.to_string()),
-        authz: hp("127.0.0.1:9191"),
+        authz: hp(&authz.to_string()),
         admin: Some(hp("127.0.0.1:0")),
-        grpc_client: GrpcClient::Envoy,
+        grpc_client: client,
         jwks_ca_pem: None,
-    };
-    bootstrap(&config.policy, &opts).expect("inline bootstrap")
+    }
 }
 
 /// An Envoy config from the repository with ports replaced. Each port must occur exactly
