@@ -249,10 +249,7 @@ pub fn envoy_config_command(args: &EnvoyConfigArgs) -> ExitCode {
                 .map(|s| {
                     s.split_once('=')
                         .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .ok_or_else(|| ec::EnvoyConfigError::Address {
-                            flag: "--selector",
-                            value: s.clone(),
-                        })
+                        .ok_or_else(|| ec::EnvoyConfigError::Selector(s.clone()))
                 })
                 .collect::<Result<_, _>>()?;
             ec::istio(

@@ -25,6 +25,9 @@ pub enum EnvoyConfigError {
     /// `HOST:PORT` did not parse.
     #[error("{flag}: '{value}' is not HOST:PORT")]
     Address { flag: &'static str, value: String },
+    /// `--selector` is not `KEY=VALUE`.
+    #[error("--selector: '{0}' is not KEY=VALUE")]
+    Selector(String),
     /// A listener must bind an IP address.
     #[error("--listen: '{0}' is not an IP address")]
     ListenHost(String),

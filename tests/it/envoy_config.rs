@@ -153,6 +153,10 @@ fn envoy_config_refuses_bad_addresses_naming_the_flag() {
         (&["--inline", "--listen", "localhost:80"][..], "--listen"),
         (&["--upstream", "app"][..], "--upstream"),
         (&["--authz", "a b:1"][..], "--authz"),
+        (
+            &["--inline", "--istio", "--selector", "app"][..],
+            "--selector: 'app' is not KEY=VALUE",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_uid-gate"))
             .arg("envoy-config")
