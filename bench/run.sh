@@ -152,7 +152,8 @@ kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
 # The same, but the path is public to uid-gate: no token work at all. This is the ceiling of
 # any ext_authz gRPC service here; the gap to setup 2 is Envoy's own cost of the call.
 ug_port=$(free_port)
-UIDGATE_PUBLIC_PATHS=/api start_uid_gate 1 "$ug_port" uid-gate-noop.log
+# (/api alone may be public only when no template lies under it.)
+UIDGATE_PUBLIC_PATHS=/api UIDGATE_PATH_TEMPLATES='/users/{user_id}' start_uid_gate 1 "$ug_port" uid-gate-noop.log
 run_setup noop bench/envoy-uid-gate.yaml
 kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
 # Setup 3 over Envoy's HTTP ext_authz service and uid-gate's HTTP mode.

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use uid_gate::decision::{Authorizer, Decision, RequestView};
-use uid_gate::path_policy::{PathPolicy, PathTemplate, PublicPrefix};
+use uid_gate::path_policy::{PathPolicy, PathPrefix, PathTemplate};
 use uid_gate::verify::{ClaimRules, Verifier};
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret-0123";
@@ -25,7 +25,7 @@ fn authorizer() -> Authorizer {
     );
     let paths = PathPolicy::new(
         vec![PathTemplate::parse("/api/{user_id}").expect("template")],
-        vec![PublicPrefix::parse("/api/auth").expect("prefix")],
+        vec![PathPrefix::parse("/api/auth").expect("prefix")],
     );
     Authorizer::new(verifier, paths, 8192)
 }

@@ -62,6 +62,8 @@ export BETTER_AUTH_SECRET_FILE="$PWD/$state/secret"
 export UIDGATE_LISTEN_ADDR=127.0.0.1:$port_grpc
 export UIDGATE_ADMIN_ADDR=127.0.0.1:$port_admin
 export UIDGATE_PUBLIC_PATHS=/api/auth,/healthz
+# Any valid token may call /me; a path no template or prefix covers is refused (403).
+export UIDGATE_AUTH_ONLY_PATHS=/me
 export UIDGATE_LOG_FORMAT=${UIDGATE_LOG_FORMAT:-text}
 
 # envoy/envoy.yaml with the chosen ports (each appears once as `port_value: N `).
@@ -112,6 +114,8 @@ Dev secret in $state/secret; logs in $state/*.log. Tokens (HS256, 1 h) for alice
   curl -i $base/api/alice/tasks                                     # 401, no token
   curl -i $base/api/alice/tasks -H "authorization: Bearer \${ALICE}x" # 401 invalid_token
   curl -i $base/api/auth/ok                                         # 200, public route
+  curl -i $base/me              -H "authorization: Bearer \$ALICE"   # 200, authenticated-only route
+  curl -i $base/export          -H "authorization: Bearer \$ALICE"   # 403 unlisted_path: no rule covers it
   curl -i "$base/api/alice%2F..%2Fbob/tasks" -H "authorization: Bearer \$ALICE"  # 400, refused by Envoy
 
 MSG
@@ -131,6 +135,8 @@ if [ "$mode" = "--check" ]; then
   expect 401 "$base/api/alice/tasks"
   expect 401 "$base/api/alice/tasks" -H "authorization: Bearer ${ALICE}x"
   expect 200 "$base/api/auth/ok"
+  expect 200 "$base/me" -H "authorization: Bearer $ALICE"
+  expect 403 "$base/export" -H "authorization: Bearer $ALICE"
   expect 400 "$base/api/alice%2F..%2Fbob/tasks" -H "authorization: Bearer $ALICE"
   added=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/alice/tasks" -H "authorization: Bearer $ALICE" -H 'content-type: application/json' -d '{"title":"write docs"}')
   listed=$(curl -fs "$base/api/alice/tasks" -H "authorization: Bearer $ALICE")

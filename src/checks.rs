@@ -1,6 +1,6 @@
 //! One check, whatever it arrived by (gRPC or plain HTTP): ask the core, then count, time and
-//! log the answer. Never the token; only the reason, the path without its query, and for
-//! user-scoped paths the template that matched and the segment it read.
+//! log the answer. Never the token; only the reason, the path without its query, the path rule
+//! that judged it, and for user-scoped paths the template that matched and the segment it read.
 
 use std::time::Instant;
 
@@ -51,11 +51,25 @@ fn log(authorizer: &Authorizer, answer: &Answer, target: &str, request_id: &str,
             }),
         _ => ("", Default::default()),
     };
+    // Which rule judged the path (public or authenticated-only prefix, template, or none), for
+    // every answer that depended on it.
+    let rule = match reason {
+        Reason::Public
+        | Reason::Owner
+        | Reason::Authenticated
+        | Reason::UnlistedAllowed
+        | Reason::NotOwner
+        | Reason::UnlistedPath => authorizer
+            .paths()
+            .rule_for(target)
+            .map_or(String::new(), |(_, rule)| rule.to_string()),
+        _ => String::new(),
+    };
     let reason = reason.code();
     // Two targets, so `RUST_LOG=info,uid_gate::allow=off` keeps denials but drops the bulk.
     if answer.is_allow() {
-        info!(target: "uid_gate::allow", decision = "allow", status, reason, path = %path, template, user_segment = %segment, request_id = %request_id, latency_us, "check");
+        info!(target: "uid_gate::allow", decision = "allow", status, reason, path = %path, rule = %rule, template, user_segment = %segment, request_id = %request_id, latency_us, "check");
     } else {
-        info!(target: "uid_gate::deny", decision = "deny", status, reason, path = %path, template, user_segment = %segment, request_id = %request_id, latency_us, "check");
+        info!(target: "uid_gate::deny", decision = "deny", status, reason, path = %path, rule = %rule, template, user_segment = %segment, request_id = %request_id, latency_us, "check");
     }
 }

@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
 use uid_gate_core::mint::{self, MintRequest};
-use uid_gate_core::path_policy::PathClass;
 
 use crate::config::{Config, all_vars};
 
@@ -277,14 +276,6 @@ pub fn envoy_config_command(args: &EnvoyConfigArgs) -> ExitCode {
 }
 
 /// Sample paths `check-config` always judges: the usual surprises of a `/api/{user_id}` template.
-const SAMPLE_PATHS: &[&str] = &[
-    "/api/alice/tasks",
-    "/api/health",
-    "/api/auth/session",
-    "/healthz",
-    "/docs",
-];
-
 /// `uid-gate check-config`.
 pub fn check_config_command(args: &CheckConfigArgs) -> ExitCode {
     match load_config() {
@@ -292,127 +283,11 @@ pub fn check_config_command(args: &CheckConfigArgs) -> ExitCode {
             for w in &config.warnings {
                 eprintln!("uid-gate: warning: {w}");
             }
-            print!("{}", summary(&config, &args.paths));
+            print!("{}", crate::check_config::summary(&config, &args.paths));
             ExitCode::SUCCESS
         }
         Err(code) => code,
     }
-}
-
-/// The human summary `check-config` prints: effective settings, secrets as counts and
-/// lengths only, and how each sample path is judged.
-pub fn summary(config: &Config, extra_paths: &[String]) -> String {
-    let p = &config.policy;
-    let mut out = String::from("configuration ok\n");
-    let list = |items: Vec<&str>| {
-        if items.is_empty() {
-            "(none)".to_owned()
-        } else {
-            items.join(", ")
-        }
-    };
-    let secrets = match &p.secrets {
-        None => "none (JWKS only)".to_owned(),
-        Some(set) => {
-            let lens: Vec<String> = set.iter().map(|s| s.expose().len().to_string()).collect();
-            let source = if p.secret_file.is_some() {
-                " from BETTER_AUTH_SECRET_FILE"
-            } else {
-                ""
-            };
-            format!(
-                "{} HS256 secret(s){source}, current first, lengths {} bytes (values redacted)",
-                lens.len(),
-                lens.join("/")
-            )
-        }
-    };
-    let jwks = match (&p.jwks_url, &p.jwks_json) {
-        (Some(url), _) => format!("{url} (refreshed every {}s)", p.jwks_refresh.as_secs()),
-        (None, Some(_)) => "from UIDGATE_JWKS_FILE".to_owned(),
-        _ => "(none)".to_owned(),
-    };
-    let rows = [
-        ("secrets", secrets),
-        ("jwks", jwks),
-        (
-            "path templates",
-            list(p.path_templates.iter().map(|t| t.as_str()).collect()),
-        ),
-        (
-            "public paths",
-            list(p.public_paths.iter().map(|t| t.as_str()).collect()),
-        ),
-        (
-            "path case",
-            if p.case_insensitive_paths {
-                "ignored (UIDGATE_CASE_INSENSITIVE_PATHS)"
-            } else {
-                "exact"
-            }
-            .to_owned(),
-        ),
-        ("uid claims", p.uid_claims.join(", ")),
-        ("leeway", format!("{}s", p.leeway_secs)),
-        (
-            "issuer",
-            p.issuer.clone().unwrap_or_else(|| "(not checked)".into()),
-        ),
-        (
-            "audience",
-            list(p.audiences.iter().map(String::as_str).collect()),
-        ),
-        ("max token", format!("{} bytes", p.max_token_bytes)),
-        (
-            "max token lifetime",
-            p.max_token_ttl
-                .map_or("(no cap)".into(), |s| format!("{s}s")),
-        ),
-        ("gRPC", config.listen_addr.to_string()),
-        ("admin", config.admin_addr.to_string()),
-        (
-            "HTTP mode",
-            config.http_addr.map_or("off".into(), |a| {
-                format!(
-                    "{a} (URI from {})",
-                    config
-                        .http_uri_header
-                        .as_deref()
-                        .unwrap_or("the request line")
-                )
-            }),
-        ),
-    ];
-    for (k, v) in rows {
-        let _ = writeln!(out, "  {k:<20}{v}");
-    }
-    out.push_str("how paths are judged:\n");
-    let policy = p.path_policy();
-    for path in SAMPLE_PATHS
-        .iter()
-        .copied()
-        .chain(extra_paths.iter().map(String::as_str))
-    {
-        let verdict = match policy.classify(path) {
-            Ok(PathClass::Public) => "public: no token needed".to_owned(),
-            Ok(PathClass::AuthOnly) => "authentication only: any valid token".to_owned(),
-            Ok(PathClass::Scoped { user_id }) => {
-                let template = policy
-                    .matching_template(path)
-                    .map_or("", |(t, _)| t.as_str());
-                format!(
-                    "user-scoped by {template}: only user {:?} may pass",
-                    String::from_utf8_lossy(&user_id)
-                )
-            }
-            Err(e) => format!("refused with 400: {e}"),
-        };
-        let _ = writeln!(out, "  {path:<20}{verdict}");
-    }
-    out.push_str(
-        "  (a route like /api/health under /api/{user_id} is read as user \"health\": list it in\n   UIDGATE_PUBLIC_PATHS or move it out of the template's prefix)\n",
-    );
-    out
 }
 
 #[cfg(test)]
@@ -430,44 +305,5 @@ mod tests {
             }
         }
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn the_summary_redacts_secrets_and_explains_sample_paths() {
-        let secret = "0123456789abcdef0123456789abcdef";
-        let config = Config::from_vars([
-            ("BETTER_AUTH_SECRET".to_owned(), secret.to_owned()),
-            ("UIDGATE_PUBLIC_PATHS".to_owned(), "/api/auth".to_owned()),
-        ])
-        .expect("config");
-        let s = summary(&config, &["/api/bob/../x".to_owned()]);
-        assert!(!s.contains(secret), "{s}");
-        assert!(
-            s.contains("1 HS256 secret(s), current first, lengths 32 bytes"),
-            "{s}"
-        );
-        let judged = |path: &str, verdict: &str| {
-            s.lines().any(|l| {
-                l.trim_start()
-                    .strip_prefix(path)
-                    .is_some_and(|rest| rest.trim_start().starts_with(verdict))
-            })
-        };
-        assert!(
-            judged(
-                "/api/health",
-                "user-scoped by /api/{user_id}: only user \"health\""
-            ),
-            "{s}"
-        );
-        assert!(judged("/api/auth/session", "public"), "{s}");
-        assert!(judged("/docs", "authentication only"), "{s}");
-        assert!(
-            judged(
-                "/api/bob/../x",
-                "refused with 400: path contains a dot segment"
-            ),
-            "{s}"
-        );
     }
 }

@@ -144,12 +144,13 @@ impl Config {
         vars: I,
     ) -> Result<Self, ConfigError> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
-        let warnings = vars
+        let mut warnings: Vec<String> = vars
             .iter()
             .filter(|(k, _)| k.starts_with("UIDGATE_") && !is_known_var(k))
             .map(|(k, _)| format!("unknown variable {k} is ignored"))
             .collect();
         let policy = Settings::from_vars(vars.iter().cloned())?;
+        warnings.extend(policy.warnings());
         let raw: RawEnv = envy::from_iter(
             vars.into_iter()
                 .filter(|(k, _)| SERVER_VARS.iter().any(|v| v.name == k)),

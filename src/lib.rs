@@ -15,6 +15,7 @@
 //!   [`envoy_config`]: Envoy configurations generated from the same settings (ext_authz or inline).
 
 pub mod admin;
+pub mod check_config;
 pub mod checks;
 pub mod cli;
 pub mod config;

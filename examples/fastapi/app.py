@@ -1,8 +1,10 @@
 """The demo's backend: a tasks API per user (in memory) behind Envoy and uid-gate.
 
 Every task route takes the user from `auth.owner`: the token is verified again in process
-(defence in depth behind Envoy) and must belong to the `{user_id}` in the path. Run it with
-the same variables as uid-gate (BETTER_AUTH_SECRET or _FILE, UIDGATE_PUBLIC_PATHS, ...):
+(defence in depth behind Envoy) and must belong to the `{user_id}` in the path. `/me` needs
+any valid token: it is listed in UIDGATE_AUTH_ONLY_PATHS so that uid-gate lets it through
+(a path no rule covers is refused). Run it with the same variables as uid-gate
+(BETTER_AUTH_SECRET or _FILE, UIDGATE_PUBLIC_PATHS, UIDGATE_AUTH_ONLY_PATHS, ...):
 
     uvicorn --app-dir examples/fastapi app:app --port 8081
 """
@@ -37,6 +39,12 @@ async def add_task(user_id: str, task: NewTask, owner: str = Depends(auth.owner)
     tasks = TASKS.setdefault(owner, [])
     tasks.append({"id": len(tasks) + 1, "title": task.title})
     return tasks[-1]
+
+
+@app.get("/me")
+async def me(user: str = Depends(auth.user)) -> dict:
+    """Who the token says the caller is: any valid token (an authenticated-only route)."""
+    return {"user": user}
 
 
 @app.get("/api/auth/ok")

@@ -212,6 +212,21 @@ impl Gate {
             .collect()
     }
 
+    /// Valid settings that weaken the gate, for a start-up warning (`Settings::warnings`).
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.settings.warnings()
+    }
+
+    #[getter]
+    fn auth_only_paths(&self) -> Vec<String> {
+        self.settings
+            .auth_only_paths
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect()
+    }
+
     #[getter]
     fn public_paths(&self) -> Vec<String> {
         self.settings

@@ -173,3 +173,54 @@ def test_trusting_the_gateway_still_applies_the_path_rules():
     assert _call(app, "/api/alice/tasks", [(b"x-user-id", b"alice"), (b"x_user_id", b"alice")])[0] == 401
     assert _call(app, "/api/auth/session", [(b"x-user-id", b"mallory")]) == (200, {"uid": None, "seen": []})
     assert _call(app, "/api/a%2Fb/tasks", [(b"x-user-id", b"a")])[0] == 400
+
+
+def test_every_path_is_classified_and_unlisted_paths_are_closed():
+    gate = Gate(secret=SECRET, public_paths="/api/auth", auth_only_paths=["/me"])
+    assert gate.auth_only_paths == ["/me"]
+    a = bearer("alice")
+    for path, want in [
+        ("/api/auth/session", (True, 200, "public")),
+        ("/me", (True, 200, "authenticated")),
+        ("/api/alice/tasks", (True, 200, "owner")),
+        ("/api/bob/tasks", (False, 403, "not_owner")),
+        ("/app/api/bob/tasks", (False, 403, "unlisted_path")),
+    ]:
+        d = gate.check(path, a)
+        assert (d.allowed, d.status, d.reason) == want, path
+    # The opt-out is the old behaviour, and says so when the gate is built.
+    with pytest.warns(UserWarning, match="UIDGATE_UNLISTED_PATHS=authenticated"):
+        open_gate = Gate.from_env({"BETTER_AUTH_SECRET": SECRET, "UIDGATE_UNLISTED_PATHS": "authenticated"})
+    d = open_gate.check("/app/api/bob/tasks", a)
+    assert (d.allowed, d.reason, d.user_id) == (True, "unlisted_allowed", "alice")
+    with pytest.raises(ConfigError) as e:
+        Gate(secret=SECRET, unlisted_paths="allow")
+    assert e.value.var == "UIDGATE_UNLISTED_PATHS"
+
+
+def test_a_prefix_that_covers_a_template_is_refused():
+    for kwargs, var in [({"public_paths": ["/api"]}, "UIDGATE_PUBLIC_PATHS"), ({"auth_only_paths": "/api/"}, "UIDGATE_AUTH_ONLY_PATHS")]:
+        with pytest.raises(ConfigError) as e:
+            Gate(secret=SECRET, **kwargs)
+        assert e.value.var == var and "covers the template" in str(e.value)
+
+
+def test_the_dependencies_on_an_unlisted_route():
+    # `user` declares its route authenticated-only; `identity` is the service's decision.
+    app = FastAPI()
+    install(app)
+    auth = GateAuth(Gate(secret=SECRET))
+
+    @app.get("/whoami")
+    async def whoami(user: str = Depends(auth.user)):
+        return {"user": user}
+
+    @app.get("/export")
+    async def export(user=Depends(auth.identity)):
+        return {"user": user}
+
+    client = TestClient(app)
+    a = {"authorization": bearer("alice")}
+    assert client.get("/whoami", headers=a).json() == {"user": "alice"}
+    r = client.get("/export", headers=a)
+    assert r.status_code == 403 and r.json()["error_description"] == "no access rule covers this path"

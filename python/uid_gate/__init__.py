@@ -15,6 +15,7 @@ FastAPI: :mod:`uid_gate.fastapi`. Any ASGI app (Starlette, FastAPI): :mod:`uid_g
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Optional, Union
 
@@ -34,6 +35,8 @@ _VARS = {
     "secret_file": "BETTER_AUTH_SECRET_FILE",
     "path_templates": "UIDGATE_PATH_TEMPLATES",
     "public_paths": "UIDGATE_PUBLIC_PATHS",
+    "auth_only_paths": "UIDGATE_AUTH_ONLY_PATHS",
+    "unlisted_paths": "UIDGATE_UNLISTED_PATHS",
     "case_insensitive_paths": "UIDGATE_CASE_INSENSITIVE_PATHS",
     "uid_claims": "UIDGATE_UID_CLAIMS",
     "leeway_secs": "UIDGATE_LEEWAY_SECS",
@@ -84,7 +87,9 @@ class Gate:
 
     Keyword arguments mirror the service's variables (``secret`` is
     ``BETTER_AUTH_SECRET``, ``path_templates`` is ``UIDGATE_PATH_TEMPLATES``, ...); lists may
-    be given as Python lists. With ``jwks_url`` or ``secret_file``, a daemon thread keeps the
+    be given as Python lists. A path that no template, ``public_paths`` or
+    ``auth_only_paths`` prefix covers is denied (403 ``unlisted_path``) unless
+    ``unlisted_paths="authenticated"``. With ``jwks_url`` or ``secret_file``, a daemon thread keeps the
     keys fresh (``refresh=False`` leaves that to you: :meth:`refresh_now`).
     """
 
@@ -96,6 +101,8 @@ class Gate:
         secret_file: Optional[Union[str, os.PathLike]] = None,
         path_templates: Optional[Union[str, Sequence[str]]] = None,
         public_paths: Optional[Union[str, Sequence[str]]] = None,
+        auth_only_paths: Optional[Union[str, Sequence[str]]] = None,
+        unlisted_paths: Optional[str] = None,
         case_insensitive_paths: Optional[bool] = None,
         uid_claims: Optional[Union[str, Sequence[str]]] = None,
         leeway_secs: Optional[int] = None,
@@ -115,6 +122,8 @@ class Gate:
             secret_file=secret_file,
             path_templates=path_templates,
             public_paths=public_paths,
+            auth_only_paths=auth_only_paths,
+            unlisted_paths=unlisted_paths,
             case_insensitive_paths=case_insensitive_paths,
             uid_claims=uid_claims,
             leeway_secs=leeway_secs,
@@ -134,6 +143,8 @@ class Gate:
             self._inner = _Gate.from_vars(pairs)
         except _RustConfigError as e:
             raise ConfigError(*e.args) from None
+        for message in self._inner.warnings:
+            warnings.warn(f"uid-gate: {message}", UserWarning, stacklevel=3)
         self._refresher: Optional[Refresher] = None
         if self._inner.jwks_url or self._inner.secret_file:
             self._refresher = Refresher(self._inner, reload_secs)
@@ -194,6 +205,11 @@ class Gate:
     def public_paths(self) -> list[str]:
         """The public prefixes, as configured."""
         return self._inner.public_paths
+
+    @property
+    def auth_only_paths(self) -> list[str]:
+        """The authenticated-only prefixes, as configured."""
+        return self._inner.auth_only_paths
 
     def close(self) -> None:
         """Stops the background refresher, if any."""

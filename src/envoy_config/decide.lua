@@ -87,20 +87,23 @@ local function fixed_eq(fixed, seg)
   return d == fixed
 end
 
--- path_policy::classify: "public", "scoped" + user id, "auth", or nil + a path reason.
+-- path_policy::classify: "public", "auth", "scoped" + user id, "unlisted", or nil + a path
+-- reason. PREFIXES holds the public prefixes, then the authenticated-only ones (core order).
 local function classify_segments(path)
   local bad = check_path(path)
   if bad then return nil, bad end
   local segs, err = split(path)
   if not segs then return nil, err end
   local n = #segs
-  for _, p in ipairs(PUBLIC) do
-    if n >= #p then
-      local all = true
-      for i = 1, #p do
-        if not fixed_eq(p[i], segs[i]) then all = false break end
+  for _, rule in ipairs(PREFIXES) do
+    for _, p in ipairs(rule[2]) do
+      if n >= #p then
+        local all = true
+        for i = 1, #p do
+          if not fixed_eq(p[i], segs[i]) then all = false break end
+        end
+        if all then return rule[1] end
       end
-      if all then return "public" end
     end
   end
   for _, t in ipairs(TEMPLATES) do
@@ -127,7 +130,7 @@ local function classify_segments(path)
       end
     end
   end
-  return "auth"
+  return "unlisted"
 end
 
 -- The same answers without splitting or decoding, for the paths most requests have: no byte
@@ -143,12 +146,16 @@ local function classify(path)
   end
   local p = IGNORE_CASE and lower(path) or path
   local n = #p
-  for i = 1, #PUBLIC_LIT do
-    local lit = PUBLIC_LIT[i]
-    local l = #lit
-    if sub(p, 1, l) == lit then
-      local b = byte(p, l + 1)
-      if b == nil or b == 47 then return "public" end
+  for k = 1, #PREFIXES_LIT do
+    local rule = PREFIXES_LIT[k]
+    local lits = rule[2]
+    for i = 1, #lits do
+      local lit = lits[i]
+      local l = #lit
+      if sub(p, 1, l) == lit then
+        local b = byte(p, l + 1)
+        if b == nil or b == 47 then return rule[1] end
+      end
     end
   end
   for i = 1, #FAST_TEMPLATES do
@@ -163,7 +170,7 @@ local function classify(path)
       end
     end
   end
-  return "auth"
+  return "unlisted"
 end
 
 -- Whether s is well-formed UTF-8 (Rust's str::from_utf8).
@@ -235,6 +242,18 @@ local B64 = {}
 do
   local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
   for i = 1, 64 do B64[byte(alphabet, i)] = i - 1 end
+end
+
+-- Whether the signature's base64url is canonical: the unused low bits of its last character
+-- are zero. jwt_authn decodes leniently and would accept a twin of a valid signature; the core
+-- refuses it (conformance C29).
+local function canonical_signature(token)
+  local dot = find(token, ".", find(token, ".", 1, true) + 1, true)
+  local r = (#token - dot) % 4
+  if r == 0 then return true end
+  if r == 1 then return false end
+  local v = B64[byte(token, -1)]
+  return v ~= nil and v % (r == 2 and 16 or 4) == 0
 end
 
 -- base64url without padding, as a JOSE header is encoded; nil when it is not.
@@ -381,11 +400,13 @@ function envoy_on_request(handle)
   if payload == nil then
     return deny(handle, refused(token, meta and meta[FAILED_KEY]))
   end
+  if not canonical_signature(token) then return deny(handle, "bad_signature") end
   local uid
   uid, why = identity(payload, meta[HEADER_KEY] or {})
   if not uid then return deny(handle, why) end
   if class == nil then return deny(handle, user) end
   if class == "scoped" and user ~= uid then return deny(handle, "not_owner") end
+  if class == "unlisted" and not UNLISTED_AUTHENTICATED then return deny(handle, "unlisted_path") end
   -- response::is_header_safe: the id must reach the app byte for byte.
   if find(uid, "^[ \t]") or find(uid, "[ \t]$") then return deny(handle, "unsendable_user_id") end
   -- replace() drops every client-sent x-user-id (tests/it/envoy_config.rs sends two).

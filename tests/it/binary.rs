@@ -156,6 +156,7 @@ async fn logs_json_lines_without_tokens_and_exits_0_on_sigterm() {
         ),
         ("/api/user_B/tasks", format!("Bearer {secret_token}")),
         ("/api/user_A/tasks", "Bearer x.y.z".to_owned()),
+        ("/app/api/user_B/tasks", format!("Bearer {secret_token}")),
     ] {
         client
             .check(check_request(
@@ -166,7 +167,7 @@ async fn logs_json_lines_without_tokens_and_exits_0_on_sigterm() {
             .expect("rpc");
     }
     let mut decisions = Vec::new();
-    while decisions.len() < 3 {
+    while decisions.len() < 4 {
         let v = proc
             .wait_for("decision log", |l| {
                 serde_json::from_str::<Value>(l)
@@ -181,8 +182,11 @@ async fn logs_json_lines_without_tokens_and_exits_0_on_sigterm() {
     assert_eq!(decisions[0]["path"], "/api/user_A/tasks");
     assert_eq!(decisions[0]["request_id"], "req-1");
     assert!(decisions[0]["latency_us"].is_u64());
-    // Which template judged the path, and the segment it read as the user.
+    // Which rule judged the path, and the segment the template read as the user.
+    assert_eq!(decisions[0]["rule"], "template /api/{user_id}");
     assert_eq!(decisions[0]["template"], "/api/{user_id}");
+    assert_eq!(decisions[3]["reason"], "unlisted_path");
+    assert_eq!(decisions[3]["rule"], "no rule (unlisted)");
     assert_eq!(decisions[0]["user_segment"], "user_A");
     assert_eq!(decisions[1]["user_segment"], "user_B");
     assert_eq!(
@@ -284,7 +288,9 @@ async fn check_config_validates_without_serving() {
         stdout
             .lines()
             .any(|l| l.trim_start().starts_with("/api/health")
-                && l.contains("user-scoped by /api/{user_id}: only user \"health\"")),
+                && l.contains(
+                    "user-scoped: only user \"health\" may pass (template /api/{user_id})"
+                )),
         "{stdout}"
     );
     assert!(

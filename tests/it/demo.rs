@@ -49,8 +49,8 @@ async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
         "demo failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout.matches("\nok ").count(), 8, "{stdout}");
-    assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
+    assert_eq!(stdout.matches("\nok ").count(), 10, "{stdout}");
+    assert!(stdout.contains("10 passed, 0 failed"), "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
 }
 

@@ -161,7 +161,7 @@ async fn tricky_paths_through_hardened_envoy() {
 
 #[tokio::test]
 async fn public_routes_and_the_x_user_id_header() {
-    let stack = Stack::start(&[]).await;
+    let stack = Stack::start(&[("UIDGATE_AUTH_ONLY_PATHS", "/me")]).await;
     // Public at Envoy (ext_authz disabled per route): Envoy strips x-user-id itself.
     let r = stack
         .send("/api/auth/get-session", &[("x-user-id", "victim")])
@@ -189,6 +189,19 @@ async fn public_routes_and_the_x_user_id_header() {
         serde_json::json!(["user_A"])
     );
     assert_eq!(stack.send("/me", &[]).await.status, 401);
+    // A path no rule covers: 403, and the upstream never sees it.
+    let r = stack
+        .send("/other", &[("authorization", &bearer("user_A"))])
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error_description"].as_str()),
+        (403, Some("no access rule covers this path"))
+    );
+    let seen = stack.upstream_seen().await;
+    assert!(
+        seen.iter().all(|s| s["path"] != "/other"),
+        "an unlisted path reached the app: {seen:?}"
+    );
 }
 
 #[tokio::test]

@@ -368,14 +368,16 @@ async fn inline_answers_random_paths_as_ext_authz_does_through_the_same_envoy() 
     // The Lua port must agree with the core on every path Envoy lets through, for the owner's
     // token, another user's and none: with templates whose user id is last (the filter's fast
     // path, nested prefixes, ignoring case), and with one that has a segment after the user
-    // (the segment-wise path).
+    // (the segment-wise path); with authenticated-only prefixes, and with unlisted paths
+    // denied (the default) and allowed.
     let configs: [&[(&str, &str)]; 3] = [
         &[],
         &[
             (
                 "UIDGATE_PATH_TEMPLATES",
-                "/api/{user_id},/api/auth/x/{user_id}",
+                "/api/{user_id},/api/orgs/o1/users/{user_id}",
             ),
+            ("UIDGATE_AUTH_ONLY_PATHS", "/apix,/api/orgs/o1/usersx"),
             ("UIDGATE_CASE_INSENSITIVE_PATHS", "true"),
         ],
         &[
@@ -383,6 +385,8 @@ async fn inline_answers_random_paths_as_ext_authz_does_through_the_same_envoy() 
                 "UIDGATE_PATH_TEMPLATES",
                 "/api/{user_id},/v2/users/{user_id}/files",
             ),
+            ("UIDGATE_AUTH_ONLY_PATHS", "/api/authx,/healthzz"),
+            ("UIDGATE_UNLISTED_PATHS", "authenticated"),
             ("UIDGATE_CASE_INSENSITIVE_PATHS", "true"),
         ],
     ];

@@ -752,23 +752,34 @@ pub async fn start_nginx(
     uid_gate_http: SocketAddr,
     echo: SocketAddr,
 ) -> (Proc, TempDir, SocketAddr) {
+    start_nginx_edited(uid_gate_http, echo, str::to_owned).await
+}
+
+/// The same, with `edit` applied to the example's text first (e.g. to add a location).
+pub async fn start_nginx_edited(
+    uid_gate_http: SocketAddr,
+    echo: SocketAddr,
+    edit: fn(&str) -> String,
+) -> (Proc, TempDir, SocketAddr) {
     let dir = TempDir::new("nginx");
     let listen = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("port")
         .local_addr()
         .expect("addr");
-    let conf = std::fs::read_to_string(repo_root().join("examples/nginx/nginx.conf"))
-        .expect("examples/nginx/nginx.conf")
-        .replace("listen 8080;", &format!("listen {listen};"))
-        .replace(
-            "server 127.0.0.1:9193;",
-            &format!("server {uid_gate_http};"),
-        )
-        .replace("server 127.0.0.1:8081;", &format!("server {echo};"))
-        .replace(
-            "pid /run/nginx-uid-gate.pid;",
-            &format!("pid {}/nginx.pid;", dir.path().display()),
-        );
+    let conf = edit(
+        &std::fs::read_to_string(repo_root().join("examples/nginx/nginx.conf"))
+            .expect("examples/nginx/nginx.conf"),
+    )
+    .replace("listen 8080;", &format!("listen {listen};"))
+    .replace(
+        "server 127.0.0.1:9193;",
+        &format!("server {uid_gate_http};"),
+    )
+    .replace("server 127.0.0.1:8081;", &format!("server {echo};"))
+    .replace(
+        "pid /run/nginx-uid-gate.pid;",
+        &format!("pid {}/nginx.pid;", dir.path().display()),
+    );
     assert!(
         conf.contains(&listen.to_string()),
         "example config changed shape"

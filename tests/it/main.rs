@@ -16,4 +16,5 @@ mod layout;
 mod properties;
 mod python;
 mod reliability;
+mod rewrites;
 mod vectors;

@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError};
 use serde_json::json;
 use uid_gate::decision::{Allow, Authorizer, Decision, RequestView};
-use uid_gate::path_policy::{PathPolicy, PathTemplate, PublicPrefix};
+use uid_gate::path_policy::{PathPolicy, PathPrefix, PathTemplate, Unlisted};
 use uid_gate::verify::{ClaimRules, Verifier};
 
 use crate::helpers::repo_root;
@@ -35,8 +35,10 @@ fn gate() -> Authorizer {
     );
     let paths = PathPolicy::new(
         vec![PathTemplate::parse("/api/{user_id}").expect("template")],
-        vec![PublicPrefix::parse("/pub").expect("prefix")],
-    );
+        vec![PathPrefix::parse("/pub").expect("prefix")],
+    )
+    // The most permissive policy: the properties must hold even where unlisted paths pass.
+    .with_unlisted(Unlisted::Authenticated);
     Authorizer::new(verifier, paths, 8192)
 }
 
@@ -194,7 +196,11 @@ fn check(gate: &Authorizer, path: &str, auth: &[Vec<u8>]) -> Result<(), TestCase
                 );
             }
         }
-        Decision::Allow(Allow::Owner { user_id } | Allow::Authenticated { user_id }) => {
+        Decision::Allow(
+            Allow::Owner { user_id }
+            | Allow::Authenticated { user_id }
+            | Allow::Unlisted { user_id },
+        ) => {
             let token = sent_token(auth);
             prop_assert!(
                 token.as_deref().is_some_and(signed_by_secret),

@@ -2,7 +2,7 @@
 //! Pure: no gRPC, no clock, no I/O, so every rule is unit-testable.
 
 use crate::extract::{self, ExtractError};
-use crate::path_policy::{PathClass, PathError, PathPolicy};
+use crate::path_policy::{PathClass, PathError, PathPolicy, Unlisted};
 use crate::verify::{Verifier, VerifyError};
 
 /// What one request brings to the decision.
@@ -33,8 +33,14 @@ pub enum Allow {
         /// The verified user id.
         user_id: String,
     },
-    /// A path outside every template, with a valid token.
+    /// A path under an authenticated-only prefix, with a valid token.
     Authenticated {
+        /// The verified user id.
+        user_id: String,
+    },
+    /// A path no rule covers, with a valid token, where `UIDGATE_UNLISTED_PATHS=authenticated`
+    /// opts out of denying it.
+    Unlisted {
         /// The verified user id.
         user_id: String,
     },
@@ -55,6 +61,10 @@ pub enum Denial {
     /// Someone else's path (403).
     #[error("token user does not own this path")]
     NotOwner,
+    /// A path no template or prefix covers (403): closed, because a proxy that rewrites
+    /// paths could route it to someone else's data.
+    #[error("no access rule covers this path")]
+    Unlisted,
 }
 
 /// Everything a decision needs, built once from the configuration.
@@ -83,7 +93,7 @@ impl Authorizer {
     /// Decides one request at `now` (seconds since the Unix epoch).
     ///
     /// Order: a well-formed public path is allowed; then token problems (401) come before
-    /// path problems (400), which come before ownership (403).
+    /// path problems (400), which come before ownership and unlisted paths (403).
     pub fn decide(&self, req: &RequestView<'_>, now: u64) -> Decision {
         match self.try_decide(req, now, true) {
             Ok(allow) => Decision::Allow(allow),
@@ -113,22 +123,32 @@ impl Authorizer {
         }
         let token = extract::bearer_token(req.authorization, self.max_token_bytes)?;
         let user_id = self.verifier.verify(token, now)?.user_id;
-        Self::judge_path(class?, user_id)
+        let class = match class? {
+            // A handler that asks for the user (decide_user) declares its route authenticated-only.
+            PathClass::Unlisted if !public_allows => PathClass::AuthOnly,
+            class => class,
+        };
+        self.judge_path(class, user_id)
     }
 
     /// The path half of a decision, for a user id already verified.
-    fn judge_path(class: PathClass<'_>, user_id: String) -> Result<Allow, Denial> {
+    fn judge_path(&self, class: PathClass<'_>, user_id: String) -> Result<Allow, Denial> {
         match class {
             PathClass::Scoped { user_id: owner } if *owner == *user_id.as_bytes() => {
                 Ok(Allow::Owner { user_id })
             }
             PathClass::Scoped { .. } => Err(Denial::NotOwner),
             PathClass::AuthOnly | PathClass::Public => Ok(Allow::Authenticated { user_id }),
+            PathClass::Unlisted => match self.paths.unlisted() {
+                Unlisted::Deny => Err(Denial::Unlisted),
+                Unlisted::Authenticated => Ok(Allow::Unlisted { user_id }),
+            },
         }
     }
 
-    /// Like [`Authorizer::decide`], but a public prefix allows nothing by itself: the token is
-    /// required everywhere. For a handler that needs the user even on a public route.
+    /// Like [`Authorizer::decide`], but for a handler that declares its own route
+    /// authenticated-only: a public prefix allows nothing by itself and a path no rule covers
+    /// needs only a valid token, while templates still need the path's owner.
     pub fn decide_user(&self, req: &RequestView<'_>, now: u64) -> Decision {
         match self.try_decide(req, now, false) {
             Ok(allow) => Decision::Allow(allow),
@@ -148,7 +168,7 @@ impl Authorizer {
             return Decision::Deny(Denial::Credentials(ExtractError::Missing));
         };
         match class {
-            Ok(class) => match Self::judge_path(class, user_id.to_owned()) {
+            Ok(class) => match self.judge_path(class, user_id.to_owned()) {
                 Ok(allow) => Decision::Allow(allow),
                 Err(denial) => Decision::Deny(denial),
             },
@@ -161,7 +181,7 @@ impl Authorizer {
 mod tests {
     use super::*;
     use crate::mint;
-    use crate::path_policy::{PathTemplate, PublicPrefix};
+    use crate::path_policy::{PathPrefix, PathTemplate};
     use crate::verify::ClaimRules;
     use serde_json::json;
 
@@ -180,8 +200,9 @@ mod tests {
         );
         let paths = PathPolicy::new(
             vec![PathTemplate::parse("/api/{user_id}").expect("template")],
-            vec![PublicPrefix::parse("/api/auth").expect("prefix")],
-        );
+            vec![PathPrefix::parse("/api/auth").expect("prefix")],
+        )
+        .with_auth_only(vec![PathPrefix::parse("/profile").expect("prefix")]);
         Authorizer::new(verifier, paths, 8192)
     }
 
@@ -237,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn other_paths_need_only_a_valid_token() {
+    fn authenticated_only_paths_need_only_a_valid_token() {
         assert_eq!(
             decide("/profile", Some(&bearer("u"))),
             Decision::Allow(Allow::Authenticated {
@@ -247,6 +268,46 @@ mod tests {
         assert_eq!(
             decide("/profile", None),
             Decision::Deny(Denial::Credentials(ExtractError::Missing))
+        );
+    }
+
+    #[test]
+    fn unlisted_paths_are_denied_after_the_token_unless_opted_out() {
+        let u = bearer("u");
+        assert_eq!(
+            decide("/app/api/bob/tasks", Some(&u)),
+            Decision::Deny(Denial::Unlisted)
+        );
+        assert_eq!(
+            decide("/app/api/bob/tasks", None),
+            Decision::Deny(Denial::Credentials(ExtractError::Missing))
+        );
+        assert_eq!(
+            decide("/app/../x", Some(&u)),
+            Decision::Deny(Denial::Path(PathError::DotSegment))
+        );
+        let mut open = authorizer();
+        open.paths = open.paths.clone().with_unlisted(Unlisted::Authenticated);
+        let values = [u.as_bytes()];
+        let req = RequestView {
+            path: "/app/api/bob/tasks",
+            authorization: &values,
+        };
+        assert_eq!(
+            open.decide(&req, NOW),
+            Decision::Allow(Allow::Unlisted {
+                user_id: "u".into()
+            })
+        );
+        assert_eq!(
+            open.decide_for_identity("/other", Some("u")),
+            Decision::Allow(Allow::Unlisted {
+                user_id: "u".into()
+            })
+        );
+        assert_eq!(
+            authorizer().decide_for_identity("/other", Some("u")),
+            Decision::Deny(Denial::Unlisted)
         );
     }
 
@@ -312,6 +373,17 @@ mod tests {
         assert_eq!(
             gate.decide_user(&req("/api/v/x", &values), NOW),
             Decision::Deny(Denial::NotOwner)
+        );
+        // The handler declares its route authenticated-only; templates still need the owner.
+        assert_eq!(
+            gate.decide_user(&req("/me", &values), NOW),
+            Decision::Allow(Allow::Authenticated {
+                user_id: "u".into()
+            })
+        );
+        assert_eq!(
+            gate.decide(&req("/me", &values), NOW),
+            Decision::Deny(Denial::Unlisted)
         );
     }
 

@@ -34,6 +34,7 @@ reasons! {
     Public => "public",
     Owner => "owner",
     Authenticated => "authenticated",
+    UnlistedAllowed => "unlisted_allowed",
     MissingToken => "missing_token",
     MultipleCredentials => "multiple_credentials",
     WrongScheme => "wrong_scheme",
@@ -72,6 +73,7 @@ reasons! {
     BadPercentEncoding => "bad_percent_encoding",
     MissingUserSegment => "missing_user_segment",
     NotOwner => "not_owner",
+    UnlistedPath => "unlisted_path",
     MissingOriginalUri => "missing_original_uri",
     UnsendableUserId => "unsendable_user_id",
     Internal => "internal",
@@ -88,9 +90,11 @@ impl Reason {
     /// [`Reason::description`].
     pub fn deny_kind(self) -> Option<DenyKind> {
         Some(match self {
-            Reason::Public | Reason::Owner | Reason::Authenticated => return None,
+            Reason::Public | Reason::Owner | Reason::Authenticated | Reason::UnlistedAllowed => {
+                return None;
+            }
             Reason::MissingToken => DenyKind::NoCredentials,
-            Reason::NotOwner => DenyKind::InsufficientScope,
+            Reason::NotOwner | Reason::UnlistedPath => DenyKind::InsufficientScope,
             Reason::Internal => DenyKind::Internal,
             Reason::NotOriginForm
             | Reason::Fragment
@@ -117,6 +121,7 @@ impl Decision {
             Decision::Allow(Allow::Public) => Reason::Public,
             Decision::Allow(Allow::Owner { .. }) => Reason::Owner,
             Decision::Allow(Allow::Authenticated { .. }) => Reason::Authenticated,
+            Decision::Allow(Allow::Unlisted { .. }) => Reason::UnlistedAllowed,
             Decision::Deny(d) => d.reason(),
         }
     }
@@ -175,7 +180,7 @@ impl Denial {
             Denial::Credentials(ExtractError::Missing) => DenyKind::NoCredentials,
             Denial::Credentials(_) | Denial::Token(_) => DenyKind::InvalidToken,
             Denial::Path(_) => DenyKind::InvalidRequest,
-            Denial::NotOwner => DenyKind::InsufficientScope,
+            Denial::NotOwner | Denial::Unlisted => DenyKind::InsufficientScope,
         }
     }
 
@@ -226,6 +231,7 @@ impl Denial {
                 PathError::MissingUserSegment => Reason::MissingUserSegment,
             },
             Denial::NotOwner => Reason::NotOwner,
+            Denial::Unlisted => Reason::UnlistedPath,
         }
     }
 }
@@ -286,7 +292,11 @@ impl From<Decision> for Answer {
                 reason,
                 user_id: None,
             },
-            Decision::Allow(Allow::Owner { user_id } | Allow::Authenticated { user_id }) => {
+            Decision::Allow(
+                Allow::Owner { user_id }
+                | Allow::Authenticated { user_id }
+                | Allow::Unlisted { user_id },
+            ) => {
                 if is_header_safe(&user_id) {
                     Answer::Allow {
                         reason,
@@ -321,7 +331,7 @@ impl crate::decision::Authorizer {
 pub enum Answer {
     /// Let the request through.
     Allow {
-        /// `public`, `owner` or `authenticated`.
+        /// `public`, `owner`, `authenticated` or `unlisted_allowed`.
         reason: Reason,
         /// The value for [`USER_ID_HEADER`]; `None` on public paths, where hosts must remove
         /// any client-sent one instead.
@@ -398,7 +408,9 @@ impl Reason {
         use crate::path_policy::PathError as P;
         use crate::verify::VerifyError as V;
         Some(match self {
-            Reason::Public | Reason::Owner | Reason::Authenticated => return None,
+            Reason::Public | Reason::Owner | Reason::Authenticated | Reason::UnlistedAllowed => {
+                return None;
+            }
             Reason::MissingToken => msg(&E::Missing),
             Reason::MultipleCredentials => msg(&E::Multiple),
             Reason::WrongScheme => msg(&E::WrongScheme),
@@ -437,6 +449,7 @@ impl Reason {
             Reason::BadPercentEncoding => msg(&P::BadPercentEncoding),
             Reason::MissingUserSegment => msg(&P::MissingUserSegment),
             Reason::NotOwner => Denial::NotOwner.to_string(),
+            Reason::UnlistedPath => Denial::Unlisted.to_string(),
             Reason::UnsendableUserId => UNSENDABLE_USER_ID.to_owned(),
             Reason::MissingOriginalUri => MISSING_ORIGINAL_URI.to_owned(),
             Reason::Internal => INTERNAL.to_owned(),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::decision::Authorizer;
 use crate::jwks::JwksKeys;
-use crate::path_policy::{PathPolicy, PathTemplate, PatternError, PublicPrefix};
+use crate::path_policy::{PathPolicy, PathPrefix, PathTemplate, PatternError, Unlisted};
 use crate::verify::{ClaimRules, Verifier};
 
 mod secrets;
@@ -96,6 +96,16 @@ pub const VARS: &[Var] = &[
         help: "comma-separated prefixes allowed without a token (whole segments)",
     },
     Var {
+        name: "UIDGATE_AUTH_ONLY_PATHS",
+        default: None,
+        help: "comma-separated prefixes where any valid token is enough (whole segments)",
+    },
+    Var {
+        name: "UIDGATE_UNLISTED_PATHS",
+        default: Some("deny"),
+        help: "paths no template or prefix covers: deny (403 unlisted_path) or authenticated (any valid token; not recommended)",
+    },
+    Var {
         name: "UIDGATE_CASE_INSENSITIVE_PATHS",
         default: Some("false"),
         help: "match template and public segments ignoring ASCII case (user ids stay exact)",
@@ -169,7 +179,11 @@ pub struct Settings {
     /// User-scoped templates (`UIDGATE_PATH_TEMPLATES`).
     pub path_templates: Vec<PathTemplate>,
     /// Prefixes allowed without a token (`UIDGATE_PUBLIC_PATHS`).
-    pub public_paths: Vec<PublicPrefix>,
+    pub public_paths: Vec<PathPrefix>,
+    /// Prefixes where any valid token is enough (`UIDGATE_AUTH_ONLY_PATHS`).
+    pub auth_only_paths: Vec<PathPrefix>,
+    /// What happens to paths no template or prefix covers (`UIDGATE_UNLISTED_PATHS`).
+    pub unlisted_paths: Unlisted,
     /// Match templates and public prefixes ignoring ASCII case (`UIDGATE_CASE_INSENSITIVE_PATHS`).
     pub case_insensitive_paths: bool,
     /// Claims tried in order for the user id (`UIDGATE_UID_CLAIMS`).
@@ -198,6 +212,8 @@ struct RawEnv {
     uidgate_max_token_ttl_secs: Option<String>,
     uidgate_path_templates: Option<String>,
     uidgate_public_paths: Option<String>,
+    uidgate_auth_only_paths: Option<String>,
+    uidgate_unlisted_paths: Option<String>,
     uidgate_case_insensitive_paths: Option<String>,
     uidgate_uid_claims: Option<String>,
     uidgate_leeway_secs: Option<String>,
@@ -218,7 +234,7 @@ impl Settings {
         )?;
         let secret_file = raw.better_auth_secret_file.map(PathBuf::from);
         let jwks_configured = raw.uidgate_jwks_url.is_some() || raw.uidgate_jwks_file.is_some();
-        Ok(Settings {
+        let settings = Settings {
             secrets: match secrets::secrets(
                 raw.better_auth_secret,
                 raw.better_auth_secrets,
@@ -276,9 +292,16 @@ impl Settings {
             public_paths: patterns(
                 "UIDGATE_PUBLIC_PATHS",
                 raw.uidgate_public_paths.as_deref().unwrap_or(""),
-                PublicPrefix::parse,
+                PathPrefix::parse,
                 false,
             )?,
+            auth_only_paths: patterns(
+                "UIDGATE_AUTH_ONLY_PATHS",
+                raw.uidgate_auth_only_paths.as_deref().unwrap_or(""),
+                PathPrefix::parse,
+                false,
+            )?,
+            unlisted_paths: unlisted(raw.uidgate_unlisted_paths)?,
             case_insensitive_paths: boolean(
                 "UIDGATE_CASE_INSENSITIVE_PATHS",
                 raw.uidgate_case_insensitive_paths,
@@ -301,7 +324,54 @@ impl Settings {
                 64,
                 65536,
             )? as usize,
-        })
+        };
+        settings.check_prefixes()?;
+        Ok(settings)
+    }
+
+    /// Refuses a public or authenticated-only prefix that covers a whole template (ends at or
+    /// before its `{user_id}`): it would decide every user's path, and the template none.
+    fn check_prefixes(&self) -> Result<(), ConfigError> {
+        let lists = [
+            ("UIDGATE_PUBLIC_PATHS", &self.public_paths, "public"),
+            (
+                "UIDGATE_AUTH_ONLY_PATHS",
+                &self.auth_only_paths,
+                "open to any valid token",
+            ),
+        ];
+        for (var, prefixes, effect) in lists {
+            for p in prefixes.iter() {
+                if let Some(t) = self
+                    .path_templates
+                    .iter()
+                    .find(|t| p.covers(t, self.case_insensitive_paths))
+                {
+                    return Err(ConfigError::Invalid {
+                        var,
+                        reason: format!(
+                            "{:?} covers the template {:?} (UIDGATE_PATH_TEMPLATES): every user's path under it would be {effect}; list narrower prefixes",
+                            p.as_str(),
+                            t.as_str(),
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What a host should warn about at start (and `check-config` shows): settings that are
+    /// valid but weaken the gate.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.unlisted_paths == Unlisted::Authenticated {
+            out.push(
+                "UIDGATE_UNLISTED_PATHS=authenticated: a path that no template or prefix covers needs only a valid token; if a proxy or the app rewrites paths (Envoy prefix_rewrite, Traefik StripPrefix, FastAPI root_path), one user's token can reach another user's data. List such routes in UIDGATE_AUTH_ONLY_PATHS and unset it"
+                    .to_owned(),
+            );
+        }
+        out
     }
 
     /// Builds the decision logic. A JWKS URL starts with no keys: until the host's first
@@ -335,6 +405,8 @@ impl Settings {
     /// The path half of the decision: templates, public prefixes and their case rule.
     pub fn path_policy(&self) -> PathPolicy {
         PathPolicy::new(self.path_templates.clone(), self.public_paths.clone())
+            .with_auth_only(self.auth_only_paths.clone())
+            .with_unlisted(self.unlisted_paths)
             .case_insensitive(self.case_insensitive_paths)
     }
 }
@@ -368,6 +440,18 @@ fn jwks_url(value: Option<String>, file_too: bool) -> Result<Option<String>, Con
         _ => Err(ConfigError::Invalid {
             var,
             reason: format!("expected http(s)://host[:port]/path, got {url:?}"),
+        }),
+    }
+}
+
+/// `deny` (the default) or `authenticated`.
+fn unlisted(value: Option<String>) -> Result<Unlisted, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("deny") => Ok(Unlisted::Deny),
+        Some("authenticated") => Ok(Unlisted::Authenticated),
+        Some(other) => Err(ConfigError::Invalid {
+            var: "UIDGATE_UNLISTED_PATHS",
+            reason: format!("expected deny or authenticated, got {other:?}"),
         }),
     }
 }

@@ -31,6 +31,9 @@ fn defaults() {
         ["/api/{user_id}"]
     );
     assert!(c.public_paths.is_empty());
+    assert!(c.auth_only_paths.is_empty());
+    assert_eq!(c.unlisted_paths, Unlisted::Deny);
+    assert!(c.warnings().is_empty());
     assert_eq!(c.uid_claims, ["uid", "sub"]);
     assert_eq!(c.leeway_secs, 30);
     assert_eq!(c.issuer, None);
@@ -378,4 +381,78 @@ fn the_clock_reads_seconds_since_the_epoch() {
     let now = crate::unix_now();
     // After 2024 and before 2200: a real clock, in seconds.
     assert!((1_700_000_000..7_258_118_400).contains(&now), "{now}");
+}
+
+#[test]
+fn authenticated_only_prefixes_and_the_unlisted_rule() {
+    let c = cfg(&[
+        ("BETTER_AUTH_SECRET", GOOD),
+        ("UIDGATE_AUTH_ONLY_PATHS", "/profile, /api/me/"),
+        ("UIDGATE_UNLISTED_PATHS", "authenticated"),
+    ])
+    .expect("config");
+    let prefixes: Vec<&str> = c.auth_only_paths.iter().map(|p| p.as_str()).collect();
+    assert_eq!(prefixes, ["/profile", "/api/me/"]);
+    assert_eq!(c.unlisted_paths, Unlisted::Authenticated);
+    assert_eq!(c.path_policy().unlisted(), Unlisted::Authenticated);
+    assert_eq!(c.path_policy().auth_only_prefixes().len(), 2);
+    let w = c.warnings();
+    assert!(
+        w.len() == 1 && w[0].contains("UIDGATE_UNLISTED_PATHS=authenticated"),
+        "{w:?}"
+    );
+    let bad = err(&[
+        ("BETTER_AUTH_SECRET", GOOD),
+        ("UIDGATE_UNLISTED_PATHS", "allow"),
+    ]);
+    assert_eq!(
+        bad,
+        "UIDGATE_UNLISTED_PATHS: expected deny or authenticated, got \"allow\""
+    );
+    let root = err(&[
+        ("BETTER_AUTH_SECRET", GOOD),
+        ("UIDGATE_AUTH_ONLY_PATHS", "/"),
+    ]);
+    assert_eq!(root, "UIDGATE_AUTH_ONLY_PATHS: '/' would cover every path");
+}
+
+#[test]
+fn a_prefix_that_covers_a_template_is_refused() {
+    let e = err(&[
+        ("BETTER_AUTH_SECRET", GOOD),
+        ("UIDGATE_PUBLIC_PATHS", "/api/auth,/api/"),
+    ]);
+    assert!(
+        e.starts_with("UIDGATE_PUBLIC_PATHS: \"/api/\" covers the template \"/api/{user_id}\" (UIDGATE_PATH_TEMPLATES): every user's path under it would be public"),
+        "{e}"
+    );
+    let e = err(&[
+        ("BETTER_AUTH_SECRET", GOOD),
+        ("UIDGATE_PATH_TEMPLATES", "/v1/users/{user_id}/files"),
+        ("UIDGATE_AUTH_ONLY_PATHS", "/v1"),
+    ]);
+    assert!(
+        e.starts_with(
+            "UIDGATE_AUTH_ONLY_PATHS: \"/v1\" covers the template \"/v1/users/{user_id}/files\""
+        ),
+        "{e}"
+    );
+    // Case matters only when paths are matched ignoring it.
+    let vars = |ci: &str| {
+        cfg(&[
+            ("BETTER_AUTH_SECRET", GOOD),
+            ("UIDGATE_PUBLIC_PATHS", "/API"),
+            ("UIDGATE_CASE_INSENSITIVE_PATHS", ci),
+        ])
+    };
+    assert!(vars("false").is_ok());
+    assert!(vars("true").is_err());
+    // A narrower prefix takes one user id out of the template: allowed (Better Auth's routes).
+    assert!(
+        cfg(&[
+            ("BETTER_AUTH_SECRET", GOOD),
+            ("UIDGATE_PUBLIC_PATHS", "/api/auth")
+        ])
+        .is_ok()
+    );
 }

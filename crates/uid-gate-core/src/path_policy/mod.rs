@@ -1,5 +1,5 @@
-//! Path policy: is a request path public, scoped to one user, or authentication-only,
-//! and is it safe to judge at all?
+//! Path policy: is a request path public, scoped to one user, authenticated-only, or covered
+//! by no rule at all (unlisted), and is it safe to judge at all?
 //!
 //! Envoy hands us the raw request target ("No decoding is performed"), so every rule here
 //! works on the undecoded bytes and refuses anything whose meaning a backend could read
@@ -61,8 +61,8 @@ pub enum PatternError {
     BadCharacter(String),
     #[error("'{0}' must contain exactly one {{user_id}} segment")]
     UserIdCount(String),
-    #[error("'/' as a public path would make every path public")]
-    RootIsPublic,
+    #[error("'/' would cover every path")]
+    CoversRoot,
     #[error("no patterns given")]
     Empty,
     #[error("'{0}' is listed twice")]
@@ -141,18 +141,19 @@ impl PathTemplate {
     }
 }
 
-/// A public path prefix, matched on whole segments (`/api/auth` covers `/api/auth/x`, not `/api/authx`).
+/// A public or authenticated-only path prefix, matched on whole segments (`/api/auth` covers
+/// `/api/auth/x`, not `/api/authx`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublicPrefix {
+pub struct PathPrefix {
     source: String,
     segments: Vec<String>,
 }
 
-impl PublicPrefix {
+impl PathPrefix {
     /// Parses a prefix; a trailing `/` is ignored and `/` alone is refused.
     pub fn parse(source: &str) -> Result<Self, PatternError> {
         if source.trim_end_matches('/').is_empty() && source.starts_with('/') {
-            return Err(PatternError::RootIsPublic);
+            return Err(PatternError::CoversRoot);
         }
         let segments = pattern_segments(source)?;
         if segments.iter().any(|s| s.contains('{') || s.contains('}')) {
@@ -173,6 +174,52 @@ impl PublicPrefix {
     pub fn segments(&self) -> &[String] {
         &self.segments
     }
+
+    /// Whether every path under `template` is under this prefix too (the prefix ends at or
+    /// before the template's `{user_id}`): then the prefix decides every user's path.
+    pub fn covers(&self, template: &PathTemplate, ignore_case: bool) -> bool {
+        self.segments.len() <= template.prefix_len()
+            && self
+                .segments
+                .iter()
+                .zip(&template.segments)
+                .all(|(p, t)| matches!(t, TemplateSegment::Fixed(f) if same(p, f, ignore_case)))
+    }
+
+    /// The user id this prefix takes out of `template`'s user namespace, when it names one
+    /// (`/api/me` under `/api/{user_id}` is `me`): that user's paths follow the prefix.
+    pub fn shadowed_user<'a>(
+        &'a self,
+        template: &PathTemplate,
+        ignore_case: bool,
+    ) -> Option<&'a str> {
+        let n = template.prefix_len();
+        let fixed_match = self.segments.len() > n
+            && self.segments[..n]
+                .iter()
+                .zip(&template.segments)
+                .all(|(p, t)| matches!(t, TemplateSegment::Fixed(f) if same(p, f, ignore_case)));
+        fixed_match.then(|| self.segments[n].as_str())
+    }
+}
+
+fn same(a: &str, b: &str, ignore_case: bool) -> bool {
+    if ignore_case {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
+}
+
+/// What happens to a path that no template and no prefix covers (`UIDGATE_UNLISTED_PATHS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unlisted {
+    /// 403 `unlisted_path` (the default): a path the policy does not describe is closed, so
+    /// a proxy that rewrites paths cannot turn someone else's path into an open one.
+    #[default]
+    Deny,
+    /// Any valid token is enough (uid-gate before 0.2); reason `unlisted_allowed`.
+    Authenticated,
 }
 
 /// Splits a configured pattern into segments, refusing anything a request path could not match
@@ -208,28 +255,57 @@ pub enum PathClass<'a> {
         /// The `{user_id}` segment, percent-decoded.
         user_id: Cow<'a, [u8]>,
     },
-    /// Anything else: any valid token is enough.
+    /// Under an authenticated-only prefix: any valid token is enough.
     AuthOnly,
+    /// Covered by no rule: what happens is [`PathPolicy::unlisted`].
+    Unlisted,
 }
 
-/// The configured templates and public prefixes.
+/// The configured templates and prefixes, and the rule for everything else.
 #[derive(Debug, Clone)]
 pub struct PathPolicy {
     templates: Vec<PathTemplate>,
-    public: Vec<PublicPrefix>,
+    public: Vec<PathPrefix>,
+    auth_only: Vec<PathPrefix>,
+    unlisted: Unlisted,
     ignore_case: bool,
 }
 
 impl PathPolicy {
-    /// Builds a policy. Templates are tried most specific (most segments) first.
-    pub fn new(mut templates: Vec<PathTemplate>, public: Vec<PublicPrefix>) -> Self {
+    /// Builds a policy with no authenticated-only prefixes, denying unlisted paths.
+    /// Templates are tried most specific (most segments) first.
+    pub fn new(mut templates: Vec<PathTemplate>, public: Vec<PathPrefix>) -> Self {
         // Stable sort: among equally long templates the configured order decides.
         templates.sort_by_key(|t| std::cmp::Reverse(t.segments.len()));
         Self {
             templates,
             public,
+            auth_only: Vec::new(),
+            unlisted: Unlisted::Deny,
             ignore_case: false,
         }
+    }
+
+    /// Prefixes under which any valid token is enough.
+    pub fn with_auth_only(mut self, auth_only: Vec<PathPrefix>) -> Self {
+        self.auth_only = auth_only;
+        self
+    }
+
+    /// What happens to paths no rule covers.
+    pub fn with_unlisted(mut self, unlisted: Unlisted) -> Self {
+        self.unlisted = unlisted;
+        self
+    }
+
+    /// The authenticated-only prefixes.
+    pub fn auth_only_prefixes(&self) -> &[PathPrefix] {
+        &self.auth_only
+    }
+
+    /// What happens to paths no rule covers.
+    pub fn unlisted(&self) -> Unlisted {
+        self.unlisted
     }
 
     /// Matches fixed segments ignoring ASCII case, for backends that route without regard to
@@ -246,7 +322,7 @@ impl PathPolicy {
     }
 
     /// The public prefixes.
-    pub fn public_prefixes(&self) -> &[PublicPrefix] {
+    pub fn public_prefixes(&self) -> &[PathPrefix] {
         &self.public
     }
 
@@ -286,6 +362,12 @@ impl PathPolicy {
     /// Classifies a raw request target (`path[?query]`). A path that fails the safety
     /// rules is an error and is never treated as public.
     pub fn classify<'a>(&self, target: &'a str) -> Result<PathClass<'a>, PathError> {
+        self.rule_for(target).map(|(class, _)| class)
+    }
+
+    /// The class of a path and the rule that gave it (for logs and `check-config`): public
+    /// prefixes first, then authenticated-only prefixes, then templates; else unlisted.
+    pub fn rule_for<'a>(&self, target: &'a str) -> Result<(PathClass<'a>, Rule<'_>), PathError> {
         let path = match target.find('?') {
             Some(i) => &target[..i],
             None => target,
@@ -293,21 +375,33 @@ impl PathPolicy {
         check_bytes(path)?;
         let segments = split_segments(path)?;
 
-        if self.public.iter().any(|p| {
+        if let Some(p) = self.under_any(&self.public, &segments) {
+            return Ok((PathClass::Public, Rule::Public(p)));
+        }
+        if let Some(p) = self.under_any(&self.auth_only, &segments) {
+            return Ok((PathClass::AuthOnly, Rule::AuthOnly(p)));
+        }
+        for template in &self.templates {
+            if let Some(class) = self.match_template(template, &segments)? {
+                return Ok((class, Rule::Template(template)));
+            }
+        }
+        Ok((PathClass::Unlisted, Rule::Unlisted(self.unlisted)))
+    }
+
+    /// The first of `prefixes` that the path's segments start with.
+    fn under_any<'p>(
+        &self,
+        prefixes: &'p [PathPrefix],
+        segments: &[&str],
+    ) -> Option<&'p PathPrefix> {
+        prefixes.iter().find(|p| {
             segments.len() >= p.segments.len()
                 && segments
                     .iter()
                     .zip(&p.segments)
                     .all(|(s, f)| self.fixed_eq(f, s))
-        }) {
-            return Ok(PathClass::Public);
-        }
-        for template in &self.templates {
-            if let Some(class) = self.match_template(template, &segments)? {
-                return Ok(class);
-            }
-        }
-        Ok(PathClass::AuthOnly)
+        })
     }
 
     /// `Ok(Some(class))` when the template matches; `Err(MissingUserSegment)` when the path is
@@ -341,6 +435,30 @@ impl PathPolicy {
             }
         }
         Ok(user_id.map(|user_id| PathClass::Scoped { user_id }))
+    }
+}
+
+/// The rule that decides a path: which prefix or template, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule<'p> {
+    /// A public prefix (`UIDGATE_PUBLIC_PATHS`).
+    Public(&'p PathPrefix),
+    /// An authenticated-only prefix (`UIDGATE_AUTH_ONLY_PATHS`).
+    AuthOnly(&'p PathPrefix),
+    /// A template (`UIDGATE_PATH_TEMPLATES`).
+    Template(&'p PathTemplate),
+    /// No rule; `UIDGATE_UNLISTED_PATHS` decides.
+    Unlisted(Unlisted),
+}
+
+impl std::fmt::Display for Rule<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rule::Public(p) => write!(f, "public prefix {}", p.as_str()),
+            Rule::AuthOnly(p) => write!(f, "authenticated-only prefix {}", p.as_str()),
+            Rule::Template(t) => write!(f, "template {}", t.as_str()),
+            Rule::Unlisted(_) => f.write_str("no rule (unlisted)"),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ fn policy(templates: &[&str], public: &[&str]) -> PathPolicy {
             .collect(),
         public
             .iter()
-            .map(|p| PublicPrefix::parse(p).expect("prefix"))
+            .map(|p| PathPrefix::parse(p).expect("prefix"))
             .collect(),
     )
 }
@@ -47,12 +47,12 @@ fn the_user_segment_is_percent_decoded_once() {
 }
 
 #[test]
-fn other_paths_are_auth_only_and_prefix_match_is_case_sensitive() {
+fn other_paths_are_unlisted_and_prefix_match_is_case_sensitive() {
     let p = policy(&["/api/{user_id}"], &[]);
-    assert_eq!(p.classify("/"), Ok(PathClass::AuthOnly));
-    assert_eq!(p.classify("/other/user_A"), Ok(PathClass::AuthOnly));
-    assert_eq!(p.classify("/API/user_A/tasks"), Ok(PathClass::AuthOnly));
-    assert_eq!(p.classify("/apix/user_A"), Ok(PathClass::AuthOnly));
+    assert_eq!(p.classify("/"), Ok(PathClass::Unlisted));
+    assert_eq!(p.classify("/other/user_A"), Ok(PathClass::Unlisted));
+    assert_eq!(p.classify("/API/user_A/tasks"), Ok(PathClass::Unlisted));
+    assert_eq!(p.classify("/apix/user_A"), Ok(PathClass::Unlisted));
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn public_prefixes_are_segment_aligned() {
     assert_eq!(p.classify("/api/auth/get-session"), Ok(PathClass::Public));
     assert_eq!(p.classify("/healthz?full=1"), Ok(PathClass::Public));
     assert_eq!(p.classify("/api/authx/tasks"), scoped("authx"));
-    assert_eq!(p.classify("/healthzz"), Ok(PathClass::AuthOnly));
+    assert_eq!(p.classify("/healthzz"), Ok(PathClass::Unlisted));
 }
 
 #[test]
@@ -153,8 +153,8 @@ fn the_most_specific_template_wins() {
 fn fixed_segments_after_the_user_id_must_match() {
     let p = policy(&["/users/{user_id}/files"], &[]);
     assert_eq!(p.classify("/users/u1/files/a.txt"), scoped("u1"));
-    assert_eq!(p.classify("/users/u1/other"), Ok(PathClass::AuthOnly));
-    assert_eq!(p.classify("/users/u1"), Ok(PathClass::AuthOnly));
+    assert_eq!(p.classify("/users/u1/other"), Ok(PathClass::Unlisted));
+    assert_eq!(p.classify("/users/u1"), Ok(PathClass::Unlisted));
     assert_eq!(p.classify("/users"), Err(PathError::MissingUserSegment));
 }
 
@@ -199,22 +199,22 @@ fn templates_are_validated() {
 
 #[test]
 fn public_prefixes_are_validated() {
-    assert_eq!(PublicPrefix::parse("/"), Err(PatternError::RootIsPublic));
-    assert_eq!(PublicPrefix::parse("//"), Err(PatternError::RootIsPublic));
+    assert_eq!(PathPrefix::parse("/"), Err(PatternError::CoversRoot));
+    assert_eq!(PathPrefix::parse("//"), Err(PatternError::CoversRoot));
     assert!(matches!(
-        PublicPrefix::parse("healthz"),
+        PathPrefix::parse("healthz"),
         Err(PatternError::NoLeadingSlash(_))
     ));
     assert!(matches!(
-        PublicPrefix::parse("/a/{user_id}"),
+        PathPrefix::parse("/a/{user_id}"),
         Err(PatternError::BadCharacter(_))
     ));
     assert!(matches!(
-        PublicPrefix::parse("/a;b"),
+        PathPrefix::parse("/a;b"),
         Err(PatternError::BadCharacter(_))
     ));
     assert_eq!(
-        PublicPrefix::parse("/api/auth/").map(|p| p.segments),
+        PathPrefix::parse("/api/auth/").map(|p| p.segments),
         Ok(vec!["api".into(), "auth".into()])
     );
 }
@@ -229,7 +229,7 @@ fn braces_inside_a_fixed_segment_are_refused() {
     }
     for bad in ["/pub{x", "/pub}x", "/a/{b}"] {
         assert!(
-            matches!(PublicPrefix::parse(bad), Err(PatternError::BadCharacter(_))),
+            matches!(PathPrefix::parse(bad), Err(PatternError::BadCharacter(_))),
             "{bad}"
         );
     }
@@ -239,7 +239,7 @@ fn braces_inside_a_fixed_segment_are_refused() {
 fn byte_rules_at_their_boundaries() {
     let p = policy(&["/api/{user_id}"], &[]);
     // A raw space is not a control byte (0x1F is); %20 decodes to a space, %1F is refused.
-    assert_eq!(p.classify("/x y"), Ok(PathClass::AuthOnly));
+    assert_eq!(p.classify("/x y"), Ok(PathClass::Unlisted));
     assert_eq!(p.classify("/x\u{1f}y"), Err(PathError::ControlByte));
     assert_eq!(
         p.classify("/api/a%20b"),
@@ -300,4 +300,70 @@ fn the_policy_shows_its_rules_to_generators_in_matching_order() {
     assert_eq!(p.public_prefixes()[0].segments(), ["api", "auth"]);
     assert!(p.ignores_case());
     assert!(!policy(&["/api/{user_id}"], &[]).ignores_case());
+}
+
+fn prefix(p: &str) -> PathPrefix {
+    PathPrefix::parse(p).expect("prefix")
+}
+
+#[test]
+fn authenticated_only_prefixes_come_after_public_and_before_templates() {
+    let p = policy(&["/api/{user_id}"], &["/api/auth"])
+        .with_auth_only(vec![prefix("/api/me"), prefix("/profile")]);
+    assert_eq!(p.classify("/profile"), Ok(PathClass::AuthOnly));
+    assert_eq!(p.classify("/profile/photo?x=1"), Ok(PathClass::AuthOnly));
+    assert_eq!(p.classify("/api/me/settings"), Ok(PathClass::AuthOnly));
+    assert_eq!(p.classify("/api/auth/session"), Ok(PathClass::Public));
+    assert_eq!(p.classify("/api/mex/tasks"), scoped("mex"));
+    assert_eq!(p.classify("/profiles"), Ok(PathClass::Unlisted));
+    assert_eq!(
+        p.classify("/profile/../api/bob"),
+        Err(PathError::DotSegment),
+        "a malformed path is never authenticated-only"
+    );
+    assert_eq!(p.unlisted(), Unlisted::Deny);
+    let open = p.clone().with_unlisted(Unlisted::Authenticated);
+    assert_eq!(open.unlisted(), Unlisted::Authenticated);
+    assert_eq!(open.classify("/other"), Ok(PathClass::Unlisted));
+}
+
+#[test]
+fn the_rule_that_decides_is_named() {
+    let p = policy(
+        &["/api/{user_id}", "/v2/users/{user_id}/files"],
+        &["/api/auth"],
+    )
+    .with_auth_only(vec![prefix("/profile")]);
+    let rule = |path| p.rule_for(path).map(|(_, r)| r.to_string());
+    assert_eq!(rule("/api/auth/x"), Ok("public prefix /api/auth".into()));
+    assert_eq!(
+        rule("/profile"),
+        Ok("authenticated-only prefix /profile".into())
+    );
+    assert_eq!(rule("/api/bob/x"), Ok("template /api/{user_id}".into()));
+    assert_eq!(
+        rule("/v2/users/bob/files/a"),
+        Ok("template /v2/users/{user_id}/files".into())
+    );
+    assert_eq!(
+        rule("/v2/users/bob/photos"),
+        Ok("no rule (unlisted)".into())
+    );
+    assert_eq!(rule("/app/api/bob/tasks"), Ok("no rule (unlisted)".into()));
+    assert_eq!(rule("/api/../x"), Err(PathError::DotSegment));
+}
+
+#[test]
+fn a_prefix_covers_a_template_when_it_ends_at_or_before_the_user_id() {
+    let t = PathTemplate::parse("/api/v1/{user_id}/tasks").expect("template");
+    assert!(prefix("/api").covers(&t, false));
+    assert!(prefix("/api/v1").covers(&t, false));
+    assert!(!prefix("/API/v1").covers(&t, false));
+    assert!(prefix("/API/v1").covers(&t, true));
+    assert!(!prefix("/api/v1/auth").covers(&t, false));
+    assert!(!prefix("/api/v2").covers(&t, false));
+    assert!(!prefix("/other").covers(&t, false));
+    assert_eq!(prefix("/api/v1/me/x").shadowed_user(&t, false), Some("me"));
+    assert_eq!(prefix("/api/v1").shadowed_user(&t, false), None);
+    assert_eq!(prefix("/api/v2/me").shadowed_user(&t, false), None);
 }

@@ -1,0 +1,246 @@
+//! What `uid-gate check-config` prints: the effective settings (secrets as counts and lengths
+//! only) and which path rule judges each sample path.
+
+use std::fmt::Write as _;
+
+use uid_gate_core::path_policy::{PathClass, Unlisted};
+
+use crate::config::Config;
+
+const SAMPLE_PATHS: &[&str] = &[
+    "/api/alice/tasks",
+    "/api/health",
+    "/api/auth/session",
+    "/healthz",
+    "/docs",
+    "/app/api/alice/tasks",
+];
+
+/// The human summary `check-config` prints: effective settings, secrets as counts and
+/// lengths only, and how each sample path is judged.
+pub fn summary(config: &Config, extra_paths: &[String]) -> String {
+    let p = &config.policy;
+    let mut out = String::from("configuration ok\n");
+    let list = |items: Vec<&str>| {
+        if items.is_empty() {
+            "(none)".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    let secrets = match &p.secrets {
+        None => "none (JWKS only)".to_owned(),
+        Some(set) => {
+            let lens: Vec<String> = set.iter().map(|s| s.expose().len().to_string()).collect();
+            let source = if p.secret_file.is_some() {
+                " from BETTER_AUTH_SECRET_FILE"
+            } else {
+                ""
+            };
+            format!(
+                "{} HS256 secret(s){source}, current first, lengths {} bytes (values redacted)",
+                lens.len(),
+                lens.join("/")
+            )
+        }
+    };
+    let jwks = match (&p.jwks_url, &p.jwks_json) {
+        (Some(url), _) => format!("{url} (refreshed every {}s)", p.jwks_refresh.as_secs()),
+        (None, Some(_)) => "from UIDGATE_JWKS_FILE".to_owned(),
+        _ => "(none)".to_owned(),
+    };
+    let rows = [
+        ("secrets", secrets),
+        ("jwks", jwks),
+        (
+            "path templates",
+            list(p.path_templates.iter().map(|t| t.as_str()).collect()),
+        ),
+        (
+            "public paths",
+            list(p.public_paths.iter().map(|t| t.as_str()).collect()),
+        ),
+        (
+            "path case",
+            if p.case_insensitive_paths {
+                "ignored (UIDGATE_CASE_INSENSITIVE_PATHS)"
+            } else {
+                "exact"
+            }
+            .to_owned(),
+        ),
+        ("uid claims", p.uid_claims.join(", ")),
+        ("leeway", format!("{}s", p.leeway_secs)),
+        (
+            "issuer",
+            p.issuer.clone().unwrap_or_else(|| "(not checked)".into()),
+        ),
+        (
+            "audience",
+            list(p.audiences.iter().map(String::as_str).collect()),
+        ),
+        ("max token", format!("{} bytes", p.max_token_bytes)),
+        (
+            "max token lifetime",
+            p.max_token_ttl
+                .map_or("(no cap)".into(), |s| format!("{s}s")),
+        ),
+        ("gRPC", config.listen_addr.to_string()),
+        ("admin", config.admin_addr.to_string()),
+        (
+            "HTTP mode",
+            config.http_addr.map_or("off".into(), |a| {
+                format!(
+                    "{a} (URI from {})",
+                    config
+                        .http_uri_header
+                        .as_deref()
+                        .unwrap_or("the request line")
+                )
+            }),
+        ),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(out, "  {k:<20}{v}");
+    }
+    out.push_str("how paths are judged:\n");
+    let policy = p.path_policy();
+    for path in SAMPLE_PATHS
+        .iter()
+        .copied()
+        .chain(extra_paths.iter().map(String::as_str))
+    {
+        let verdict = match policy.rule_for(path) {
+            Ok((PathClass::Public, rule)) => format!("public: no token needed ({rule})"),
+            Ok((PathClass::AuthOnly, rule)) => format!("any valid token ({rule})"),
+            Ok((PathClass::Scoped { user_id }, rule)) => format!(
+                "user-scoped: only user {:?} may pass ({rule})",
+                String::from_utf8_lossy(&user_id)
+            ),
+            Ok((PathClass::Unlisted, _)) if policy.unlisted() == Unlisted::Authenticated => {
+                "any valid token (no rule; UIDGATE_UNLISTED_PATHS=authenticated)".to_owned()
+            }
+            Ok((PathClass::Unlisted, _)) => {
+                "refused with 403 unlisted_path (no rule covers it)".to_owned()
+            }
+            Err(e) => format!("refused with 400: {e}"),
+        };
+        let _ = writeln!(out, "  {path:<22}{verdict}");
+    }
+    for t in policy.templates() {
+        let prefixes = [
+            ("public", policy.public_prefixes()),
+            ("authenticated-only", policy.auth_only_prefixes()),
+        ];
+        for (kind, list) in prefixes {
+            for prefix in list {
+                if let Some(user) = prefix.shadowed_user(t, policy.ignores_case()) {
+                    let _ = writeln!(
+                        out,
+                        "  note: the {kind} prefix {} takes the user id {user:?} out of {}: that user's paths follow the prefix",
+                        prefix.as_str(),
+                        t.as_str()
+                    );
+                }
+            }
+        }
+    }
+    out.push_str(
+        "  (a route like /api/health under /api/{user_id} is read as user \"health\": list it in\n   UIDGATE_PUBLIC_PATHS or UIDGATE_AUTH_ONLY_PATHS, or move it out of the template's prefix;\n   behind a proxy that rewrites paths, templates and prefixes name the path the client sends)\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_redacts_secrets_and_explains_sample_paths() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let config = Config::from_vars([
+            ("BETTER_AUTH_SECRET".to_owned(), secret.to_owned()),
+            ("UIDGATE_PUBLIC_PATHS".to_owned(), "/api/auth".to_owned()),
+        ])
+        .expect("config");
+        let s = summary(&config, &["/api/bob/../x".to_owned()]);
+        assert!(!s.contains(secret), "{s}");
+        assert!(
+            s.contains("1 HS256 secret(s), current first, lengths 32 bytes"),
+            "{s}"
+        );
+        let judged = |path: &str, verdict: &str| {
+            s.lines().any(|l| {
+                l.trim_start()
+                    .strip_prefix(path)
+                    .is_some_and(|rest| rest.trim_start().starts_with(verdict))
+            })
+        };
+        assert!(
+            judged(
+                "/api/health",
+                "user-scoped: only user \"health\" may pass (template /api/{user_id})"
+            ),
+            "{s}"
+        );
+        assert!(
+            judged(
+                "/api/auth/session",
+                "public: no token needed (public prefix /api/auth)"
+            ),
+            "{s}"
+        );
+        assert!(judged("/docs", "refused with 403 unlisted_path"), "{s}");
+        assert!(
+            s.contains(
+                "note: the public prefix /api/auth takes the user id \"auth\" out of /api/{user_id}"
+            ),
+            "{s}"
+        );
+        assert!(
+            judged(
+                "/api/bob/../x",
+                "refused with 400: path contains a dot segment"
+            ),
+            "{s}"
+        );
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    }
+
+    #[test]
+    fn the_summary_names_authenticated_only_prefixes_and_the_unlisted_opt_out() {
+        let vars = |unlisted: &str| {
+            Config::from_vars([
+                ("BETTER_AUTH_SECRET".to_owned(), "s".repeat(32)),
+                ("UIDGATE_AUTH_ONLY_PATHS".to_owned(), "/docs".to_owned()),
+                ("UIDGATE_UNLISTED_PATHS".to_owned(), unlisted.to_owned()),
+            ])
+            .expect("config")
+        };
+        let closed = vars("deny");
+        let s = summary(&closed, &[]);
+        assert!(
+            s.contains("/docs                 any valid token (authenticated-only prefix /docs)"),
+            "{s}"
+        );
+        assert!(
+            s.contains("/app/api/alice/tasks  refused with 403 unlisted_path"),
+            "{s}"
+        );
+        assert!(closed.warnings.is_empty(), "{:?}", closed.warnings);
+        let open = vars("authenticated");
+        let s = summary(&open, &[]);
+        assert!(
+            s.contains("/app/api/alice/tasks  any valid token (no rule; UIDGATE_UNLISTED_PATHS=authenticated)"),
+            "{s}"
+        );
+        assert!(
+            open.warnings
+                .iter()
+                .any(|w| w
+                    .starts_with("UIDGATE_UNLISTED_PATHS=authenticated: a path that no template")),
+            "{:?}",
+            open.warnings
+        );
+    }
+}
