@@ -20,6 +20,15 @@ SEEN = []
 LOCK = threading.Lock()
 
 
+def _utf8(value):
+    """http.server decodes header bytes as latin-1; uid-gate sends x-user-id as UTF-8, so read
+    the bytes back as UTF-8 where they are (an app must do the same)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 class Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -42,7 +51,7 @@ class Echo(BaseHTTPRequestHandler):
                 return self._reply(list(SEEN))
         headers = {}
         for key, value in self.headers.items():
-            headers.setdefault(key.lower(), []).append(value)
+            headers.setdefault(key.lower(), []).append(_utf8(value))
         record = {"method": self.command, "path": self.path, "headers": headers}
         with LOCK:
             SEEN.append(record)

@@ -80,6 +80,25 @@ fn guarded(f: impl FnOnce() -> Answer) -> Decision {
 }
 
 impl Gate {
+    /// One look at the secret file (see `reload_secret_file`), with the GIL released.
+    fn reload_secret_file_now(&self) -> &'static str {
+        let Some(path) = &self.settings.secret_file else {
+            return "unchanged";
+        };
+        let mut current = self
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(current) = current.as_mut() else {
+            return "unchanged";
+        };
+        match reload_secret_file(path, self.authorizer.verifier(), current) {
+            Reload::Unchanged => "unchanged",
+            Reload::Applied(_) => "applied",
+            Reload::Refused(_) => "refused",
+        }
+    }
+
     /// The decision for one request; `public: false` requires a token under public prefixes too.
     fn answer(&self, path: &str, authorization: &[&[u8]], public: bool) -> Answer {
         let view = RequestView {
@@ -149,11 +168,15 @@ impl Gate {
     }
 
     /// Replaces the JWKS keys with a fetched document; returns how many keys are usable.
-    fn replace_jwks(&self, json: &[u8]) -> PyResult<usize> {
-        let keys = JwksKeys::from_json(json).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let n = keys.len();
-        self.authorizer.verifier().replace_jwks(keys);
-        Ok(n)
+    fn replace_jwks(&self, py: Python<'_>, json: &[u8]) -> PyResult<usize> {
+        // Parsing a large document (RSA keys) takes time: other Python threads keep running.
+        py.detach(|| {
+            let keys = JwksKeys::from_json(json)?;
+            let n = keys.len();
+            self.authorizer.verifier().replace_jwks(keys);
+            Ok(n)
+        })
+        .map_err(|e: uid_gate_core::jwks::JwksError| PyValueError::new_err(e.to_string()))
     }
 
     /// Whether a token named an unknown `kid` since the last call (then fetch the JWKS early).
@@ -162,22 +185,10 @@ impl Gate {
     }
 
     /// Re-reads `BETTER_AUTH_SECRET_FILE`: "unchanged", "applied" or "refused" (old secrets stay).
-    fn reload_secret_file(&self) -> &'static str {
-        let Some(path) = &self.settings.secret_file else {
-            return "unchanged";
-        };
-        let mut current = self
-            .secrets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(current) = current.as_mut() else {
-            return "unchanged";
-        };
-        match reload_secret_file(path, self.authorizer.verifier(), current) {
-            Reload::Unchanged => "unchanged",
-            Reload::Applied(_) => "applied",
-            Reload::Refused(_) => "refused",
-        }
+    fn reload_secret_file(&self, py: Python<'_>) -> &'static str {
+        // File I/O without the GIL: a hung mount (or a FIFO in the file's place) blocks this
+        // refresh thread only, never the interpreter.
+        py.detach(|| self.reload_secret_file_now())
     }
 
     /// How many JWKS keys are in force.

@@ -14,6 +14,7 @@ FastAPI: :mod:`uid_gate.fastapi`. Any ASGI app (Starlette, FastAPI): :mod:`uid_g
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -53,11 +54,44 @@ _RELOAD_VAR = "UIDGATE_SECRET_RELOAD_SECS"
 
 
 def raw_target(scope: Mapping) -> bytes:
-    """The request target as the client sent it: ``raw_path`` and the query string. Without
-    ``raw_path``, ``%2F`` and ``/`` look the same, so the target is empty: refused, not guessed."""
+    """The request target the app's router will route, as raw bytes: ``raw_path`` without the
+    ``root_path`` a server (``--root-path``) or a mount (``app.mount("/v1", sub)``) put in
+    front of it, exactly where Starlette strips it, plus the query string.
+
+    Refused (an empty target, so a 400) rather than guessed: no ``raw_path`` (``%2F`` and
+    ``/`` would look the same), or a ``root_path`` that the decoded path carries but the raw
+    bytes do not (an encoded prefix such as ``/%761/...`` for ``/v1``).
+    """
     raw_path = scope.get("raw_path") or b""
+    root = scope.get("root_path") or ""
+    path = scope.get("path") or ""
+    # Starlette routes on path minus root_path when path starts with it at a segment boundary.
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        raw_root = root.encode("utf-8")
+        rest = raw_path[len(raw_root) :]
+        if not raw_path.startswith(raw_root):
+            _warn_root_path(root)
+            return b""
+        if not rest.startswith(b"/"):
+            return b""  # the mount point itself, or a segment that only starts like it
+        raw_path = rest
     query = scope.get("query_string") or b""
     return raw_path + b"?" + query if query else raw_path
+
+
+_root_path_warned = False
+
+
+def _warn_root_path(root: str) -> None:
+    global _root_path_warned
+    if not _root_path_warned:
+        _root_path_warned = True
+        logging.getLogger("uid_gate").warning(
+            "uid-gate: a request's raw_path does not start with root_path %r, so the path the app routes cannot be "
+            "read from the raw bytes; such requests are refused (400). Serve the app so that raw_path carries root_path "
+            "(uvicorn >= 0.54 does) and clients send it unencoded.",
+            root,
+        )
 
 
 class ConfigError(ValueError):
@@ -73,11 +107,17 @@ class ConfigError(ValueError):
         self.var = var
 
 
-def _text(value: object) -> str:
+def _text(var: str, value: object) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        # The service reads a variable's UTF-8 bytes; bytes here mean exactly those bytes.
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{var}: bytes must be UTF-8 text, as an environment variable is", var) from None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
+        return ",".join(_text(var, v) for v in value)
     return str(value)
 
 
@@ -135,7 +175,7 @@ class Gate:
             jwks_url=jwks_url,
             jwks_refresh_secs=jwks_refresh_secs,
         )
-        pairs = [(_VARS[k], _text(os.fspath(v) if isinstance(v, os.PathLike) else v)) for k, v in given.items() if v is not None]
+        pairs = [(_VARS[k], _text(_VARS[k], os.fspath(v) if isinstance(v, os.PathLike) else v)) for k, v in given.items() if v is not None]
         self._init(pairs, secret_reload_secs, refresh)
 
     def _init(self, pairs: list[tuple[str, str]], reload_secs: int, refresh: bool) -> None:

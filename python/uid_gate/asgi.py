@@ -12,7 +12,9 @@ sees it, with the service's public paths and templates.
 An allowed request reaches the app with ``scope["state"]["uid"]`` (``request.state.uid`` in
 Starlette; ``None`` on public paths) and with ``x-user-id`` set to the verified user, any
 client-sent ``x-user-id`` (or ``x_user_id``) removed. A denied one is answered here with the
-service's status, ``WWW-Authenticate`` challenge and JSON body (WebSockets: closed, 1008).
+service's status, ``WWW-Authenticate`` challenge and JSON body (WebSockets too, through the
+ASGI denial-response extension where the server offers it; otherwise closed before accept
+with 1008, which servers answer with a bare HTTP 403).
 
 Behind Envoy, the default re-verifies the token in process (defence in depth). With
 ``trust_gateway=True`` the middleware takes ``x-user-id`` as verified and only applies the
@@ -49,6 +51,12 @@ class UidGateMiddleware:
         self.app = app
         self.gate = gate
         self.trust_gateway = trust_gateway
+        if trust_gateway:
+            log.warning(
+                "uid-gate: trust_gateway=True: x-user-id is taken as verified without a token. Any client that can "
+                "reach this app without passing the gateway can name any user: admit only the gateway "
+                "(NetworkPolicy, or Istio mTLS STRICT with an AuthorizationPolicy)."
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -63,7 +71,9 @@ class UidGateMiddleware:
             user = decision.user_id
             headers = [(k, v) for k, v in scope["headers"] if not _is_user_header(k)]
             if user is not None:
-                headers.append((b"x-user-id", user.encode()))
+                # UTF-8 on the wire, as the service and Envoy send it (Starlette's
+                # request.headers decodes latin-1; request.state.uid is the str).
+                headers.append((b"x-user-id", user.encode("utf-8")))
             scope = dict(scope)
             scope["headers"] = headers
             state = dict(scope.get("state") or {})
@@ -73,14 +83,20 @@ class UidGateMiddleware:
             return
         if decision.reason == "internal":
             log.error("uid-gate failed inside; request denied (503)")
-        if kind == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
-            return
         body = decision.body or b""
         headers = [(k.encode(), v.encode()) for k, v in decision.headers]
         headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": decision.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        prefix = "http"
+        if kind == "websocket":
+            if "websocket.http.response" not in (scope.get("extensions") or {}):
+                # No denial-response extension: a close before accept, which servers answer
+                # with a bare HTTP 403.
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            # The ASGI denial-response extension: the same status, challenge and body as HTTP.
+            prefix = "websocket.http"
+        await send({"type": f"{prefix}.response.start", "status": decision.status, "headers": headers})
+        await send({"type": f"{prefix}.response.body", "body": body})
 
     def _trusted(self, scope: Scope):
         users = [v for k, v in scope["headers"] if _is_user_header(k)]
@@ -88,5 +104,11 @@ class UidGateMiddleware:
         if len(users) > 1:
             # Two identities: the gateway did not overwrite a client's. Refuse.
             return self.gate.check_identity(target, None)
-        user = users[0].decode("latin-1") if users else None
+        if not users:
+            return self.gate.check_identity(target, None)
+        try:
+            # UTF-8, as uid-gate and Envoy send it: latin-1 would turn "josé" into another id.
+            user = users[0].decode("utf-8")
+        except UnicodeDecodeError:
+            return self.gate.check_identity(target, None)
         return self.gate.check_identity(target, user)

@@ -17,9 +17,10 @@
     async def me(user_id: str = Depends(auth.user)): ...        # any valid token
 
 Each dependency is also the OpenAPI ``HTTP bearer`` security scheme, so ``/docs`` has a
-working *Authorize* button. The path is read from the raw request target (``raw_path`` and
-the query string), never from the decoded path, so ``..``, ``%2F`` and ``;`` tricks get the
-same 400 as through Envoy.
+working *Authorize* button. The path is the one the router routes, read from the raw request
+target (``raw_path`` without ``root_path``, and the query string), never from the decoded
+path, so ``..``, ``%2F`` and ``;`` tricks are refused (400). The dependencies work on
+WebSocket routes too.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ import json
 import logging
 from typing import Optional
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, WebSocketException
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.responses import Response
 from fastapi.security.base import SecurityBase
+from starlette.requests import HTTPConnection
 
 from . import Decision, Gate
 from ._uid_gate import _not_owner
@@ -85,18 +87,32 @@ class _GateDependency(SecurityBase):
         self._gate = gate
         self._mode = mode
 
-    async def __call__(self, request: Request) -> Optional[str]:
+    async def __call__(self, conn: HTTPConnection) -> Optional[str]:
+        # HTTPConnection, not Request: FastAPI hands the same dependency a WebSocket too.
         # Async and I/O-free: the check takes microseconds, so no thread-pool hop.
-        decision = self._gate.check_scope(request.scope, public=self._mode == "identity")
+        decision = self._gate.check_scope(conn.scope, public=self._mode == "identity")
         if not decision.allowed:
             if decision.reason == "internal":
                 log.error("uid-gate failed inside; request denied (503)")
-            raise GateHTTPException(decision)
-        if self._mode == "owner" and decision.reason != "owner":
-            # The route is under no user-scoped template, so the path names no owner: this
-            # token cannot claim it (403 insufficient_scope, as for someone else's path).
-            raise GateHTTPException(_not_owner())
+            _deny(conn, decision)
+        # A route with a {user_id} parameter names its owner, whatever the dependency: the
+        # path must have been judged user-scoped (or public), never "any valid token".
+        names_owner = self._mode == "owner" or "user_id" in conn.path_params
+        allowed_for_owner = ("owner",) if self._mode == "owner" else ("owner", "public")
+        if names_owner and decision.reason not in allowed_for_owner:
+            # The path is under no user-scoped template, so it names no owner this token
+            # could match: 403 insufficient_scope, as for someone else's path.
+            _deny(conn, _not_owner())
         return decision.user_id
+
+
+def _deny(conn: HTTPConnection, decision: Decision) -> None:
+    """Raises the denial: an HTTP error, or for a WebSocket a close before accept (1008),
+    which servers answer with HTTP 403; the description goes in the close reason."""
+    if conn.scope.get("type") == "websocket":
+        description = json.loads(decision.body or b"{}").get("error_description", "")
+        raise WebSocketException(code=1008, reason=description[:120])
+    raise GateHTTPException(decision)
 
 
 class GateAuth:
@@ -107,6 +123,7 @@ class GateAuth:
     - :attr:`owner`: the verified user id, which must also own the route's ``{user_id}``
       path segment (read with the gate's templates from the raw path; ``str``). A route
       that no template covers gets 403: declare its template in ``path_templates``.
+      Any dependency on a route with a ``{user_id}`` parameter behaves this way.
     - :attr:`identity`: exactly the service's decision: ``None`` on public paths, the user
       id elsewhere (``Optional[str]``); for a catch-all route or a router-wide dependency.
 

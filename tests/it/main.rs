@@ -8,6 +8,7 @@ mod deploy;
 mod envoy;
 mod envoy_config;
 mod faults;
+mod forward_auth;
 mod grpc;
 mod helpers;
 mod http_mode;

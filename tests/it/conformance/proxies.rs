@@ -1,5 +1,5 @@
 //! The table through real proxies: Envoy calling uid-gate over gRPC and over HTTP ext_authz,
-//! and nginx `auth_request`. What a proxy lets a client see: the status, the challenge, the
+//! nginx `auth_request`, Caddy `forward_auth` and Traefik `forwardAuth`. What a proxy lets a client see: the status, the challenge, the
 //! JSON body on denies (its description names the reason), and what reached the upstream.
 
 use std::net::SocketAddr;
@@ -10,6 +10,7 @@ use uid_gate::config::Config;
 use uid_gate::response::reason_for_description;
 
 use super::{Case, Seen, Table, by_config, challenge_error, mismatch, report};
+use crate::forward_auth::{start_caddy, start_traefik};
 use crate::helpers::*;
 
 /// Which proxy fronts uid-gate.
@@ -20,6 +21,8 @@ enum Proxy {
     /// Envoy alone, with the configuration `uid-gate envoy-config --inline` generates.
     EnvoyInline,
     Nginx,
+    Caddy,
+    Traefik,
 }
 
 impl Proxy {
@@ -29,6 +32,8 @@ impl Proxy {
             Proxy::EnvoyHttp => "envoy_http",
             Proxy::EnvoyInline => "envoy_inline",
             Proxy::Nginx => "nginx",
+            Proxy::Caddy => "caddy",
+            Proxy::Traefik => "traefik",
         }
     }
 }
@@ -37,7 +42,7 @@ impl Proxy {
 struct Running {
     listener: SocketAddr,
     _envoy: Option<Envoy>,
-    _nginx: Option<(Proc, TempDir)>,
+    _proc: Option<(Proc, TempDir)>,
 }
 
 async fn start(proxy: Proxy, server: &TestServer, echo: SocketAddr, config: &Config) -> Running {
@@ -47,7 +52,7 @@ async fn start(proxy: Proxy, server: &TestServer, echo: SocketAddr, config: &Con
             Running {
                 listener: envoy.listener,
                 _envoy: Some(envoy),
-                _nginx: None,
+                _proc: None,
             }
         }
         Proxy::EnvoyGrpc | Proxy::EnvoyHttp => {
@@ -67,15 +72,19 @@ async fn start(proxy: Proxy, server: &TestServer, echo: SocketAddr, config: &Con
             Running {
                 listener: envoy.listener,
                 _envoy: Some(envoy),
-                _nginx: None,
+                _proc: None,
             }
         }
-        Proxy::Nginx => {
-            let (proc, dir, listener) = start_nginx(server.http, echo).await;
+        Proxy::Nginx | Proxy::Caddy | Proxy::Traefik => {
+            let (proc, dir, listener) = match proxy {
+                Proxy::Nginx => start_nginx(server.http, echo).await,
+                Proxy::Caddy => start_caddy(server.http, echo, None).await,
+                _ => start_traefik(server.http, echo, None).await,
+            };
             Running {
                 listener,
                 _envoy: None,
-                _nginx: Some((proc, dir)),
+                _proc: Some((proc, dir)),
             }
         }
     }
@@ -87,6 +96,7 @@ async fn run(proxy: Proxy) {
         Proxy::Nginx => {
             tokio::task::spawn_blocking(nginx_bin).await.expect("nginx");
         }
+        Proxy::Caddy | Proxy::Traefik => {}
         _ => {
             tokio::task::spawn_blocking(envoy_bin).await.expect("envoy");
         }
@@ -96,8 +106,14 @@ async fn run(proxy: Proxy) {
     let mut failures = Vec::new();
     let mut ran = Vec::new();
     for (mut config, cases) in groups {
-        if let Proxy::Nginx = proxy {
-            config.push(("UIDGATE_HTTP_URI_HEADER".into(), "x-original-uri".into()));
+        match proxy {
+            Proxy::Nginx => {
+                config.push(("UIDGATE_HTTP_URI_HEADER".into(), "x-original-uri".into()))
+            }
+            Proxy::Caddy | Proxy::Traefik => {
+                config.push(("UIDGATE_HTTP_URI_HEADER".into(), "x-forwarded-uri".into()));
+            }
+            _ => {}
         }
         let config = Config::from_vars(config).expect("case config");
         let server = TestServer::start_with(config.clone()).await;
@@ -242,4 +258,14 @@ async fn the_table_through_envoy_inline() {
 #[tokio::test]
 async fn the_table_through_nginx() {
     run(Proxy::Nginx).await;
+}
+
+#[tokio::test]
+async fn the_table_through_caddy() {
+    run(Proxy::Caddy).await;
+}
+
+#[tokio::test]
+async fn the_table_through_traefik() {
+    run(Proxy::Traefik).await;
 }

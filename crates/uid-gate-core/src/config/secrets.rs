@@ -118,6 +118,9 @@ fn validate_secret(var: &'static str, bytes: Vec<u8>) -> Result<Secret, ConfigEr
     let secret = Secret(bytes);
     let reason = if secret.0.is_empty() {
         "must not be empty".to_owned()
+    } else if secret.0.iter().all(u8::is_ascii_whitespace) {
+        // Long enough, but no key: usually a template's placeholder or a broken substitution.
+        "is only white space; generate one with `openssl rand -base64 32`".to_owned()
     } else if secret.0.len() < MIN_SECRET_BYTES {
         format!(
             "must be at least {MIN_SECRET_BYTES} bytes (got {}); generate one with `openssl rand -base64 32`",

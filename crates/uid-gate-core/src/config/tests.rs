@@ -456,3 +456,15 @@ fn a_prefix_that_covers_a_template_is_refused() {
         .is_ok()
     );
 }
+
+#[test]
+fn a_secret_of_white_space_is_refused() {
+    let blank = " \t".repeat(20);
+    for var in ["BETTER_AUTH_SECRET", "BETTER_AUTH_SECRETS"] {
+        let e = err(&[(var, &blank)]);
+        assert_eq!(
+            e,
+            format!("{var}: is only white space; generate one with `openssl rand -base64 32`")
+        );
+    }
+}
