@@ -101,11 +101,19 @@ def wiring(docs, uid_gate_bin):
 
     checks = [
         ("Deployment selector matches its pod labels", selects(dep["spec"]["selector"]["matchLabels"], labels)),
-        ("Deployment runs at least 2 replicas", dep["spec"].get("replicas", 1) >= 2),
+        replica_check(docs, dep),
         ("Service selects the uid-gate pods", selects(svc["spec"]["selector"], labels)),
         ("Service targets the container's grpc port", any(p.get("targetPort") in ("grpc", grpc_port) for p in svc["spec"]["ports"])),
         ("readiness probe is native gRPC on the grpc port", c.get("readinessProbe", {}).get("grpc", {}).get("port") == grpc_port),
-        ("liveness probe is native gRPC on the grpc port", c.get("livenessProbe", {}).get("grpc", {}).get("port") == grpc_port),
+        # Liveness means "stuck", readiness "can decide": a liveness probe on the readiness
+        # service restarts every pod while the issuer's JWKS is unreachable.
+        ("liveness probe is /healthz on the admin port, not the readiness service",
+         c.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/healthz"
+         and c.get("livenessProbe", {}).get("httpGet", {}).get("port") in ("admin", ports.get("admin"))),
+        ("a startup probe holds liveness off during start-up", "startupProbe" in c),
+        ("never two replicas on one node (hostname spread, DoNotSchedule)", any(
+            t.get("topologyKey") == "kubernetes.io/hostname" and t.get("whenUnsatisfiable") == "DoNotSchedule"
+            for t in spec.get("topologySpreadConstraints", []))),
         ("pod runs as non-root", spec.get("securityContext", {}).get("runAsNonRoot") is True),
         ("root filesystem is read-only", c.get("securityContext", {}).get("readOnlyRootFilesystem") is True),
         ("no privilege escalation", c.get("securityContext", {}).get("allowPrivilegeEscalation") is False),
@@ -116,6 +124,9 @@ def wiring(docs, uid_gate_bin):
     ]
     for pdb in by_kind(docs, "PodDisruptionBudget"):
         checks.append((f"PodDisruptionBudget {pdb['metadata']['name']} selects the pods", selects(pdb["spec"]["selector"]["matchLabels"], labels)))
+        checks.append((f"PodDisruptionBudget {pdb['metadata']['name']} drains one at a time (maxUnavailable 1) and lets unhealthy pods go (AlwaysAllow)",
+                       pdb["spec"].get("maxUnavailable") == 1 and "minAvailable" not in pdb["spec"]
+                       and pdb["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow"))
     for hpa in by_kind(docs, "HorizontalPodAutoscaler"):
         ref = hpa["spec"]["scaleTargetRef"]
         checks.append(("HorizontalPodAutoscaler targets the Deployment", ref["kind"] == "Deployment" and ref["name"] == dep["metadata"]["name"]))
@@ -167,6 +178,14 @@ def wiring(docs, uid_gate_bin):
     return svc
 
 
+def replica_check(docs, dep):
+    """With an HPA the autoscaler owns the count: a `replicas` field would reset it on every
+    apply. Without one, at least 2 replicas (the gate fails closed)."""
+    if any(h["spec"]["scaleTargetRef"].get("name") == dep["metadata"]["name"] for h in by_kind(docs, "HorizontalPodAutoscaler")):
+        return ("no Deployment replicas beside the HorizontalPodAutoscaler that owns the count", "replicas" not in dep["spec"])
+    return ("Deployment runs at least 2 replicas", dep["spec"].get("replicas", 1) >= 2)
+
+
 def istio(docs, mesh_docs, svc):
     policies = by_kind(docs, "AuthorizationPolicy")
     if not policies:
@@ -196,7 +215,16 @@ def istio(docs, mesh_docs, svc):
             (f"provider {pname!r} fails closed", grpc and grpc.get("failOpen") is not True),
             (f"AuthorizationPolicy {name} selects a workload", bool(spec.get("selector", {}).get("matchLabels")) or "targetRefs" in spec),
             (f"AuthorizationPolicy {name} is not in uid-gate's namespace", ap["metadata"].get("namespace") not in (None, ns)),
+            # Paths skipped here skip uid-gate's removal of a client's x-user-id and its path
+            # rules; public paths belong in UIDGATE_PUBLIC_PATHS instead.
+            (f"AuthorizationPolicy {name} sends every request to uid-gate (no notPaths or other exclusions)",
+             bool(spec.get("rules")) and not any(
+                 k.startswith("not") for r in spec["rules"] for t in r.get("to", []) for k in t.get("operation", {}))
+             and not any(r.get("when") or r.get("from") for r in spec["rules"])),
         ]
+        normalizations = [m["spec"]["meshConfig"].get("pathNormalization", {}).get("normalization") for m in mesh_docs]
+        checks.append((f"the mesh decodes and merges slashes before {name} (pathNormalization DECODE_AND_MERGE_SLASHES)",
+                       bool(normalizations) and all(n == "DECODE_AND_MERGE_SLASHES" for n in normalizations)))
         for label, passed in checks:
             (ok if passed else fail)(label)
 

@@ -236,6 +236,16 @@ fn the_manifest_validator_catches_mistakes() {
     )
     .expect("write");
     let with_whole_mesh = ["--mesh-config", whole.to_str().expect("utf8")];
+    let merge_only = dir.path().join("merge-only.yaml");
+    std::fs::write(
+        &merge_only,
+        std::fs::read_to_string(&mesh).expect("mesh").replace(
+            "normalization: DECODE_AND_MERGE_SLASHES",
+            "normalization: MERGE_SLASHES",
+        ),
+    )
+    .expect("write");
+    let with_merge_only = ["--mesh-config", merge_only.to_str().expect("utf8")];
     let none: [&str; 0] = [];
     let cases: Vec<(String, &[&str], &str)> = vec![
         (
@@ -286,6 +296,27 @@ fn the_manifest_validator_catches_mistakes() {
         ),
         // A mesh config that would replace the rest of an installation.
         (istio.clone(), &with_whole_mesh, "which would replace your installation's settings"),
+        // Public paths skipped at Istio: a client's x-user-id and unsafe paths reach the app.
+        (
+            istio.replace("  rules:\n  - {}\n", "  rules:\n  - to:\n    - operation:\n        notPaths: [/api/auth/*]\n"),
+            &with_mesh,
+            "FAIL AuthorizationPolicy uid-gate sends every request to uid-gate",
+        ),
+        // The normalisation that keeps %2F encoded.
+        (istio.clone(), &with_merge_only, "FAIL the mesh decodes and merges slashes"),
+        // Liveness on the readiness service: a JWKS outage becomes a restart loop.
+        (
+            base.replace(
+                "livenessProbe:\n          failureThreshold: 3\n          httpGet:\n            path: /healthz\n            port: admin\n",
+                "livenessProbe:\n          failureThreshold: 3\n          grpc:\n            port: 9191\n",
+            ),
+            &none,
+            "FAIL liveness probe is /healthz on the admin port",
+        ),
+        (base.replace("  revisionHistoryLimit: 5", "  replicas: 2\n  revisionHistoryLimit: 5"), &none, "FAIL no Deployment replicas beside"),
+        (base.replace("whenUnsatisfiable: DoNotSchedule", "whenUnsatisfiable: ScheduleAnyway"), &none, "FAIL never two replicas on one node"),
+        (base.replace("  maxUnavailable: 1\n", "  minAvailable: 1\n"), &none, "drains one at a time"),
+        (base.replace("unhealthyPodEvictionPolicy: AlwaysAllow", "unhealthyPodEvictionPolicy: IfHealthyBudget"), &none, "drains one at a time"),
     ];
     for (rendered, extra, want) in cases {
         let (ok, out) = validate_manifests(&rendered, extra);
