@@ -308,13 +308,45 @@ local function refused(token, status)
   return "bad_signature"
 end
 
+-- jwt_authn hands Lua the verified header and payload as protobuf Structs, in which a null
+-- member reads as absent and every number is a double. The rules that depend on the
+-- difference read the token's own JSON instead, decoded only where it matters.
+
+-- Why a verified header has a parameter the core refuses even when it is null ("jwk": null),
+-- or false. Cached per header segment: an issuer's tokens share a handful of headers.
+local HEADER_VERDICT, header_verdicts = {}, 0
+local function null_header_params(token)
+  local seg = sub(token, 1, find(token, ".", 1, true) - 1)
+  local verdict = HEADER_VERDICT[seg]
+  if verdict ~= nil then return verdict end
+  local json = b64url(seg) or ""
+  verdict = false
+  if find(json, '"crit"%s*:') then
+    verdict = "crit_header"
+  else
+    for _, k in ipairs({ "jku", "jwk", "x5u", "x5c" }) do
+      if find(json, '"' .. k .. '"%s*:') then verdict = "external_key" break end
+    end
+  end
+  if header_verdicts >= 64 then HEADER_VERDICT, header_verdicts = {}, 0 end
+  HEADER_VERDICT[seg], header_verdicts = verdict, header_verdicts + 1
+  return verdict
+end
+
+-- The token's payload JSON (the second segment), or "".
+local function payload_json(token)
+  local a = find(token, ".", 1, true)
+  local b = find(token, ".", a + 1, true)
+  return b64url(sub(token, a + 1, b - 1)) or ""
+end
+
 -- A time claim as verify/claims.rs accepts it: a non-negative integer.
 local function time_claim(v)
   return type(v) == "number" and v >= 0 and v == floor(v) and v < 18446744073709551616
 end
 
 -- The verified user id, or the reason there is none (verify/mod.rs check_claims).
-local function identity(payload, header)
+local function identity(payload, header, token)
   local typ = header.typ
   if typ ~= nil and (type(typ) ~= "string" or lower(typ) ~= "jwt") then
     return nil, type(typ) == "string" and "wrong_typ" or "malformed_header"
@@ -323,6 +355,8 @@ local function identity(payload, header)
   if header.jku ~= nil or header.jwk ~= nil or header.x5u ~= nil or header.x5c ~= nil then
     return nil, "external_key"
   end
+  local null_param = null_header_params(token)
+  if null_param then return nil, null_param end
   -- jwt_authn would take any key of the right type for a token without a kid; uid-gate
   -- picks a JWKS key by kid only, and each kid is pinned to one algorithm.
   local alg = header.alg
@@ -364,6 +398,7 @@ local function identity(payload, header)
     end
     if not ok then return nil, "audience_mismatch" end
   end
+  local json
   for _, claim in ipairs(UID_CLAIMS) do
     local v = payload[claim]
     if v ~= nil then
@@ -372,8 +407,18 @@ local function identity(payload, header)
         if v == "" or find(v, "%c") or find(v, "\194[\128-\159]") then return nil, "invalid_user_id" end
         return v
       elseif type(v) == "number" and v == floor(v) and v > -9007199254740992 and v < 9007199254740992 then
+        -- Only an integer literal is an integer: 1.0 and 1e0 are not (verify/claims.rs).
+        json = json or payload_json(token)
+        if not find(json, '"' .. claim .. '"%s*:%s*%-?%d+%s*[,}]') then return nil, "invalid_user_id" end
         return format("%.0f", v)
       end
+      return nil, "invalid_user_id"
+    end
+    -- Absent in the Struct: truly absent, or null? A present null claim decides (401); the
+    -- core never falls back to the next claim for it. A \u escape could spell the claim's
+    -- name where a pattern cannot see it: then refuse rather than fall back.
+    json = json or payload_json(token)
+    if find(json, '"' .. claim .. '"%s*:%s*null') or find(json, "\\u", 1, true) then
       return nil, "invalid_user_id"
     end
   end
@@ -402,7 +447,7 @@ function envoy_on_request(handle)
   end
   if not canonical_signature(token) then return deny(handle, "bad_signature") end
   local uid
-  uid, why = identity(payload, meta[HEADER_KEY] or {})
+  uid, why = identity(payload, meta[HEADER_KEY] or {}, token)
   if not uid then return deny(handle, why) end
   if class == nil then return deny(handle, user) end
   if class == "scoped" and user ~= uid then return deny(handle, "not_owner") end
