@@ -23,12 +23,14 @@ port_grpc=${DEMO_GRPC_PORT:-9191}
 port_admin=${DEMO_ADMIN_PORT:-9192}
 port_app=${DEMO_APP_PORT:-8081}
 
-# Every port first, so a clash is one clear line rather than a process dying later.
+# Every port first, so a clash is one clear line rather than a process dying later. The probe
+# binds with SO_REUSEADDR, as the servers do: a port that only has TIME-WAIT connections left
+# (a demo stopped a moment ago) is free; one that something listens on is not.
 for spec in "DEMO_PORT:$port_envoy:Envoy's listener" "DEMO_ENVOY_ADMIN_PORT:$port_envoy_admin:Envoy's admin" \
   "DEMO_GRPC_PORT:$port_grpc:uid-gate's gRPC" "DEMO_ADMIN_PORT:$port_admin:uid-gate's admin" \
   "DEMO_APP_PORT:$port_app:the upstream app"; do
   IFS=: read -r var port what <<< "$spec"
-  if ! python3 -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2> /dev/null; then
+  if ! python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()' "$port" 2> /dev/null; then
     echo "uid-gate demo: port $port ($what) is already in use; pick another with $var=<port> bash envoy/demo.sh" >&2
     exit 2
   fi

@@ -191,6 +191,26 @@ impl Gate {
         py.detach(|| self.reload_secret_file_now())
     }
 
+    /// Signs `payload` (the JSON text of the claims) with the gate's current HS256 secret, so
+    /// the secret never reaches Python. For `uid_gate.testing` only; never on a request path.
+    fn _mint(&self, payload: &str) -> PyResult<String> {
+        let secrets = self
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(set) = secrets.as_ref() else {
+            return Err(PyValueError::new_err(
+                "the gate has no HS256 secret (JWKS only): tokens for it come from the issuer",
+            ));
+        };
+        uid_gate_core::mint::sign_raw(
+            set.current.expose(),
+            br#"{"alg":"HS256","typ":"JWT"}"#,
+            payload.as_bytes(),
+        )
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
     /// How many JWKS keys are in force.
     fn jwks_key_count(&self) -> usize {
         self.authorizer.verifier().jwks_key_count()

@@ -224,3 +224,33 @@ def test_the_dependencies_on_an_unlisted_route():
     assert client.get("/whoami", headers=a).json() == {"user": "alice"}
     r = client.get("/export", headers=a)
     assert r.status_code == 403 and r.json()["error_description"] == "no access rule covers this path"
+
+
+def test_the_testing_helper_mints_with_the_gates_secret():
+    from uid_gate.testing import auth_header, token
+
+    app = FastAPI()
+    install(app)
+    gate = Gate(secret=SECRET, issuer="https://app.example")
+    auth = GateAuth(gate)
+
+    @app.get("/api/{user_id}/tasks")
+    async def tasks(user_id: str, owner: str = Depends(auth.owner)):
+        return {"owner": owner}
+
+    client = TestClient(app)
+    h = auth_header(gate, "alice", claims={"iss": "https://app.example"})
+    assert client.get("/api/alice/tasks", headers=h).json() == {"owner": "alice"}
+    assert client.get("/api/bob/tasks", headers=h).status_code == 403
+    assert client.get("/api/alice/tasks").status_code == 401
+    assert client.get("/api/alice/tasks", headers=auth_header(gate, "alice")).status_code == 401  # no iss
+    expired = token(gate, "alice", ttl=-3600, claims={"iss": "https://app.example"})
+    r = client.get("/api/alice/tasks", headers={"Authorization": "Bearer " + expired})
+    assert (r.status_code, r.json()["error_description"]) == (401, "token has expired")
+    # Signed with the gate's secret, as an independent HMAC check confirms.
+    payload = token(gate, "alice", claim="sub")
+    msg, sig = payload.rsplit(".", 1)
+    want = base64.urlsafe_b64encode(hmac.new(SECRET.encode(), msg.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    assert sig == want
+    with pytest.raises(ValueError, match="no HS256 secret"):
+        token(Gate(jwks_url="http://127.0.0.1:9/jwks", refresh=False), "alice")

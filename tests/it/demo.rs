@@ -33,6 +33,18 @@ const PORT_VARS: [&str; 5] = [
     "DEMO_APP_PORT",
 ];
 
+/// Leaves a TIME-WAIT connection whose local port is `port`: the accepting side closes first.
+fn time_wait_on(port: u16) {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    drop(accepted);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(client);
+    drop(listener);
+    std::thread::sleep(Duration::from_millis(50));
+}
+
 #[tokio::test]
 async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
     tokio::task::spawn_blocking(envoy_bin)
@@ -52,6 +64,20 @@ async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
     assert_eq!(stdout.matches("\nok ").count(), 10, "{stdout}");
     assert!(stdout.contains("10 passed, 0 failed"), "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
+    // At once again, on the same ports, with a connection of the app's port left in
+    // TIME-WAIT (as a stopped server's actively closed connections are): a port that nothing
+    // listens on must count as free.
+    time_wait_on(ports[4].1);
+    let again = tokio::time::timeout(Duration::from_secs(300), demo(&ports).output())
+        .await
+        .expect("demo finishes")
+        .expect("run demo");
+    assert!(
+        again.status.success(),
+        "a second run right after the first failed:\n{}\n{}",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
+    );
 }
 
 #[tokio::test]

@@ -112,12 +112,18 @@ async fn killed_uid_gate_fails_closed_and_a_restart_recovers_without_touching_en
         get("good", 503) > 0,
         "no 503 while uid-gate was down: {counts:?}"
     );
-    for ((kind, status), (before, _)) in &counts {
-        assert!(
-            *status != 503 || *before == 0,
-            "{kind}: {before} requests started before the kill got 503: {counts:?}"
-        );
-    }
+    // The load is one sequential client, so at most one request can be in flight when the
+    // process dies; its Check is cut off and Envoy rightly fails it closed (503). Every
+    // other request that started before the kill had its answer already.
+    let cut_off: usize = counts
+        .iter()
+        .filter(|((_, status), _)| *status == 503)
+        .map(|(_, (before, _))| before)
+        .sum();
+    assert!(
+        cut_off <= 1,
+        "{cut_off} requests started before the kill got 503 (at most the one in flight may): {counts:?}"
+    );
     assert!(
         get("good", 200) > 0
             && get("other", 403) > 0
