@@ -21,7 +21,7 @@ trap 'kill $(jobs -p) 2> /dev/null || true; rm -rf "$work"' EXIT
 BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 export BETTER_AUTH_SECRET
 TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
-"$UIDGATE_BIN" envoy-config --inline --filters-only > "$work/filters.yaml"
+"$UIDGATE_BIN" envoy-config --inline --engine lua --filters-only > "$work/filters.yaml"
 
 # One config per variant: the generated prelude and functions, with another request handler.
 python3 - "$work" <<'PY'

@@ -3,6 +3,7 @@
 #   1. Envoy, no auth (ceiling)   2. Envoy + jwt_authn (HS256, oct JWKS)   3. Envoy + ext_authz -> uid-gate
 #   4. the same over HTTP ext_authz   5. inline: the config `uid-gate envoy-config --inline` generates
 #   6. setup 3 with Envoy's google_grpc client instead of envoy_grpc (also generated)
+#   7. the uid-gate module inside Envoy (`envoy-config --inline`, the module engine)
 # through wrk with one Envoy worker and a direct-response route; then uid-gate alone over gRPC
 # with h2load and a pre-encoded CheckRequest (max rate, then p99 at half that rate, peak RSS),
 # start to SERVING, and the criterion micro-benchmark of the decision function.
@@ -10,9 +11,10 @@
 #   bash bench/run.sh            full run (release build, ~2 min of load)
 #   bash bench/run.sh --smoke    a few seconds, to keep the harness working (CI runs this)
 #
-# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_ROUNDS (3: setups 2, 5 and the
-# empty-Lua floor are interleaved this many times and their medians reported), BENCH_RUST_LOG (info: uid-gate logs
-# every decision, as deployed), UIDGATE_BIN and UIDGATE_LOAD_BIN to skip the build.
+# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_ROUNDS (3: setups 1, 2, 5, 7 and
+# the empty-Lua floor are interleaved this many times and their medians reported), BENCH_RUST_LOG (info: uid-gate logs
+# every decision, as deployed), UIDGATE_BIN and UIDGATE_LOAD_BIN to skip the build (the module
+# is then the libuid_gate_envoy.so beside UIDGATE_BIN, or UIDGATE_MODULE).
 # CPUs: Envoy's worker is pinned to CPU 0; wrk and uid-gate to CPU 1. Measured alone, uid-gate
 # runs one worker thread on CPU 0 ("per core") and h2load runs on CPU 1.
 set -euo pipefail
@@ -40,9 +42,12 @@ fi
 
 if [ -z "${UIDGATE_BIN:-}" ]; then
   cargo build --release --locked --bins --quiet
+  cargo build --release --locked -p uid-gate-envoy --quiet
   UIDGATE_BIN=target/release/uid-gate
   UIDGATE_LOAD_BIN=target/release/uid-gate-load
 fi
+UIDGATE_MODULE=${UIDGATE_MODULE:-$(dirname "$UIDGATE_BIN")/libuid_gate_envoy.so}
+[ -f "$UIDGATE_MODULE" ] || { echo "no Envoy module at $UIDGATE_MODULE (cargo build -p uid-gate-envoy)" >&2; exit 1; }
 : "${UIDGATE_LOAD_BIN:?set UIDGATE_LOAD_BIN together with UIDGATE_BIN}"
 
 work=$(mktemp -d)
@@ -88,7 +93,9 @@ generated() { # name envoy-config-args...
   echo "$work/$name.template.yaml"
 }
 
-declare -A RPS P50 P99 ALL_RPS ALL_P50 ALL_P99
+declare -A RPS P50 P99 CPU ALL_RPS ALL_P50 ALL_P99 ALL_CPU
+# Envoy's CPU time (user + system) in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 run_setup() { # name config
   local name=$1 config=$2 port admin
@@ -103,9 +110,14 @@ run_setup() { # name config
     expect "$url" "" 401
     expect "$url" "authorization: Bearer ${TOKEN}x" 401
   }
-  { [ "$name" = uidgate ] || [ "$name" = http ] || [ "$name" = inline ] || [ "$name" = google ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
+  { [ "$name" = uidgate ] || [ "$name" = http ] || [ "$name" = inline ] || [ "$name" = google ] || [ "$name" = module ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
   taskset -c 1 wrk -t1 -c"$conns" -d1s -H "authorization: Bearer $TOKEN" "$url" > /dev/null # warm-up
+  local ticks_before; ticks_before=$(cpu_ticks "$envoy_pid")
   taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -H "authorization: Bearer $TOKEN" "$url" > "$work/wrk-$name.txt"
+  local ticks=$(( $(cpu_ticks "$envoy_pid") - ticks_before ))
+  local requests; requests=$(awk '/requests in/ { print $1 }' "$work/wrk-$name.txt")
+  ALL_CPU[$name]+=" $(awk -v t="$ticks" -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t * 1000000 / hz / n }')"
+  CPU[$name]=$(echo "${ALL_CPU[$name]}" | median)
   ALL_RPS[$name]+=" $(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$work/wrk-$name.txt")"
   ALL_P50[$name]+=" $(awk '$1 == "50%" { print $2 }' "$work/wrk-$name.txt" | to_us)"
   ALL_P99[$name]+=" $(awk '$1 == "99%" { print $2 }' "$work/wrk-$name.txt" | to_us)"
@@ -120,11 +132,11 @@ run_setup() { # name config
 echo "== uid-gate benchmarks: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), wrk -t1 -c$conns -d${seconds}s, Envoy $("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1) --concurrency 1"
 [ $smoke = 1 ] && echo "(smoke mode: numbers are not meaningful)"
 
-run_setup noauth bench/envoy-noauth.yaml
-# Setup 2 again, interleaved with the inline setup and its floor (the same jwt_authn with an
-# empty Lua filter after it), BENCH_ROUNDS times; the medians are reported. The ratio 5/2 is
-# the issue's target, and this VM drifts by more than the margin between runs.
-inline=$(generated inline --inline)
+# Setups 1 and 2 interleaved with the module, the Lua inline setup and its floor (the same
+# jwt_authn with an empty Lua filter after it), BENCH_ROUNDS times; the medians are reported:
+# this VM drifts by more than the margins between setups.
+module=$(generated module --inline --module "$UIDGATE_MODULE")
+inline=$(generated inline --inline --engine lua)
 python3 - "$inline" "$work/luafloor.yaml.in" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -136,7 +148,9 @@ PY
 grep -q 'envoy_on_request(handle) end' "$work/luafloor.yaml.in" && ! grep -q 'local function classify' "$work/luafloor.yaml.in" \
   || { echo "could not build the empty-Lua floor config" >&2; exit 1; }
 for _ in $(seq 1 "$rounds"); do
+  run_setup noauth bench/envoy-noauth.yaml
   run_setup jwt bench/envoy-jwt-authn.yaml
+  run_setup module "$module"
   run_setup inline "$inline"
   run_setup luafloor "$work/luafloor.yaml.in"
 done
@@ -164,20 +178,24 @@ ug_port=$http_port run_setup http bench/envoy-uid-gate-http.yaml
 kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
 
 echo
-[ "$rounds" = 1 ] || echo "(setups 2 and 5 and the floor: medians of $rounds interleaved rounds: 2 =${ALL_RPS[jwt]}; 5 =${ALL_RPS[inline]}; floor =${ALL_RPS[luafloor]})"
-printf '%-38s %10s %10s %10s\n' "through Envoy (HTTP/1.1, wrk)" "req/s" "p50 µs" "p99 µs"
-printf '%-38s %10s %10s %10s\n' "1. Envoy, no auth" "${RPS[noauth]}" "${P50[noauth]}" "${P99[noauth]}"
-printf '%-38s %10s %10s %10s\n' "2. Envoy + jwt_authn (HS256)" "${RPS[jwt]}" "${P50[jwt]}" "${P99[jwt]}"
-printf '%-38s %10s %10s %10s\n' "3. Envoy + ext_authz -> uid-gate" "${RPS[uidgate]}" "${P50[uidgate]}" "${P99[uidgate]}"
-printf '%-38s %10s %10s %10s\n' "   (3 with a no-op decision: ceiling)" "${RPS[noop]}" "${P50[noop]}" "${P99[noop]}"
-printf '%-38s %10s %10s %10s\n' "4. Envoy + HTTP ext_authz -> uid-gate" "${RPS[http]}" "${P50[http]}" "${P99[http]}"
-printf '%-38s %10s %10s %10s\n' "5. Envoy inline (jwt_authn + Lua)" "${RPS[inline]}" "${P50[inline]}" "${P99[inline]}"
-printf '%-38s %10s %10s %10s\n' "   (5 with an empty Lua filter: floor)" "${RPS[luafloor]}" "${P50[luafloor]}" "${P99[luafloor]}"
-printf '%-38s %10s %10s %10s\n' "6. as 3, google_grpc client" "${RPS[google]}" "${P50[google]}" "${P99[google]}"
+[ "$rounds" = 1 ] || echo "(setups 1, 2, 5, 7 and the floor: medians of $rounds interleaved rounds: 1 =${ALL_RPS[noauth]}; 2 =${ALL_RPS[jwt]}; 7 =${ALL_RPS[module]}; 5 =${ALL_RPS[inline]}; floor =${ALL_RPS[luafloor]})"
+row() { printf '%-38s %10s %10s %10s %12s\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "${CPU[$2]}"; }
+printf '%-38s %10s %10s %10s %12s\n' "through Envoy (HTTP/1.1, wrk)" "req/s" "p50 µs" "p99 µs" "Envoy CPU µs"
+row "1. Envoy, no auth" noauth
+row "2. Envoy + jwt_authn (HS256)" jwt
+row "3. Envoy + ext_authz -> uid-gate" uidgate
+row "   (3 with a no-op decision: ceiling)" noop
+row "4. Envoy + HTTP ext_authz -> uid-gate" http
+row "5. Envoy inline (jwt_authn + Lua)" inline
+row "   (5 with an empty Lua filter: floor)" luafloor
+row "6. as 3, google_grpc client" google
+row "7. Envoy + uid-gate module" module
 awk -v a="${RPS[uidgate]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v i="${RPS[inline]}" -v g="${RPS[google]}" -v f="${RPS[luafloor]}" \
   'BEGIN { printf "ratio 3/2 (uid-gate vs jwt_authn): %.2f   ratio 3/1 (uid-gate vs no auth): %.2f\n", a/b, a/c
            printf "ratio 5/2 (inline vs jwt_authn): %.2f   ratio 5/3 (inline vs ext_authz): %.2f   ratio 6/3 (google_grpc vs envoy_grpc): %.2f\n", i/b, i/a, g/a
            printf "ratio floor/2 (jwt_authn + empty Lua vs jwt_authn): %.2f\n", f/b }'
+awk -v m="${RPS[module]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v i="${RPS[inline]}" \
+  'BEGIN { printf "ratio 7/2 (module vs jwt_authn): %.2f   ratio 7/1 (module vs no auth): %.2f   ratio 7/5 (module vs Lua): %.2f\n", m/b, m/c, m/i }'
 
 echo
 echo "uid-gate alone (gRPC Check, 4 HTTP/2 connections; uid-gate: 1 worker thread on CPU 0; load on CPU 1)"

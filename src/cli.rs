@@ -95,9 +95,17 @@ pub struct CheckConfigArgs {
 /// `uid-gate envoy-config`.
 #[derive(Debug, Args)]
 pub struct EnvoyConfigArgs {
-    /// Decide inside Envoy (jwt_authn + Lua) instead of asking a uid-gate service.
+    /// Decide inside Envoy instead of asking a uid-gate service.
     #[arg(long)]
     pub inline: bool,
+    /// With --inline: uid-gate's core as an Envoy dynamic module (Envoy 1.40), or jwt_authn
+    /// plus a generated Lua filter (another Envoy, or a JWKS URL).
+    #[arg(long, value_enum, default_value = "module")]
+    pub engine: EngineArg,
+    /// With --engine module: the module's path (default: libuid_gate_envoy.so beside this
+    /// executable, where cargo builds it).
+    #[arg(long, value_name = "PATH")]
+    pub module: Option<String>,
     /// Print only the HTTP filters, to paste before the router of an existing config.
     #[arg(long, conflicts_with = "istio")]
     pub filters_only: bool,
@@ -128,6 +136,15 @@ pub struct EnvoyConfigArgs {
     /// With --istio: SIDECAR_INBOUND (the app's sidecar) or GATEWAY.
     #[arg(long, default_value = "SIDECAR_INBOUND", value_parser = ["SIDECAR_INBOUND", "GATEWAY"])]
     pub context: String,
+}
+
+/// `--engine`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum EngineArg {
+    /// The dynamic module.
+    Module,
+    /// jwt_authn + Lua.
+    Lua,
 }
 
 /// Reads the configuration, printing the error (one line, naming the variable) on failure.
@@ -227,8 +244,18 @@ pub fn envoy_config_command(args: &EnvoyConfigArgs) -> ExitCode {
         Err(code) => return code,
     };
     let result = (|| {
+        let engine = match args.engine {
+            EngineArg::Lua => ec::Engine::Lua,
+            EngineArg::Module => ec::Engine::Module(args.module.clone().unwrap_or_else(|| {
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| Some(exe.parent()?.join(ec::MODULE_FILE)))
+                    .map_or_else(|| ec::MODULE_FILE.to_owned(), |p| p.display().to_string())
+            })),
+        };
         let opts = ec::Options {
             inline: args.inline,
+            engine,
             listen: HostPort::parse("--listen", &args.listen)?,
             upstream: HostPort::parse("--upstream", &args.upstream)?,
             authz: HostPort::parse("--authz", &args.authz)?,

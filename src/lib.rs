@@ -40,3 +40,15 @@ pub mod pb {
 
 pub use config::Config;
 pub use server::run;
+
+/// Makes any panic end the process at once, before it unwinds: a thread that panicked in the
+/// middle of a check must not leave the server running with state it half changed. Envoy then
+/// fails closed (503) until the process is back. (The release profile unwinds, for the Envoy
+/// module, which catches panics at its hooks; the service does not rely on that.)
+pub fn abort_on_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        std::process::abort();
+    }));
+}

@@ -9,6 +9,7 @@ use uid_gate::cli::{self, Cli, Command};
 use uid_gate::config::Config;
 
 fn main() -> ExitCode {
+    uid_gate::abort_on_panic();
     match Cli::parse().command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
         Command::Mint(args) => cli::mint_command(&args),

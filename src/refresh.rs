@@ -9,13 +9,14 @@ use tokio::sync::{Notify, watch};
 use tracing::{debug, info, warn};
 use uid_gate_core::Authorizer;
 use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
+use uid_gate_core::jwks::refresh;
 
 use crate::metrics::Metrics;
 
 /// The least time between two JWKS fetches triggered by unknown `kid`s.
-const JWKS_MIN_REFETCH: Duration = Duration::from_secs(2);
+const JWKS_MIN_REFETCH: Duration = Duration::from_secs(refresh::MIN_REFETCH_SECS);
 /// How soon a failed JWKS fetch is tried again (at most `UIDGATE_JWKS_REFRESH_SECS`).
-const JWKS_RETRY: Duration = Duration::from_secs(5);
+const JWKS_RETRY: Duration = Duration::from_secs(refresh::RETRY_SECS);
 
 /// Where and how often to fetch a JWKS, and whom to tell.
 pub struct JwksSource {
@@ -75,7 +76,7 @@ async fn fetch_jwks(
     authorizer: &Authorizer,
     metrics: &Metrics,
 ) -> bool {
-    let result = crate::jwks_fetch::fetch(url, tls, Duration::from_secs(5))
+    let result = crate::jwks_fetch::fetch(url, tls, Duration::from_secs(refresh::TIMEOUT_SECS))
         .await
         .and_then(|json| uid_gate_core::jwks::JwksKeys::from_json(&json).map_err(Into::into));
     match result {

@@ -169,11 +169,11 @@ async def _echo(scope, receive, send):
 class _Server:
     """A real uvicorn on 127.0.0.1, port 0, in a thread."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, root_path: str = "") -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off", root_path=root_path))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self):

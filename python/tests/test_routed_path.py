@@ -12,13 +12,12 @@ import threading
 import time
 
 import pytest
-import uvicorn
 from conftest import SECRET
 from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from test_api import bearer, token
-from test_conformance import _raw_request
+from test_conformance import _raw_request, _Server
 
 from uid_gate import ConfigError, Gate
 from uid_gate.asgi import UidGateMiddleware
@@ -46,28 +45,6 @@ def _tasks_app(gate: Gate) -> FastAPI:
     return app
 
 
-class _Uvicorn:
-    """A real uvicorn with the given root_path, on a free port, in a thread."""
-
-    def __init__(self, app, root_path: str) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off", root_path=root_path)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
-
-
 def _status(port: int, path: str, uid: str) -> int:
     return _raw_request(port, "GET", path, [("authorization", bearer(uid))])[0]
 
@@ -75,7 +52,7 @@ def _status(port: int, path: str, uid: str) -> int:
 def test_a_server_root_path_does_not_turn_the_ownership_check_off():
     # uvicorn --root-path /v1 puts /v1 in front of path and raw_path; the router strips it.
     gate = Gate(secret=SECRET)
-    with _Uvicorn(_tasks_app(gate), "/v1") as dependencies, _Uvicorn(UidGateMiddleware(_tasks_app(Gate(secret=SECRET, auth_only_paths="/teams")), gate=gate), "/v1") as middleware:
+    with _Server(_tasks_app(gate), "/v1") as dependencies, _Server(UidGateMiddleware(_tasks_app(Gate(secret=SECRET, auth_only_paths="/teams")), gate=gate), "/v1") as middleware:
         for server in (dependencies, middleware):
             assert _status(server.port, "/api/alice/tasks", "alice") == 200
             assert _status(server.port, "/api/bob/tasks", "alice") == 403
@@ -164,10 +141,10 @@ def _echo_identity(scope):
 def test_non_ascii_user_ids_travel_as_utf8_in_both_modes():
     app = _echo_identity(None)
     jose = "jos\u00e9"
-    with _Uvicorn(UidGateMiddleware(app, gate=Gate(secret=SECRET)), "") as verify:
+    with _Server(UidGateMiddleware(app, gate=Gate(secret=SECRET)), "") as verify:
         status, _, body = _raw_request(verify.port, "GET", "/api/jos%C3%A9/tasks", [("authorization", "Bearer " + token({"uid": jose, "exp": int(time.time()) + 60}))])
         assert (status, body.decode()) == (200, repr((jose, [jose.encode("utf-8")])))
-    with _Uvicorn(UidGateMiddleware(app, gate=Gate(secret=SECRET), trust_gateway=True), "") as trusted:
+    with _Server(UidGateMiddleware(app, gate=Gate(secret=SECRET), trust_gateway=True), "") as trusted:
         # The gateway sends the id's UTF-8 bytes (_raw_request writes headers as UTF-8).
         assert _raw_request(trusted.port, "GET", "/api/jos%C3%A9/tasks", [("x-user-id", jose)])[0] == 200
         assert _raw_request(trusted.port, "GET", "/api/jos%C3%83%C2%A9/tasks", [("x-user-id", jose)])[0] == 403

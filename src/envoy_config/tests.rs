@@ -8,6 +8,7 @@ fn settings(vars: &[(&str, &str)]) -> Settings {
 fn opts(inline: bool) -> Options {
     Options {
         inline,
+        engine: Engine::Lua,
         listen: HostPort::parse("--listen", "127.0.0.1:10000").expect("listen"),
         upstream: HostPort::parse("--upstream", "app:8081").expect("upstream"),
         authz: HostPort::parse("--authz", "127.0.0.1:9191").expect("authz"),

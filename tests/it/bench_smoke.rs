@@ -39,10 +39,15 @@ async fn bench_harness_runs_in_smoke_mode() {
     tokio::task::spawn_blocking(envoy_bin)
         .await
         .expect("envoy install");
+    let module = tokio::task::spawn_blocking(|| crate::envoy_module::module_so(false))
+        .await
+        .expect("module");
+    let module = module.to_str().expect("utf8");
+    let envs = [BINARIES[0], BINARIES[1], ("UIDGATE_MODULE", module)];
     smoke(
         "run.sh",
         &["--smoke"],
-        &BINARIES,
+        &envs,
         &[
             "1. Envoy, no auth",
             "2. Envoy + jwt_authn",
@@ -51,6 +56,8 @@ async fn bench_harness_runs_in_smoke_mode() {
             "5. Envoy inline (jwt_authn + Lua)",
             "(5 with an empty Lua filter: floor)",
             "6. as 3, google_grpc client",
+            "7. Envoy + uid-gate module",
+            "ratio 7/2",
             "ratio 3/2",
             "ratio 5/2",
             "ratio floor/2",

@@ -142,7 +142,14 @@ fn istio_overlay_renders_and_validates_with_its_mesh_config() {
 #[test]
 fn the_inline_istio_envoyfilter_validates_and_its_filters_pass_envoy_validate() {
     let generate = |extra: &[&str]| {
-        let mut args = vec!["--inline", "--istio", "--namespace", "tasks"];
+        let mut args = vec![
+            "--inline",
+            "--engine",
+            "lua",
+            "--istio",
+            "--namespace",
+            "tasks",
+        ];
         args.extend_from_slice(extra);
         envoy_config_cli(
             &[

@@ -16,12 +16,20 @@ const OLD: &str = "old-secret-old-secret-old-secret-32";
 const NEW: &str = "new-secret-new-secret-new-secret-32";
 
 fn envoy_validate(yaml: &str) -> (bool, String) {
+    envoy_validate_with(yaml, &[("BETTER_AUTH_SECRET", OLD)])
+}
+
+/// `envoy --mode validate` with `env` as Envoy's environment (the module reads its secrets
+/// there, and validation creates the module's filter configuration).
+fn envoy_validate_with(yaml: &str, env: &[(&str, &str)]) -> (bool, String) {
     let dir = TempDir::new("envoy-config");
     let path = dir.path().join("envoy.yaml");
     std::fs::write(&path, yaml).expect("write");
     let out = Command::new(envoy_bin())
         .args(["--mode", "validate", "--log-level", "error", "-c"])
         .arg(&path)
+        .env_clear()
+        .envs(env.iter().copied())
         .output()
         .expect("envoy");
     let text = format!(
@@ -97,22 +105,32 @@ fn every_generated_config_passes_envoy_validate() {
             "https://auth.example.com:8443/api/auth/jwks",
         ),
     ];
+    let lua = ["--inline", "--engine", "lua"];
+    let so = crate::envoy_module::module_so(false);
+    let module = ["--inline", "--module", so.to_str().expect("utf8")];
     let outputs = [
-        ("inline", envoy_config_cli(&secret, &["--inline"])),
-        (
-            "inline, every setting",
-            envoy_config_cli(&everything, &["--inline"]),
-        ),
-        (
-            "inline, JWKS URL",
-            envoy_config_cli(&jwks_url, &["--inline"]),
-        ),
+        ("inline", envoy_config_cli(&secret, &lua)),
+        ("inline, every setting", envoy_config_cli(&everything, &lua)),
+        ("inline, JWKS URL", envoy_config_cli(&jwks_url, &lua)),
         (
             "inline, DNS upstream, no admin",
             envoy_config_cli(
                 &secret,
-                &["--inline", "--upstream", "app:8000", "--admin", "none"],
+                &[&lua[..], &["--upstream", "app:8000", "--admin", "none"]].concat(),
             ),
+        ),
+        ("module", envoy_config_cli(&secret, &module)),
+        ("module, JWKS URL", envoy_config_cli(&jwks_url, &module)),
+        (
+            "module, every setting",
+            envoy_config_cli(&everything, &module),
+        ),
+        (
+            "module filters pasted",
+            around(&envoy_config_cli(
+                &everything,
+                &[&module[..], &["--filters-only"]].concat(),
+            )),
         ),
         ("ext_authz", envoy_config_cli(&secret, &[])),
         (
@@ -126,7 +144,7 @@ fn every_generated_config_passes_envoy_validate() {
             "inline filters pasted",
             around(&envoy_config_cli(
                 &everything,
-                &["--inline", "--filters-only"],
+                &[&lua[..], &["--filters-only"]].concat(),
             )),
         ),
         (
@@ -143,8 +161,18 @@ fn every_generated_config_passes_envoy_validate() {
         .1
         .replace("payload_in_metadata", "payload_in_metadatum");
     assert!(!envoy_validate(&broken).0, "a broken config validated");
-    // Secrets never appear in ext_authz configs; in inline ones only as base64url `oct` keys.
-    assert!(!outputs[4].1.contains("oct") && !outputs[0].1.contains(OLD));
+    // Secrets never appear in ext_authz configs; in Lua ones only as base64url `oct` keys; in
+    // module ones not at all (the module reads them from Envoy's environment).
+    let named = |n: &str| &outputs.iter().find(|(name, _)| *name == n).expect(n).1;
+    assert!(!named("ext_authz").contains("oct") && !named("inline").contains(OLD));
+    for m in ["module", "module, every setting", "module filters pasted"] {
+        let yaml = named(m);
+        assert!(yaml.contains("envoy.filters.http.dynamic_modules"), "{m}");
+        assert!(
+            !yaml.contains(OLD) && !yaml.contains("oct") && !yaml.contains(r#"\"BETTER_AUTH"#),
+            "{m}:\n{yaml}"
+        );
+    }
 }
 
 #[test]
@@ -365,7 +393,7 @@ async fn answer(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, Optio
 
 #[tokio::test]
 async fn inline_answers_random_paths_as_ext_authz_does_through_the_same_envoy() {
-    // The Lua port must agree with the core on every path Envoy lets through, for the owner's
+    // The Lua port and the module must agree with the core on every path Envoy lets through, for the owner's
     // token, another user's and none: with templates whose user id is last (the filter's fast
     // path, nested prefixes, ignoring case), and with one that has a segment after the user
     // (the segment-wise path); with authenticated-only prefixes, and with unlisted paths
@@ -405,18 +433,29 @@ async fn inline_answers_random_paths_as_ext_authz_does_through_the_same_envoy() 
         .expect("ext_authz bootstrap");
         let ext_authz = Envoy::start(&yaml).await;
         let inline = Envoy::start(&inline_bootstrap(&config, echo)).await;
+        let so = tokio::task::spawn_blocking(|| crate::envoy_module::module_so(false))
+            .await
+            .expect("module");
+        let module = Envoy::start_with(
+            &crate::envoy_module::module_bootstrap(&config, echo, &so),
+            &crate::envoy_module::module_env(&env(extra)),
+            1,
+        )
+        .await;
         let mut differ = Vec::new();
         let mut statuses = std::collections::BTreeMap::new();
         for _ in 0..400 {
             let path = random_path(&mut rng);
             let auth = [Some(owner.as_str()), Some(other.as_str()), None][rng.below(3)];
             let want = answer(ext_authz.listener, &path, auth).await;
-            let got = answer(inline.listener, &path, auth).await;
             *statuses.entry(want.0).or_insert(0) += 1;
-            if got != want {
-                differ.push(format!(
-                    "{path} ({auth:?}):\n  ext_authz {want:?}\n  inline    {got:?}"
-                ));
+            for (engine, envoy) in [("inline", &inline), ("module", &module)] {
+                let got = answer(envoy.listener, &path, auth).await;
+                if got != want {
+                    differ.push(format!(
+                        "{path} ({auth:?}):\n  ext_authz {want:?}\n  {engine:<9} {got:?}"
+                    ));
+                }
             }
         }
         // The comparison is only worth something if the paths reach every kind of answer.
@@ -428,10 +467,89 @@ async fn inline_answers_random_paths_as_ext_authz_does_through_the_same_envoy() 
         }
         assert!(
             differ.is_empty(),
-            "{extra:?}: {} of 400 differ:\n{}",
+            "{extra:?}: {} answers of 800 differ:\n{}",
             differ.len(),
             differ.join("\n")
         );
         server.stop().await;
     }
+}
+
+#[test]
+fn the_module_refuses_a_bad_configuration_naming_the_variable() {
+    let so = crate::envoy_module::module_so(false);
+    let yaml = envoy_config_cli(
+        &[("BETTER_AUTH_SECRET", OLD)],
+        &["--inline", "--module", so.to_str().expect("utf8")],
+    );
+    let leeway = r#"\"UIDGATE_LEEWAY_SECS\":\"30\""#;
+    assert_eq!(
+        yaml.matches(leeway).count(),
+        1,
+        "the filter configuration changed shape:\n{yaml}"
+    );
+    let secret = [("BETTER_AUTH_SECRET", OLD)];
+    assert!(
+        envoy_validate_with(&yaml, &secret).0,
+        "the generated module config is valid"
+    );
+    for (yaml, env, want) in [
+        (
+            yaml.replace(leeway, r#"\"UIDGATE_LEEWAY_SECS\":\"soon\""#),
+            &secret[..],
+            "UIDGATE_LEEWAY_SECS: expected a whole number from 0 to 600",
+        ),
+        (yaml.clone(), &[][..], "BETTER_AUTH_SECRET is required"),
+        (
+            yaml.replace(
+                leeway,
+                &format!(r#"{leeway},\"BETTER_AUTH_SECRET\":\"{OLD}\""#),
+            ),
+            &secret[..],
+            "BETTER_AUTH_SECRET must come from Envoy's environment",
+        ),
+        (
+            yaml.replace(leeway, r#"\"UIDGATE_JWKS_URL\":\"https://a.example/jwks\""#),
+            &secret[..],
+            "UIDGATE_JWKS_URL: the module fetches it through the Envoy cluster named by _jwks_cluster",
+        ),
+    ] {
+        let (ok, out) = envoy_validate_with(&yaml, env);
+        assert!(
+            !ok,
+            "a bad module configuration was accepted (want {want:?})"
+        );
+        assert!(out.contains(want), "want {want:?} in Envoy's log:\n{out}");
+        assert!(!out.contains(OLD), "a secret reached Envoy's log:\n{out}");
+    }
+    // A misspelt setting is refused too, not ignored.
+    let (ok, out) = envoy_validate_with(
+        &yaml.replace(leeway, r#"\"UIDGATE_PUBLIC_PATH\":\"/healthz\""#),
+        &secret,
+    );
+    assert!(
+        !ok && out.contains("UIDGATE_PUBLIC_PATH is not a setting"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_envoy_the_module_is_built_for_is_pinned() {
+    // The module speaks the dynamic-module ABI of Envoy 1.40 (uid_gate_envoy::ffi::ABI_VERSION,
+    // v0.2.0). Another Envoy logs an ABI mismatch warning and may refuse to load it; the
+    // project's pinned Envoy is this one (docs/envoy-inline.md, "Upgrading Envoy").
+    let out = Command::new(envoy_bin())
+        .arg("--version")
+        .output()
+        .expect("envoy");
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        version.contains("/1.40.0/"),
+        "the module is built for Envoy 1.40.0, found: {version}"
+    );
+    let so = std::fs::read(crate::envoy_module::module_so(false)).expect("module");
+    assert!(
+        so.windows(7).any(|w| w == b"v0.2.0\0"),
+        "the module does not announce ABI v0.2.0"
+    );
 }

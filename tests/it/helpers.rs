@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use uid_gate::config::Config;
-use uid_gate::envoy_config::{GrpcClient, HostPort, Options, bootstrap};
+use uid_gate::envoy_config::{Engine, GrpcClient, HostPort, Options, bootstrap};
 use uid_gate::metrics::Metrics;
 use uid_gate::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
 use uid_gate::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
@@ -440,6 +440,7 @@ pub fn envoy_options(
     let hp = |s: &str| HostPort::parse("--test", s).expect("host:port");
     Options {
         inline,
+        engine: Engine::Lua,
         listen: hp("127.0.0.1:0"),
         upstream: hp(&upstream.to_string()),
         authz: hp(&authz.to_string()),
@@ -498,6 +499,12 @@ impl Drop for TempDir {
 
 impl Envoy {
     pub async fn start(config_yaml: &str) -> Self {
+        Self::start_with(config_yaml, &[], 1).await
+    }
+
+    /// Envoy with `env` added to its environment (the module reads its secrets there) and
+    /// `concurrency` worker threads.
+    pub async fn start_with(config_yaml: &str, env: &[(String, String)], concurrency: u32) -> Self {
         let dir = TempDir::new("envoy");
         let config = dir.path().join("envoy.yaml");
         let admin_path = dir.path().join("admin.addr");
@@ -507,13 +514,10 @@ impl Envoy {
             .arg(&config)
             .arg("--admin-address-path")
             .arg(&admin_path)
-            .args([
-                "--disable-hot-restart",
-                "--concurrency",
-                "1",
-                "--log-level",
-                "warn",
-            ])
+            .args(["--disable-hot-restart", "--log-level", "warn"])
+            .arg("--concurrency")
+            .arg(concurrency.to_string())
+            .envs(env.iter().cloned())
             .stderr(if std::env::var_os("TEST_LOG").is_some() {
                 Stdio::inherit()
             } else {

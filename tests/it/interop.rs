@@ -522,8 +522,9 @@ async fn plugin_hs256_with_only_sub_and_es256_rs256_from_a_jwks() {
 
 #[tokio::test]
 async fn the_plugins_eddsa_token_passes_inline_envoy_that_fetches_the_jwks_url() {
-    // `uid-gate envoy-config --inline` with UIDGATE_JWKS_URL: Envoy's jwt_authn fetches the
-    // JWKS itself (remote_jwks, before the listener opens) and the Lua filter decides.
+    // `uid-gate envoy-config --inline` with UIDGATE_JWKS_URL, both engines: with Lua, Envoy's
+    // jwt_authn fetches the JWKS (remote_jwks, before the listener opens); with the module, the
+    // module fetches it through the generated cluster (an HTTP callout on the main thread).
     let ba = minted().await;
     let (carol, alice) = (s(&ba["users"]["carol"]), s(&ba["users"]["alice"]));
     let token = s(&ba["tokens"]["eddsa"]);
@@ -532,47 +533,68 @@ async fn the_plugins_eddsa_token_passes_inline_envoy_that_fetches_the_jwks_url()
     spawn_jwks_server(listener, Arc::new(Mutex::new(Some(ba["jwks"].to_string()))));
     let base = s(&ba["base_url"]);
     let url = format!("http://{jwks_addr}/api/auth/jwks");
-    let config = config(&[
-        ("UIDGATE_JWKS_URL", &url),
+    let vars = [
+        ("UIDGATE_JWKS_URL", url.as_str()),
         ("UIDGATE_ISSUER", base),
         ("UIDGATE_AUDIENCE", base),
-    ]);
+    ];
+    let config = config(&vars);
     let (_echo, echo) = spawn_echo().await;
-    let envoy = Envoy::start(&inline_bootstrap(&config, echo)).await;
-    let ask = |path: String, token: String| {
-        let addr = envoy.listener;
-        async move {
-            let auth = format!("Bearer {token}");
-            let r = http_request(addr, "GET", &path, &[("authorization", &auth)])
-                .await
-                .expect("request");
-            let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
-            let user = body["headers"]["x-user-id"][0].as_str().map(str::to_owned);
-            let reason = body["error_description"].as_str().map(str::to_owned);
-            (r.status, user.or(reason))
+    let so = tokio::task::spawn_blocking(|| crate::envoy_module::module_so(false))
+        .await
+        .expect("module");
+    for engine in ["lua", "module"] {
+        let envoy = if engine == "lua" {
+            Envoy::start(&inline_bootstrap(&config, echo)).await
+        } else {
+            let yaml = crate::envoy_module::module_bootstrap(&config, echo, &so);
+            Envoy::start_with(&yaml, &crate::envoy_module::module_env(&env(&vars)), 1).await
+        };
+        let ask = |path: String, token: String| {
+            let addr = envoy.listener;
+            async move {
+                let auth = format!("Bearer {token}");
+                let r = http_request(addr, "GET", &path, &[("authorization", &auth)])
+                    .await
+                    .expect("request");
+                let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+                let user = body["headers"]["x-user-id"][0].as_str().map(str::to_owned);
+                let reason = body["error_description"].as_str().map(str::to_owned);
+                (r.status, user.or(reason))
+            }
+        };
+        // The module's first fetch runs once Envoy's main thread is free: until then a JWKS
+        // token gets 401 unknown_kid (as from the service), and asks for an early fetch.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let got = ask(format!("/api/{carol}/tasks"), token.to_owned()).await;
+            if got == (200, Some(carol.to_owned())) {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{engine}: {got:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-    };
-    assert_eq!(
-        ask(format!("/api/{carol}/tasks"), token.to_owned()).await,
-        (200, Some(carol.to_owned()))
-    );
-    assert_eq!(
-        ask(format!("/api/{alice}/tasks"), token.to_owned()).await,
-        (403, Some("token user does not own this path".into()))
-    );
-    let flipped = flip_signature(token);
-    assert_eq!(
-        ask(format!("/api/{carol}/tasks"), flipped).await,
-        (401, Some("token signature is invalid".into()))
-    );
-    // The HS256 secret still verifies beside the JWKS: two jwt_authn providers.
-    let hs256 = crate::helpers::token(
-        serde_json::json!({"uid": carol, "iss": base, "aud": base, "exp": now() + 600}),
-    );
-    assert_eq!(
-        ask(format!("/api/{carol}/tasks"), hs256).await,
-        (200, Some(carol.to_owned()))
-    );
+        assert_eq!(
+            ask(format!("/api/{alice}/tasks"), token.to_owned()).await,
+            (403, Some("token user does not own this path".into())),
+            "{engine}"
+        );
+        let flipped = flip_signature(token);
+        assert_eq!(
+            ask(format!("/api/{carol}/tasks"), flipped).await,
+            (401, Some("token signature is invalid".into())),
+            "{engine}"
+        );
+        // The HS256 secret still verifies beside the JWKS.
+        let hs256 = crate::helpers::token(
+            serde_json::json!({"uid": carol, "iss": base, "aud": base, "exp": now() + 600}),
+        );
+        assert_eq!(
+            ask(format!("/api/{carol}/tasks"), hs256).await,
+            (200, Some(carol.to_owned())),
+            "{engine}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -586,37 +608,59 @@ async fn inline_envoy_fetches_an_https_jwks_url_only_from_a_server_the_configure
     let url = format!("https://localhost:{port}/api/auth/jwks");
     let ca = dir.path().join("ca.pem");
     let (_echo, echo) = spawn_echo().await;
-    for (ca_file, want) in [(Some(&ca), 200), (None, 401)] {
-        let mut vars = vec![("UIDGATE_JWKS_URL", url.as_str())];
-        vars.extend(ca_file.map(|f| ("UIDGATE_JWKS_CA_FILE", f.to_str().expect("utf8"))));
-        let config = config(&vars);
-        let mut yaml = inline_bootstrap(&config, echo);
-        if ca_file.is_some() {
-            // inline_bootstrap leaves the CA out; the CLI passes UIDGATE_JWKS_CA_FILE's PEM.
-            assert!(config.jwks_ca_pem.is_some());
-            let upstream = echo.to_string();
-            let args = [
-                "--inline",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin",
-                "127.0.0.1:0",
-            ];
-            let args = [&args[..], &["--upstream", &upstream]].concat();
-            yaml = envoy_config_cli(&vars, &args);
-            assert!(yaml.contains("BEGIN CERTIFICATE"), "the CA is inlined");
-        }
-        let envoy = Envoy::start(&yaml).await;
-        let auth = format!("Bearer {token}");
-        // Envoy opens the listener after its first fetch; a failed one leaves no keys.
-        let r = http_request(
-            envoy.listener,
-            "GET",
-            &format!("/api/{carol}/tasks"),
-            &[("authorization", &auth)],
-        )
+    let so = tokio::task::spawn_blocking(|| crate::envoy_module::module_so(false))
         .await
-        .expect("request");
-        assert_eq!(r.status, want, "CA {ca_file:?}: {}", r.body);
+        .expect("module");
+    let so = so.to_str().expect("utf8").to_owned();
+    for engine in [&["--engine", "lua"][..], &["--module", so.as_str()][..]] {
+        for (ca_file, want) in [(Some(&ca), 200), (None, 401)] {
+            let mut vars = vec![("UIDGATE_JWKS_URL", url.as_str())];
+            vars.extend(ca_file.map(|f| ("UIDGATE_JWKS_CA_FILE", f.to_str().expect("utf8"))));
+            let config = config(&vars);
+            let mut yaml = inline_bootstrap(&config, echo);
+            if ca_file.is_some() || engine[0] == "--module" {
+                // inline_bootstrap leaves the CA out; the CLI passes UIDGATE_JWKS_CA_FILE's PEM.
+                let upstream = echo.to_string();
+                let args = [
+                    "--inline",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--admin",
+                    "127.0.0.1:0",
+                ];
+                let args = [&args[..], engine, &["--upstream", &upstream]].concat();
+                yaml = envoy_config_cli(&vars, &args);
+                assert_eq!(
+                    yaml.contains("BEGIN CERTIFICATE"),
+                    ca_file.is_some(),
+                    "the CA is inlined"
+                );
+            }
+            let envoy =
+                Envoy::start_with(&yaml, &crate::envoy_module::module_env(&env(&vars)), 1).await;
+            let auth = format!("Bearer {token}");
+            // Lua: Envoy opens the listener after its first fetch. The module fetches once
+            // Envoy runs, so give it a moment; a failed fetch leaves no keys either way (for
+            // the 401, the fetches have that moment too before the answer counts).
+            if want == 401 {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            }
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(6);
+            let status = loop {
+                let r = http_request(
+                    envoy.listener,
+                    "GET",
+                    &format!("/api/{carol}/tasks"),
+                    &[("authorization", &auth)],
+                )
+                .await
+                .expect("request");
+                if r.status == want || tokio::time::Instant::now() > deadline {
+                    break (r.status, r.body);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            };
+            assert_eq!(status.0, want, "{engine:?}, CA {ca_file:?}: {}", status.1);
+        }
     }
 }

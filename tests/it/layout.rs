@@ -74,3 +74,44 @@ fn no_source_file_is_over_500_lines_and_main_is_thin() {
         main.lines().count()
     );
 }
+
+#[test]
+fn unsafe_code_lives_only_in_the_envoy_modules_ffi() {
+    // Every crate but the Envoy module forbids nothing explicitly, so this test is the rule:
+    // an `unsafe` block, fn, impl or extern anywhere else fails it.
+    let root = repo_root();
+    let mut files = Vec::new();
+    for dir in ["src", "crates", "python/src"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let allowed = root.join("crates/uid-gate-envoy/src/ffi");
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| !f.starts_with(&allowed)) {
+        let text = std::fs::read_to_string(f).expect("read");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if [
+                "unsafe {",
+                "unsafe fn",
+                "unsafe impl",
+                "unsafe extern",
+                "unsafe(",
+            ]
+            .iter()
+            .any(|t| code.contains(t))
+            {
+                found.push(format!("{}:{}: {line}", f.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "unsafe outside the FFI module:\n{}",
+        found.join("\n")
+    );
+    let ffi = std::fs::read_to_string(allowed.join("mod.rs")).expect("ffi/mod.rs");
+    assert!(
+        ffi.contains("unsafe {"),
+        "the check looks at the right file"
+    );
+}

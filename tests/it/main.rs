@@ -7,6 +7,7 @@ mod demo;
 mod deploy;
 mod envoy;
 mod envoy_config;
+mod envoy_module;
 mod faults;
 mod forward_auth;
 mod grpc;

@@ -12,6 +12,18 @@
 use std::collections::HashMap;
 use std::fmt;
 
+/// How every host refreshes a JWKS URL: stated once, here.
+pub mod refresh {
+    /// The least time between two fetches triggered by tokens with an unknown `kid`, in seconds.
+    pub const MIN_REFETCH_SECS: u64 = 2;
+    /// How soon a failed fetch is tried again (at most the refresh interval), in seconds.
+    pub const RETRY_SECS: u64 = 5;
+    /// How long one fetch may take, in seconds.
+    pub const TIMEOUT_SECS: u64 = 5;
+    /// The largest JWKS document accepted.
+    pub const MAX_BYTES: usize = 1 << 20;
+}
+
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
 

@@ -10,6 +10,7 @@ use uid_gate::config::Config;
 use uid_gate::response::reason_for_description;
 
 use super::{Case, Seen, Table, by_config, challenge_error, mismatch, report};
+use crate::envoy_module::{module_bootstrap, module_env, module_so};
 use crate::forward_auth::{start_caddy, start_traefik};
 use crate::helpers::*;
 
@@ -18,8 +19,11 @@ use crate::helpers::*;
 enum Proxy {
     EnvoyGrpc,
     EnvoyHttp,
-    /// Envoy alone, with the configuration `uid-gate envoy-config --inline` generates.
+    /// Envoy alone, with the configuration `uid-gate envoy-config --inline --engine lua`
+    /// generates.
     EnvoyInline,
+    /// Envoy alone with uid-gate's core as a dynamic module (`--inline`, the module engine).
+    EnvoyModule,
     Nginx,
     Caddy,
     Traefik,
@@ -31,6 +35,7 @@ impl Proxy {
             Proxy::EnvoyGrpc => "envoy_grpc",
             Proxy::EnvoyHttp => "envoy_http",
             Proxy::EnvoyInline => "envoy_inline",
+            Proxy::EnvoyModule => "envoy_module",
             Proxy::Nginx => "nginx",
             Proxy::Caddy => "caddy",
             Proxy::Traefik => "traefik",
@@ -45,8 +50,26 @@ struct Running {
     _proc: Option<(Proc, TempDir)>,
 }
 
-async fn start(proxy: Proxy, server: &TestServer, echo: SocketAddr, config: &Config) -> Running {
+async fn start(
+    proxy: Proxy,
+    server: &TestServer,
+    echo: SocketAddr,
+    config: &Config,
+    vars: &[(String, String)],
+) -> Running {
     match proxy {
+        Proxy::EnvoyModule => {
+            let so = tokio::task::spawn_blocking(|| module_so(false))
+                .await
+                .expect("module");
+            let yaml = module_bootstrap(config, echo, &so);
+            let envoy = Envoy::start_with(&yaml, &module_env(vars), 1).await;
+            Running {
+                listener: envoy.listener,
+                _envoy: Some(envoy),
+                _proc: None,
+            }
+        }
         Proxy::EnvoyInline => {
             let envoy = Envoy::start(&inline_bootstrap(config, echo)).await;
             Running {
@@ -115,10 +138,11 @@ async fn run(proxy: Proxy) {
             }
             _ => {}
         }
+        let vars = config.clone();
         let config = Config::from_vars(config).expect("case config");
         let server = TestServer::start_with(config.clone()).await;
         let (echo, echo_addr) = spawn_echo().await;
-        let running = start(proxy, &server, echo_addr, &config).await;
+        let running = start(proxy, &server, echo_addr, &config, &vars).await;
         // A readiness probe may have reached the upstream already.
         let before = upstream_count(echo_addr).await;
         let mut allowed = 0;
@@ -258,6 +282,11 @@ async fn the_table_through_envoy_inline() {
 #[tokio::test]
 async fn the_table_through_nginx() {
     run(Proxy::Nginx).await;
+}
+
+#[tokio::test]
+async fn the_table_through_envoy_module() {
+    run(Proxy::EnvoyModule).await;
 }
 
 #[tokio::test]

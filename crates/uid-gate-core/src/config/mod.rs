@@ -157,6 +157,10 @@ pub const VARS: &[Var] = &[
     },
 ];
 
+/// In the Envoy module's filter configuration, the key naming the Envoy cluster through which
+/// the module fetches `UIDGATE_JWKS_URL`: the generator writes it, the module reads it.
+pub const ENVOY_JWKS_CLUSTER_KEY: &str = "_jwks_cluster";
+
 /// The default user-scoped template.
 pub const DEFAULT_TEMPLATES: &str = "/api/{user_id}";
 /// The default user id claims, tried in order.
@@ -359,6 +363,54 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The settings that are not secrets, as the variables that give them: what a generated
+    /// Envoy module configuration carries (secrets, the secret file and the JWKS come from
+    /// Envoy's environment; a JWKS URL is not for the module). Parsing these variables, plus
+    /// the secrets, gives these settings again.
+    pub fn non_secret_vars(&self) -> Vec<(&'static str, String)> {
+        let join = |items: Vec<&str>| items.join(",");
+        let mut vars = vec![
+            (
+                "UIDGATE_PATH_TEMPLATES",
+                join(self.path_templates.iter().map(|t| t.as_str()).collect()),
+            ),
+            (
+                "UIDGATE_UNLISTED_PATHS",
+                match self.unlisted_paths {
+                    Unlisted::Deny => "deny",
+                    Unlisted::Authenticated => "authenticated",
+                }
+                .to_owned(),
+            ),
+            (
+                "UIDGATE_CASE_INSENSITIVE_PATHS",
+                self.case_insensitive_paths.to_string(),
+            ),
+            ("UIDGATE_UID_CLAIMS", self.uid_claims.join(",")),
+            ("UIDGATE_LEEWAY_SECS", self.leeway_secs.to_string()),
+            ("UIDGATE_MAX_TOKEN_BYTES", self.max_token_bytes.to_string()),
+        ];
+        let lists = [
+            ("UIDGATE_PUBLIC_PATHS", &self.public_paths),
+            ("UIDGATE_AUTH_ONLY_PATHS", &self.auth_only_paths),
+        ];
+        for (var, prefixes) in lists {
+            if !prefixes.is_empty() {
+                vars.push((var, join(prefixes.iter().map(|p| p.as_str()).collect())));
+            }
+        }
+        if let Some(iss) = &self.issuer {
+            vars.push(("UIDGATE_ISSUER", iss.clone()));
+        }
+        if !self.audiences.is_empty() {
+            vars.push(("UIDGATE_AUDIENCE", self.audiences.join(",")));
+        }
+        if let Some(ttl) = self.max_token_ttl {
+            vars.push(("UIDGATE_MAX_TOKEN_TTL_SECS", ttl.to_string()));
+        }
+        vars
     }
 
     /// What a host should warn about at start (and `check-config` shows): settings that are

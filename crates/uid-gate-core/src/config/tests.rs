@@ -468,3 +468,64 @@ fn a_secret_of_white_space_is_refused() {
         );
     }
 }
+
+#[test]
+fn the_non_secret_variables_give_the_same_settings_again() {
+    let vars = [
+        ("BETTER_AUTH_SECRET", GOOD),
+        (
+            "UIDGATE_PATH_TEMPLATES",
+            "/api/{user_id},/v2/users/{user_id}/files",
+        ),
+        ("UIDGATE_PUBLIC_PATHS", "/api/auth,/healthz"),
+        ("UIDGATE_AUTH_ONLY_PATHS", "/me"),
+        ("UIDGATE_UNLISTED_PATHS", "authenticated"),
+        ("UIDGATE_CASE_INSENSITIVE_PATHS", "true"),
+        ("UIDGATE_UID_CLAIMS", "user_id,sub"),
+        ("UIDGATE_LEEWAY_SECS", "7"),
+        ("UIDGATE_ISSUER", "https://app.example"),
+        ("UIDGATE_AUDIENCE", "a,b"),
+        ("UIDGATE_MAX_TOKEN_BYTES", "4096"),
+        ("UIDGATE_MAX_TOKEN_TTL_SECS", "900"),
+    ];
+    let a = cfg(&vars).expect("config");
+    let rendered = a.non_secret_vars();
+    assert!(rendered.iter().all(|(k, _)| !k.starts_with("BETTER_AUTH")));
+    let mut again: Vec<(String, String)> = rendered
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    again.push(("BETTER_AUTH_SECRET".into(), GOOD.into()));
+    let b = Settings::from_vars(again).expect("again");
+    assert_eq!(
+        format!("{:?}", a.path_policy()),
+        format!("{:?}", b.path_policy())
+    );
+    assert_eq!(
+        (
+            &a.uid_claims,
+            a.leeway_secs,
+            &a.issuer,
+            &a.audiences,
+            a.max_token_bytes,
+            a.max_token_ttl
+        ),
+        (
+            &b.uid_claims,
+            b.leeway_secs,
+            &b.issuer,
+            &b.audiences,
+            b.max_token_bytes,
+            b.max_token_ttl
+        )
+    );
+    // The defaults render too, and give the defaults back.
+    let d = cfg(&[("BETTER_AUTH_SECRET", GOOD)])
+        .expect("config")
+        .non_secret_vars();
+    assert!(
+        d.contains(&("UIDGATE_UNLISTED_PATHS", "deny".to_owned())),
+        "{d:?}"
+    );
+    assert!(!d.iter().any(|(k, _)| *k == "UIDGATE_ISSUER"), "{d:?}");
+}

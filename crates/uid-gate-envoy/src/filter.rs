@@ -1,0 +1,349 @@
+//! One request through the core, in safe code: read `:path` and every `authorization` value,
+//! judge, and render the answer through a [`Stream`] (Envoy's, or a test's).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
+use uid_gate_core::jwks::{JwksKeys, refresh};
+use uid_gate_core::response::{DenyKind, INTERNAL, USER_ID_HEADER, deny_parts};
+use uid_gate_core::{Answer, Authorizer, Reason, RequestView, unix_now};
+
+use crate::settings::{JwksSource, ModuleSettings};
+
+/// What the filter asks of the stream it runs on; [`crate::ffi`] implements it over Envoy.
+pub trait Stream {
+    /// The `index`-th value of request header `name` and how many values it has.
+    fn header(&self, name: &str, index: usize) -> (Option<&[u8]>, usize);
+    /// Replaces every value of request header `name` with `value`, or removes it (`None`).
+    fn set_header(&mut self, name: &str, value: Option<&str>);
+    /// Answers the request locally: Envoy sends this response and stops the request.
+    fn send_response(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8], details: &str);
+    /// Counts the reason, and for a deny records it for access logs
+    /// (`%DYNAMIC_METADATA(uid_gate:reason)%`).
+    fn record(&mut self, reason: Reason);
+}
+
+/// Whether Envoy goes on with the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed: the next filter runs.
+    Continue,
+    /// Denied: a local reply was sent.
+    Stop,
+}
+
+/// The headers a client may use to claim an identity: the real one, and the underscore
+/// spelling CGI/WSGI servers read as the same variable.
+const IDENTITY_HEADERS: [&str; 2] = [USER_ID_HEADER, "x_user_id"];
+
+/// The filter configuration: the core's authorizer, shared by every worker, the secret file
+/// it re-reads and the JWKS URL it fetches.
+#[derive(Debug)]
+pub struct Gate {
+    authorizer: Authorizer,
+    secret_file: Option<PathBuf>,
+    secrets: Mutex<Option<SecretSet>>,
+    reload_secs: u64,
+    next_reload: AtomicU64,
+    jwks: Option<JwksRefresh>,
+}
+
+/// When to fetch the JWKS URL, under the core's refresh rules ([`refresh`]): at start, every
+/// `every` seconds, early (at most every [`refresh::MIN_REFETCH_SECS`]) when a token names an
+/// unknown `kid`, and [`refresh::RETRY_SECS`] after a failure; the last good keys stay.
+#[derive(Debug)]
+pub struct JwksRefresh {
+    /// Where to fetch it.
+    pub source: JwksSource,
+    next_fetch: AtomicU64,
+    last_fetch: AtomicU64,
+    in_flight: AtomicBool,
+    kid_miss: Arc<AtomicBool>,
+}
+
+impl Gate {
+    /// Builds the gate from validated settings.
+    pub fn new(m: ModuleSettings) -> Self {
+        let mut authorizer = m.settings.authorizer();
+        let jwks = m.jwks.map(|source| {
+            let kid_miss = Arc::new(AtomicBool::new(false));
+            let flag = kid_miss.clone();
+            authorizer.set_unknown_kid_hook(Arc::new(move || flag.store(true, Ordering::Relaxed)));
+            JwksRefresh {
+                source,
+                next_fetch: AtomicU64::new(0),
+                last_fetch: AtomicU64::new(0),
+                in_flight: AtomicBool::new(false),
+                kid_miss,
+            }
+        });
+        Self {
+            authorizer,
+            secret_file: m.settings.secret_file.clone(),
+            secrets: Mutex::new(m.settings.secrets.clone()),
+            reload_secs: m.reload_secs,
+            next_reload: AtomicU64::new(unix_now() + m.reload_secs),
+            jwks,
+        }
+    }
+
+    /// The JWKS URL's source, when the module fetches one.
+    pub fn jwks_source(&self) -> Option<&JwksSource> {
+        self.jwks.as_ref().map(|j| &j.source)
+    }
+
+    /// Whether a JWKS fetch should start now; if so, the caller starts it and reports with
+    /// [`Gate::jwks_fetched`]. At most one fetch is in flight.
+    pub fn jwks_due(&self, now: u64) -> bool {
+        let Some(j) = &self.jwks else {
+            return false;
+        };
+        let due = now >= j.next_fetch.load(Ordering::Relaxed)
+            || (j.kid_miss.load(Ordering::Relaxed)
+                && now >= j.last_fetch.load(Ordering::Relaxed) + refresh::MIN_REFETCH_SECS);
+        due && j
+            .in_flight
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// A fetch ended: `Some(document)` for a 200 answer. New keys replace the old ones only
+    /// when the document holds usable keys; otherwise the last good keys stay. Returns the
+    /// number of keys in force, or the reason the fetch was not used.
+    pub fn jwks_fetched(&self, now: u64, document: Option<&[u8]>) -> Result<usize, String> {
+        let Some(j) = &self.jwks else {
+            return Err("no JWKS URL is configured".into());
+        };
+        let outcome = match document {
+            None => Err("the fetch failed".to_owned()),
+            Some(body) if body.len() > refresh::MAX_BYTES => {
+                Err("the JWKS is over 1 MiB".to_owned())
+            }
+            Some(body) => JwksKeys::from_json(body)
+                .map_err(|e| e.to_string())
+                .map(|keys| {
+                    let n = keys.len();
+                    self.authorizer.verifier().replace_jwks(keys);
+                    n
+                }),
+        };
+        let next = if outcome.is_ok() {
+            j.source.every
+        } else {
+            j.source.every.min(refresh::RETRY_SECS)
+        };
+        j.last_fetch.store(now, Ordering::Relaxed);
+        j.next_fetch.store(now + next, Ordering::Relaxed);
+        j.kid_miss.store(false, Ordering::Relaxed);
+        j.in_flight.store(false, Ordering::Release);
+        outcome
+    }
+
+    /// Judges one request and renders the answer on `stream`.
+    pub fn on_request_headers(&self, stream: &mut impl Stream) -> Verdict {
+        let now = unix_now();
+        self.maybe_reload(now);
+        #[cfg(feature = "test-panic")]
+        if stream.header("x-uid-gate-test-panic", 0).1 > 0 {
+            panic!("x-uid-gate-test-panic");
+        }
+        let answer = {
+            let (path, _) = stream.header(":path", 0);
+            let path = String::from_utf8_lossy(path.unwrap_or_default());
+            let (first, count) = stream.header("authorization", 0);
+            let mut values: Vec<&[u8]> = Vec::with_capacity(count);
+            values.extend(first);
+            for i in 1..count {
+                values.extend(stream.header("authorization", i).0);
+            }
+            self.authorizer.judge(
+                &RequestView {
+                    path: &path,
+                    authorization: &values,
+                },
+                now,
+            )
+        };
+        render(answer, stream)
+    }
+
+    /// Re-reads the secret file at most every `reload_secs`: one worker does it, the others go
+    /// on with the secrets in force. A refused file keeps them (the core's rule).
+    fn maybe_reload(&self, now: u64) {
+        let Some(path) = &self.secret_file else {
+            return;
+        };
+        let due = self.next_reload.load(Ordering::Relaxed);
+        if now < due
+            || self
+                .next_reload
+                .compare_exchange(
+                    due,
+                    now + self.reload_secs,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        let mut secrets = self
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(current) = secrets.as_mut() {
+            match reload_secret_file(path, self.authorizer.verifier(), current) {
+                Reload::Unchanged | Reload::Applied(_) | Reload::Refused(_) => {}
+            }
+        }
+    }
+}
+
+/// Renders an answer: on allow the verified identity replaces any client copy (or, on a public
+/// path, every client copy is removed); on deny the core's status, headers and body.
+pub fn render(answer: Answer, stream: &mut impl Stream) -> Verdict {
+    stream.record(answer.reason());
+    match answer {
+        Answer::Allow { user_id, .. } => {
+            // Setting a header replaces every value it had; the other spellings go.
+            for name in IDENTITY_HEADERS {
+                let value = user_id.as_deref().filter(|_| name == USER_ID_HEADER);
+                stream.set_header(name, value);
+            }
+            Verdict::Continue
+        }
+        Answer::Deny { reason, parts } => {
+            let headers: Vec<(&str, &str)> = parts
+                .headers
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect();
+            let details = format!("uid_gate_{}", reason.code());
+            stream.send_response(parts.status, &headers, parts.body.as_bytes(), &details);
+            Verdict::Stop
+        }
+    }
+}
+
+/// The answer to a fault inside the module (a caught panic): 503, fail closed.
+pub fn internal() -> Answer {
+    Answer::Deny {
+        reason: Reason::Internal,
+        parts: deny_parts(DenyKind::Internal, INTERNAL),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::from_config;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[derive(Default)]
+    struct Fake {
+        headers: Vec<(String, Vec<u8>)>,
+        sent: Option<(u16, String)>,
+        reasons: Vec<Reason>,
+    }
+
+    impl Stream for Fake {
+        fn header(&self, name: &str, index: usize) -> (Option<&[u8]>, usize) {
+            let values: Vec<&[u8]> = self
+                .headers
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.as_slice())
+                .collect();
+            (values.get(index).copied(), values.len())
+        }
+        fn set_header(&mut self, name: &str, value: Option<&str>) {
+            self.headers.retain(|(k, _)| k != name);
+            if let Some(v) = value {
+                self.headers.push((name.to_owned(), v.as_bytes().to_vec()));
+            }
+        }
+        fn send_response(&mut self, status: u16, _: &[(&str, &str)], body: &[u8], _: &str) {
+            self.sent = Some((status, String::from_utf8_lossy(body).into_owned()));
+        }
+        fn record(&mut self, reason: Reason) {
+            self.reasons.push(reason);
+        }
+    }
+
+    fn gate() -> Gate {
+        let env = [("BETTER_AUTH_SECRET".to_owned(), SECRET.to_owned())];
+        Gate::new(
+            from_config(br#"{"UIDGATE_PUBLIC_PATHS": "/api/auth"}"#, env.into_iter())
+                .expect("settings"),
+        )
+    }
+
+    fn token(uid: &str) -> String {
+        let claims = serde_json::json!({"uid": uid, "exp": unix_now() + 60});
+        let t = uid_gate_core::mint::sign_claims(SECRET.as_bytes(), &claims).expect("sign");
+        format!("Bearer {t}")
+    }
+
+    fn request(path: &str, extra: &[(&str, &str)]) -> Fake {
+        let mut f = Fake::default();
+        f.headers.push((":path".into(), path.as_bytes().to_vec()));
+        for (k, v) in extra {
+            f.headers.push(((*k).into(), v.as_bytes().to_vec()));
+        }
+        f
+    }
+
+    #[test]
+    fn an_allow_replaces_every_client_identity() {
+        let a = token("alice");
+        let mut f = request(
+            "/api/alice/x",
+            &[
+                ("authorization", &a),
+                ("x-user-id", "bob"),
+                ("x-user-id", "eve"),
+                ("x_user_id", "eve"),
+            ],
+        );
+        assert_eq!(gate().on_request_headers(&mut f), Verdict::Continue);
+        let ids: Vec<&[u8]> = f
+            .headers
+            .iter()
+            .filter(|(k, _)| k.replace('_', "-") == "x-user-id")
+            .map(|(_, v)| v.as_slice())
+            .collect();
+        assert_eq!(ids, [b"alice".as_slice()]);
+        assert_eq!(f.reasons, [Reason::Owner]);
+    }
+
+    #[test]
+    fn denials_are_the_cores_answers() {
+        let a = token("alice");
+        let mut f = request("/api/bob/x", &[("authorization", &a)]);
+        assert_eq!(gate().on_request_headers(&mut f), Verdict::Stop);
+        let (status, body) = f.sent.expect("a local reply");
+        assert_eq!(status, 403);
+        assert!(body.contains("insufficient_scope"), "{body}");
+        // Two different authorization values are two credentials, as through ext_authz.
+        let mut f = request(
+            "/api/alice/x",
+            &[("authorization", &a), ("authorization", "Bearer a.b.c")],
+        );
+        assert_eq!(gate().on_request_headers(&mut f), Verdict::Stop);
+        assert_eq!(f.reasons, [Reason::MultipleCredentials]);
+        // A public path removes a client's identity and lets the request through.
+        let mut f = request("/api/auth/session", &[("x-user-id", "bob")]);
+        assert_eq!(gate().on_request_headers(&mut f), Verdict::Continue);
+        assert!(f.header("x-user-id", 0).0.is_none());
+    }
+
+    #[test]
+    fn the_internal_answer_fails_closed() {
+        let mut f = request("/", &[]);
+        assert_eq!(render(internal(), &mut f), Verdict::Stop);
+        assert_eq!(f.sent.map(|(s, _)| s), Some(503));
+    }
+}

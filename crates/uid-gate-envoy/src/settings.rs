@@ -1,0 +1,203 @@
+//! The module's configuration: uid-gate's variables from the filter configuration (a JSON
+//! object of name -> value) and, for secrets, from Envoy's own environment.
+
+use std::collections::BTreeMap;
+
+use uid_gate_core::config::{ConfigError, Settings, VARS};
+
+/// Variables that only Envoy's environment may supply: a secret never sits in Envoy's
+/// configuration (which the admin interface can dump), only a path to one may.
+pub const FROM_ENVIRONMENT: &[&str] = &[
+    "BETTER_AUTH_SECRET",
+    "BETTER_AUTH_SECRETS",
+    "BETTER_AUTH_SECRET_FILE",
+    "UIDGATE_JWKS_FILE",
+];
+
+/// How often the secret file is looked at, unless the configuration says otherwise.
+pub const DEFAULT_RELOAD_SECS: u64 = 5;
+/// The variable of that interval (the service's name for it).
+pub const RELOAD_VAR: &str = "UIDGATE_SECRET_RELOAD_SECS";
+
+/// Why the filter configuration was refused; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The filter configuration is not a JSON object of strings.
+    #[error("the filter configuration must be a JSON object of variable names to strings: {0}")]
+    NotAnObject(String),
+    /// A secret in the filter configuration.
+    #[error("{0} must come from Envoy's environment, never from its configuration")]
+    SecretInConfig(String),
+    /// A JWKS URL without the Envoy cluster to fetch it through.
+    #[error(
+        "UIDGATE_JWKS_URL: the module fetches it through the Envoy cluster named by _jwks_cluster, which is missing (generate the configuration with uid-gate envoy-config --inline)"
+    )]
+    JwksCluster,
+    /// A name the module does not read: a typo would otherwise change nothing, silently.
+    #[error("{0} is not a setting of uid-gate's Envoy module")]
+    Unknown(String),
+    /// The reload interval is not 1..=3600.
+    #[error("UIDGATE_SECRET_RELOAD_SECS: expected a whole number from 1 to 3600, got {0:?}")]
+    Reload(String),
+    /// What the core refused, naming its variable.
+    #[error(transparent)]
+    Core(#[from] ConfigError),
+}
+
+/// The filter-configuration key naming the Envoy cluster through which the JWKS URL is
+/// fetched (the generator adds the cluster and this key).
+pub use uid_gate_core::config::ENVOY_JWKS_CLUSTER_KEY as JWKS_CLUSTER_KEY;
+
+/// Where the module fetches the JWKS URL: an Envoy cluster, the request's `:authority` and
+/// `:path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksSource {
+    /// The Envoy cluster of the JWKS host.
+    pub cluster: String,
+    /// `host[:port]` of the URL.
+    pub authority: String,
+    /// The URL's path and query (`/` when it has none).
+    pub path: String,
+    /// Seconds between fetches (`UIDGATE_JWKS_REFRESH_SECS`).
+    pub every: u64,
+}
+
+/// The validated settings and the module's own settings.
+#[derive(Debug)]
+pub struct ModuleSettings {
+    /// The decision's settings, validated by the core.
+    pub settings: Settings,
+    /// Seconds between looks at `BETTER_AUTH_SECRET_FILE`.
+    pub reload_secs: u64,
+    /// The JWKS URL to fetch through Envoy, if any.
+    pub jwks: Option<JwksSource>,
+}
+
+/// Reads the filter configuration `json` and the secrets from `env` (Envoy's environment).
+pub fn from_config(
+    json: &[u8],
+    env: impl Iterator<Item = (String, String)>,
+) -> Result<ModuleSettings, SettingsError> {
+    let vars: BTreeMap<String, String> = if json.iter().all(u8::is_ascii_whitespace) {
+        BTreeMap::new()
+    } else {
+        serde_json::from_slice(json).map_err(|e| SettingsError::NotAnObject(e.to_string()))?
+    };
+    if let Some(secret) = vars.keys().find(|k| FROM_ENVIRONMENT.contains(&k.as_str())) {
+        return Err(SettingsError::SecretInConfig(secret.clone()));
+    }
+    let known =
+        |k: &str| VARS.iter().any(|v| v.name == k) || k == RELOAD_VAR || k == JWKS_CLUSTER_KEY;
+    if let Some(unknown) = vars.keys().find(|k| !known(k)) {
+        return Err(SettingsError::Unknown(unknown.clone()));
+    }
+    let cluster = vars.get(JWKS_CLUSTER_KEY).cloned();
+    let reload_secs = match vars.get(RELOAD_VAR) {
+        None => DEFAULT_RELOAD_SECS,
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if (1..=3600).contains(&n) => n,
+            _ => return Err(SettingsError::Reload(v.clone())),
+        },
+    };
+    let secrets = env.filter(|(k, _)| FROM_ENVIRONMENT.contains(&k.as_str()));
+    let settings = Settings::from_vars(vars.into_iter().chain(secrets))?;
+    let jwks = match &settings.jwks_url {
+        None => None,
+        Some(url) => {
+            let cluster = cluster.ok_or(SettingsError::JwksCluster)?;
+            // The core checked the form: http(s)://authority[/path][?query].
+            let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+            let (authority, path) = match rest.find(['/', '?']) {
+                Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
+                Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+                None => (rest, "/".to_owned()),
+            };
+            Some(JwksSource {
+                cluster,
+                authority: authority.to_owned(),
+                path,
+                every: settings.jwks_refresh.as_secs(),
+            })
+        }
+    };
+    Ok(ModuleSettings {
+        settings,
+        reload_secs,
+        jwks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn env() -> impl Iterator<Item = (String, String)> {
+        [
+            ("BETTER_AUTH_SECRET".to_owned(), SECRET.to_owned()),
+            (
+                "UIDGATE_PATH_TEMPLATES".to_owned(),
+                "/ignored/{user_id}".to_owned(),
+            ),
+        ]
+        .into_iter()
+    }
+
+    #[test]
+    fn variables_come_from_the_config_and_secrets_from_the_environment() {
+        let m = from_config(br#"{"UIDGATE_PUBLIC_PATHS": "/api/auth"}"#, env()).expect("settings");
+        assert_eq!(m.settings.public_paths[0].as_str(), "/api/auth");
+        // Only secrets are read from the environment: templates stay the configured default.
+        assert_eq!(m.settings.path_templates[0].as_str(), "/api/{user_id}");
+        assert_eq!(m.reload_secs, DEFAULT_RELOAD_SECS);
+    }
+
+    #[test]
+    fn a_jwks_url_is_fetched_through_the_named_cluster() {
+        let json = br#"{"UIDGATE_JWKS_URL": "https://auth.example:8443/api/auth/jwks?v=1", "_jwks_cluster": "uid_gate_jwks", "UIDGATE_JWKS_REFRESH_SECS": "60"}"#;
+        let m = from_config(json, std::iter::empty()).expect("settings");
+        assert_eq!(
+            m.jwks,
+            Some(JwksSource {
+                cluster: "uid_gate_jwks".into(),
+                authority: "auth.example:8443".into(),
+                path: "/api/auth/jwks?v=1".into(),
+                every: 60,
+            })
+        );
+        let bare = br#"{"UIDGATE_JWKS_URL": "http://issuer", "_jwks_cluster": "c"}"#;
+        let m = from_config(bare, std::iter::empty()).expect("settings");
+        assert_eq!(
+            m.jwks.map(|j| (j.authority, j.path)),
+            Some(("issuer".into(), "/".into()))
+        );
+    }
+
+    #[test]
+    fn refusals_name_their_variable() {
+        let e = |json: &str| {
+            from_config(json.as_bytes(), env())
+                .expect_err(json)
+                .to_string()
+        };
+        assert!(e(r#"{"UIDGATE_LEEWAY_SECS": "soon"}"#).starts_with("UIDGATE_LEEWAY_SECS:"));
+        assert!(
+            e(r#"{"BETTER_AUTH_SECRET": "x"}"#)
+                .starts_with("BETTER_AUTH_SECRET must come from Envoy's environment")
+        );
+        assert!(e(r#"{"UIDGATE_JWKS_URL": "https://a/jwks"}"#).starts_with("UIDGATE_JWKS_URL:"));
+        assert_eq!(
+            e(r#"{"UIDGATE_PUBLIC_PATH": "/x"}"#),
+            "UIDGATE_PUBLIC_PATH is not a setting of uid-gate's Envoy module"
+        );
+        assert!(
+            e(r#"{"UIDGATE_SECRET_RELOAD_SECS": "0"}"#).starts_with("UIDGATE_SECRET_RELOAD_SECS:")
+        );
+        assert!(e("[1]").starts_with("the filter configuration must be a JSON object"));
+        let none = from_config(b"{}", std::iter::empty())
+            .expect_err("no secret")
+            .to_string();
+        assert_eq!(none, "BETTER_AUTH_SECRET is required");
+    }
+}

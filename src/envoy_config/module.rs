@@ -1,0 +1,58 @@
+//! The module engine: uid-gate's core as an Envoy dynamic module (`crates/uid-gate-envoy`),
+//! configured with the non-secret variables; its secrets come from Envoy's environment.
+
+use serde_json::{Value, json};
+use uid_gate_core::config::{ENVOY_JWKS_CLUSTER_KEY, Settings};
+
+use super::{EnvoyConfigError, JWKS_CLUSTER, jwks_target};
+
+/// Which engine decides inside Envoy (`--inline`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    /// uid-gate's core as an Envoy dynamic module, loaded from this `.so` path.
+    Module(String),
+    /// `jwt_authn` plus the generated Lua port of the rules, for an Envoy that cannot load
+    /// the module (another Envoy version, or a JWKS URL).
+    Lua,
+}
+
+/// The module's file name, as cargo builds it beside the `uid-gate` executable.
+pub const MODULE_FILE: &str = "libuid_gate_envoy.so";
+/// The module's filter name in Envoy's configuration.
+pub const MODULE_FILTER: &str = "uid-gate";
+
+/// The dynamic-module filter: the module at `path`, configured with the non-secret variables
+/// and, for a JWKS URL, the URL and the cluster it is fetched through (which `bootstrap` adds).
+pub(super) fn module_filter(settings: &Settings, path: &str) -> Result<Value, EnvoyConfigError> {
+    let mut vars: serde_json::Map<String, Value> = settings
+        .non_secret_vars()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::String(v)))
+        .collect();
+    if let Some(url) = &settings.jwks_url {
+        jwks_target(url)?;
+        let jwks = [
+            ("UIDGATE_JWKS_URL", url.clone()),
+            (
+                "UIDGATE_JWKS_REFRESH_SECS",
+                settings.jwks_refresh.as_secs().to_string(),
+            ),
+            (ENVOY_JWKS_CLUSTER_KEY, JWKS_CLUSTER.to_owned()),
+        ];
+        for (k, v) in jwks {
+            vars.insert(k.to_owned(), Value::String(v));
+        }
+    }
+    Ok(json!({
+        "name": "envoy.filters.http.dynamic_modules",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": {"module": {"local": {"filename": path}}, "do_not_close": true},
+            "filter_name": MODULE_FILTER,
+            "filter_config": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": Value::Object(vars).to_string()
+            }
+        }
+    }))
+}

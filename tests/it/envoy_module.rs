@@ -1,0 +1,298 @@
+//! The Envoy dynamic module (`crates/uid-gate-envoy`) in a real Envoy 1.40: built here, loaded
+//! by the configuration `uid-gate envoy-config --inline` generates (the module engine).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use uid_gate::config::Config;
+use uid_gate::envoy_config::{Engine, GrpcClient, bootstrap};
+
+use crate::helpers::{envoy_options, repo_root};
+
+/// Builds the module (once per test run) and returns the `.so`. With `test_panic`, the build
+/// that panics on the `x-uid-gate-test-panic` header, in a target directory of its own.
+pub fn module_so(test_panic: bool) -> PathBuf {
+    static PLAIN: OnceLock<PathBuf> = OnceLock::new();
+    static PANICS: OnceLock<PathBuf> = OnceLock::new();
+    let cell = if test_panic { &PANICS } else { &PLAIN };
+    cell.get_or_init(|| {
+        let target = repo_root().join(if test_panic {
+            "target/module-test-panic"
+        } else {
+            "target"
+        });
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "--locked", "-p", "uid-gate-envoy", "--target-dir"])
+            .arg(&target)
+            .current_dir(repo_root());
+        if test_panic {
+            cmd.args(["--features", "test-panic"]);
+        }
+        let status = cmd.status().expect("cargo build -p uid-gate-envoy");
+        assert!(status.success(), "building the Envoy module failed");
+        let so = target.join("debug/libuid_gate_envoy.so");
+        assert!(so.is_file(), "no module at {}", so.display());
+        so
+    })
+    .clone()
+}
+
+/// The bootstrap `envoy-config --inline` (module engine) prints for `config`, in front of
+/// `upstream`, loading `module`.
+pub fn module_bootstrap(config: &Config, upstream: SocketAddr, module: &std::path::Path) -> String {
+    let unused = SocketAddr::from(([127, 0, 0, 1], 9191));
+    let mut opts = envoy_options(true, upstream, unused, GrpcClient::Envoy);
+    opts.engine = Engine::Module(module.display().to_string());
+    bootstrap(&config.policy, &opts).expect("module bootstrap")
+}
+
+/// The variables Envoy's environment must hold for the module: the secrets and key files.
+pub fn module_env(vars: &[(String, String)]) -> Vec<(String, String)> {
+    vars.iter()
+        .filter(|(k, _)| uid_gate_envoy_secret_var(k))
+        .cloned()
+        .collect()
+}
+
+fn uid_gate_envoy_secret_var(name: &str) -> bool {
+    [
+        "BETTER_AUTH_SECRET",
+        "BETTER_AUTH_SECRETS",
+        "BETTER_AUTH_SECRET_FILE",
+        "UIDGATE_JWKS_FILE",
+    ]
+    .contains(&name)
+}
+
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::helpers::{
+        Envoy, Proc, SECRET, TempDir, bearer, config, env, http_request, raw_token, spawn_echo,
+    };
+
+    /// An echo upstream and an Envoy with the module (the test-panic build if `test_panic`) in
+    /// front of it, with the default test configuration and `concurrency` workers.
+    async fn start(test_panic: bool, concurrency: u32) -> (Proc, SocketAddr, Envoy) {
+        let so = tokio::task::spawn_blocking(move || module_so(test_panic))
+            .await
+            .expect("module");
+        let (echo_proc, echo) = spawn_echo().await;
+        let yaml = module_bootstrap(&config(&[]), echo, &so);
+        let envoy = Envoy::start_with(&yaml, &module_env(&env(&[])), concurrency).await;
+        (echo_proc, echo, envoy)
+    }
+
+    /// Envoy's resident memory, from /proc.
+    fn rss_kib(envoy: &Envoy) -> u64 {
+        let pid = envoy.proc.child.id().expect("envoy pid");
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    #[tokio::test]
+    async fn a_panic_inside_the_module_answers_503_and_envoy_keeps_serving() {
+        let (_echo, _, envoy) = start(true, 1).await;
+        let a = bearer("user_A");
+        for _ in 0..3 {
+            let r = http_request(
+                envoy.listener,
+                "GET",
+                "/api/user_A/tasks",
+                &[("authorization", &a), ("x-uid-gate-test-panic", "1")],
+            )
+            .await
+            .expect("request");
+            assert_eq!(r.status, 503, "{r:?}");
+            assert_eq!(r.header("cache-control"), Some("no-store"));
+            assert_eq!(r.json()["error"], "temporarily_unavailable", "{r:?}");
+            // The same Envoy, the next request: served.
+            let r = http_request(
+                envoy.listener,
+                "GET",
+                "/api/user_A/tasks",
+                &[("authorization", &a)],
+            )
+            .await
+            .expect("request");
+            assert_eq!(r.status, 200, "{r:?}");
+        }
+        assert!(envoy.proc.child.id().is_some(), "Envoy exited");
+    }
+
+    #[tokio::test]
+    async fn under_load_only_allowed_requests_reach_the_app_with_one_correct_identity() {
+        let (_echo, echo, envoy) = start(false, 2).await;
+        let good = bearer("user_A");
+        let bad = format!("{good}x");
+        let kinds: Arc<[(&str, Option<String>, u16)]> = Arc::from(vec![
+            ("/api/user_A/tasks", Some(good.clone()), 200),
+            ("/api/user_B/tasks", Some(good.clone()), 403),
+            ("/api/user_A/tasks", Some(bad), 401),
+            ("/api/user_A/tasks", None, 401),
+        ]);
+        let run = |total: usize| {
+            let kinds = kinds.clone();
+            let listener = envoy.listener;
+            async move {
+                let next = Arc::new(AtomicUsize::new(0));
+                let mut tasks = Vec::new();
+                for _ in 0..8 {
+                    let (kinds, next) = (kinds.clone(), next.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut wrong = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= total {
+                                return wrong;
+                            }
+                            let (path, auth, want) = &kinds[i % kinds.len()];
+                            let headers: Vec<(&str, &str)> = auth
+                                .iter()
+                                .map(|a| ("authorization", a.as_str()))
+                                .chain([("x-user-id", "user_B")])
+                                .collect();
+                            let r = http_request(listener, "GET", path, &headers)
+                                .await
+                                .expect("request");
+                            if r.status != *want {
+                                wrong.push(format!("{path}: {} want {want}", r.status));
+                            }
+                        }
+                    }));
+                }
+                let mut wrong = Vec::new();
+                for t in tasks {
+                    wrong.extend(t.await.expect("task"));
+                }
+                wrong
+            }
+        };
+        assert!(run(2_000).await.is_empty());
+        let warm = rss_kib(&envoy);
+        let wrong = run(20_000).await;
+        assert!(
+            wrong.is_empty(),
+            "{} wrong answers, e.g. {:?}",
+            wrong.len(),
+            &wrong[..wrong.len().min(5)]
+        );
+        let after = rss_kib(&envoy);
+        assert!(
+            after < warm + 16 * 1024,
+            "Envoy's RSS grew from {warm} to {after} KiB"
+        );
+        // Every request the app saw was an allowed one, as user_A, with exactly that identity.
+        let seen = http_request(echo, "GET", "/__echo/seen", &[])
+            .await
+            .expect("seen");
+        let seen: Vec<serde_json::Value> = serde_json::from_str(&seen.body).expect("JSON");
+        assert_eq!(
+            seen.len(),
+            22_000 / 4,
+            "the app saw every allow and nothing else"
+        );
+        for r in &seen {
+            assert_eq!(r["path"], "/api/user_A/tasks", "{r}");
+            assert_eq!(
+                r["headers"]["x-user-id"],
+                serde_json::json!(["user_A"]),
+                "{r}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_secret_file_rotates_without_restarting_envoy() {
+        const NEW: &str = "new-secret-new-secret-new-secret-32";
+        let dir = TempDir::new("module-rotation");
+        let file = dir.path().join("secret");
+        std::fs::write(&file, format!("{SECRET}\n")).expect("write");
+        let file_var = file.to_str().expect("utf8").to_owned();
+        let vars = env(&[
+            ("BETTER_AUTH_SECRET", ""),
+            ("BETTER_AUTH_SECRET_FILE", &file_var),
+        ]);
+        let (_echo, echo) = spawn_echo().await;
+        let yaml = module_bootstrap(
+            &Config::from_vars(vars.clone()).expect("config"),
+            echo,
+            &so_plain().await,
+        );
+        // Look at the file every second (the default is UIDGATE_SECRET_RELOAD_SECS=5).
+        let leeway = r#"\"UIDGATE_LEEWAY_SECS\":\"30\""#;
+        assert_eq!(yaml.matches(leeway).count(), 1);
+        let yaml = yaml.replace(
+            leeway,
+            &format!(r#"{leeway},\"UIDGATE_SECRET_RELOAD_SECS\":\"1\""#),
+        );
+        let envoy = Envoy::start_with(&yaml, &module_env(&vars), 2).await;
+        let token = |key: &str| {
+            let exp = crate::helpers::now() + 600;
+            format!(
+                "Bearer {}",
+                raw_token(
+                    r#"{"alg":"HS256","typ":"JWT"}"#,
+                    &format!(r#"{{"uid":"user_A","exp":{exp}}}"#),
+                    key.as_bytes()
+                )
+            )
+        };
+        let status = |auth: String| {
+            let listener = envoy.listener;
+            async move {
+                http_request(
+                    listener,
+                    "GET",
+                    "/api/user_A/tasks",
+                    &[("authorization", &auth)],
+                )
+                .await
+                .expect("request")
+                .status
+            }
+        };
+        let eventually = |key: &'static str, want: u16| {
+            let status = &status;
+            let token = &token;
+            async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                loop {
+                    let got = status(token(key)).await;
+                    if got == want {
+                        return;
+                    }
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "{key}: {got}, want {want}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        assert_eq!(status(token(SECRET)).await, 200);
+        assert_eq!(status(token(NEW)).await, 401);
+        // old + new: both verify; then new alone: the old one is refused.
+        std::fs::write(&file, format!("{NEW}\n{SECRET}\n")).expect("write");
+        eventually(NEW, 200).await;
+        assert_eq!(status(token(SECRET)).await, 200);
+        std::fs::write(&file, format!("{NEW}\n")).expect("write");
+        eventually(SECRET, 401).await;
+        assert_eq!(status(token(NEW)).await, 200);
+    }
+
+    async fn so_plain() -> PathBuf {
+        tokio::task::spawn_blocking(|| module_so(false))
+            .await
+            .expect("module")
+    }
+}
