@@ -144,11 +144,11 @@ impl Config {
         vars: I,
     ) -> Result<Self, ConfigError> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
-        let mut warnings: Vec<String> = vars
-            .iter()
-            .filter(|(k, _)| k.starts_with("UIDGATE_") && !is_known_var(k))
-            .map(|(k, _)| format!("unknown variable {k} is ignored"))
-            .collect();
+        let known: Vec<&str> = all_vars().map(|v| v.name).collect();
+        let mut warnings = uid_gate_core::config::vars::unknown_var_warnings(
+            vars.iter().map(|(k, _)| k.as_str()),
+            &known,
+        );
         let policy = Settings::from_vars(vars.iter().cloned())?;
         warnings.extend(policy.warnings());
         let raw: RawEnv = envy::from_iter(
@@ -312,7 +312,9 @@ mod tests {
         assert_eq!(c.http_uri_header.as_deref(), Some("x-original-uri"));
         assert_eq!(
             c.warnings,
-            ["unknown variable UIDGATE_PATH_TEMPLATE is ignored"]
+            [
+                "unknown variable UIDGATE_PATH_TEMPLATE is ignored; did you mean UIDGATE_PATH_TEMPLATES?"
+            ]
         );
     }
 

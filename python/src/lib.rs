@@ -361,6 +361,25 @@ fn reason_for_description(description: &str) -> Option<&'static str> {
 }
 
 /// The core's answer for a path the token's user does not own (403 `not_owner`).
+/// The core's variable names, in declaration order: Python derives its keyword arguments and
+/// `Gate.from_env` from them, so a variable the core gains is never silently ignored.
+#[pyfunction]
+fn _variables() -> Vec<&'static str> {
+    uid_gate_core::config::VARS.iter().map(|v| v.name).collect()
+}
+
+/// The core's warning for each of `names` that uid-gate owns but neither the core nor
+/// `extra_known` declares, naming the closest declared variable.
+#[pyfunction]
+fn _unknown_var_warnings(names: Vec<String>, extra_known: Vec<String>) -> Vec<String> {
+    let known: Vec<&str> = uid_gate_core::config::VARS
+        .iter()
+        .map(|v| v.name)
+        .chain(extra_known.iter().map(String::as_str))
+        .collect();
+    uid_gate_core::config::vars::unknown_var_warnings(names.iter().map(String::as_str), &known)
+}
+
 #[pyfunction]
 fn _not_owner() -> Decision {
     Decision {
@@ -379,6 +398,8 @@ fn _panic_for_tests(gate: &Gate) -> Decision {
 
 #[pymodule]
 fn _uid_gate(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_variables, m)?)?;
+    m.add_function(wrap_pyfunction!(_unknown_var_warnings, m)?)?;
     m.add_class::<Gate>()?;
     m.add_class::<Decision>()?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;

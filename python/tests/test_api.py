@@ -254,3 +254,21 @@ def test_the_testing_helper_mints_with_the_gates_secret():
     assert sig == want
     with pytest.raises(ValueError, match="no HS256 secret"):
         token(Gate(jwks_url="http://127.0.0.1:9/jwks", refresh=False), "alice")
+
+
+def test_keywords_and_from_env_follow_the_cores_variables():
+    import inspect
+
+    from uid_gate import _VARS
+    from uid_gate._uid_gate import _variables
+
+    assert set(_VARS.values()) == set(_variables())
+    missing = set(_VARS) - set(inspect.signature(Gate).parameters)
+    assert not missing, f"Gate() takes no keyword for {missing}"
+    # A typo is reported with the closest name, as the service reports it; the gate still runs.
+    with pytest.warns(UserWarning, match="unknown variable UIDGATE_PUBLIC_PATH is ignored; did you mean UIDGATE_PUBLIC_PATHS"):
+        gate = Gate.from_env({"BETTER_AUTH_SECRET": SECRET, "UIDGATE_PUBLIC_PATH": "/healthz"})
+    assert gate.check("/healthz").status == 401
+    with pytest.raises(ConfigError) as e:
+        Gate.from_env({"BETTER_AUTH_SECERT": SECRET})
+    assert str(e.value) == "BETTER_AUTH_SECRET is required (BETTER_AUTH_SECERT is set: a typo?)"

@@ -22,33 +22,17 @@ from typing import Optional, Union
 
 from ._refresh import Refresher
 from ._uid_gate import ConfigError as _RustConfigError
-from ._uid_gate import Decision, _Gate
+from ._uid_gate import Decision, _Gate, _unknown_var_warnings, _variables
 
 __all__ = ["ConfigError", "Decision", "Gate", "Authorization"]
 
 #: What :meth:`Gate.check` accepts as the request's ``authorization`` header(s).
 Authorization = Union[None, str, bytes, Sequence[Union[str, bytes]]]
 
-# Keyword argument -> the service's variable (the same validation and messages).
-_VARS = {
-    "secret": "BETTER_AUTH_SECRET",
-    "secrets": "BETTER_AUTH_SECRETS",
-    "secret_file": "BETTER_AUTH_SECRET_FILE",
-    "path_templates": "UIDGATE_PATH_TEMPLATES",
-    "public_paths": "UIDGATE_PUBLIC_PATHS",
-    "auth_only_paths": "UIDGATE_AUTH_ONLY_PATHS",
-    "unlisted_paths": "UIDGATE_UNLISTED_PATHS",
-    "case_insensitive_paths": "UIDGATE_CASE_INSENSITIVE_PATHS",
-    "uid_claims": "UIDGATE_UID_CLAIMS",
-    "leeway_secs": "UIDGATE_LEEWAY_SECS",
-    "issuer": "UIDGATE_ISSUER",
-    "audience": "UIDGATE_AUDIENCE",
-    "max_token_bytes": "UIDGATE_MAX_TOKEN_BYTES",
-    "max_token_ttl_secs": "UIDGATE_MAX_TOKEN_TTL_SECS",
-    "jwks_file": "UIDGATE_JWKS_FILE",
-    "jwks_url": "UIDGATE_JWKS_URL",
-    "jwks_refresh_secs": "UIDGATE_JWKS_REFRESH_SECS",
-}
+# Keyword argument -> the service's variable, from the core's own list (the keyword is the name
+# without its prefix, lower-cased): a variable the core gains is read by from_env at once, and
+# tests/test_api.py fails until Gate takes it as a keyword too.
+_VARS = {name.removeprefix("BETTER_AUTH_").removeprefix("UIDGATE_").lower(): name for name in _variables()}
 # Read by from_env besides the above: how often the secret file is checked.
 _RELOAD_VAR = "UIDGATE_SECRET_RELOAD_SECS"
 
@@ -195,7 +179,11 @@ class Gate:
     def from_env(cls, environ: Optional[Mapping[str, str]] = None, *, refresh: bool = True) -> "Gate":
         """Reads the service's variables from ``environ`` (default: ``os.environ``)."""
         env = os.environ if environ is None else environ
-        pairs = [(k, v) for k, v in env.items() if k in _VARS.values()]
+        for message in _unknown_var_warnings(list(env), [_RELOAD_VAR]):
+            warnings.warn(f"uid-gate: {message}", UserWarning, stacklevel=2)
+        # Every owned name goes to the core, which reads the declared ones and names a set
+        # look-alike when a required one is missing (BETTER_AUTH_SECERT).
+        pairs = [(k, v) for k, v in env.items() if k.startswith(("UIDGATE_", "BETTER_AUTH_"))]
         reload_secs = env.get(_RELOAD_VAR, "5")
         try:
             secs = int(reload_secs)

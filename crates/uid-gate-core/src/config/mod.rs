@@ -14,8 +14,11 @@ use crate::jwks::JwksKeys;
 use crate::path_policy::{PathPolicy, PathPrefix, PathTemplate, PatternError, Unlisted};
 use crate::verify::{ClaimRules, Verifier};
 
+mod declare;
 mod secrets;
 pub mod vars;
+
+pub use declare::{DEFAULT_TEMPLATES, DEFAULT_UID_CLAIMS, ENVOY_JWKS_CLUSTER_KEY, VARS, Var};
 
 pub use secrets::{
     MIN_SECRET_BYTES, Reload, Secret, SecretSet, read_secret_file, reload_secret_file,
@@ -27,6 +30,8 @@ use vars::{bounded, list_items, non_empty, patterns, uid_claims};
 pub enum ConfigError {
     #[error("{var} is required")]
     Missing { var: &'static str },
+    #[error("{var} is required ({set} is set: a typo?)")]
+    MissingNearMiss { var: &'static str, set: String },
     #[error("{var}: {reason}")]
     Invalid { var: &'static str, reason: String },
     #[error("{var}: {source}")]
@@ -49,6 +54,7 @@ impl ConfigError {
     pub fn var(&self) -> Option<&'static str> {
         match self {
             ConfigError::Missing { var }
+            | ConfigError::MissingNearMiss { var, .. }
             | ConfigError::Invalid { var, .. }
             | ConfigError::Pattern { var, .. }
             | ConfigError::SecretFile { var, .. } => Some(var),
@@ -56,115 +62,6 @@ impl ConfigError {
         }
     }
 }
-
-/// One configuration variable: its name, default and a one-line description (for `--help`).
-#[derive(Debug, Clone, Copy)]
-pub struct Var {
-    /// The environment variable.
-    pub name: &'static str,
-    /// The value used when unset (`None`: the feature is off or the variable is required).
-    pub default: Option<&'static str>,
-    /// What it sets.
-    pub help: &'static str,
-}
-
-/// Every variable [`Settings`] reads.
-pub const VARS: &[Var] = &[
-    Var {
-        name: "BETTER_AUTH_SECRET",
-        default: None,
-        help: "HS256 secret shared with Better Auth (>= 32 bytes); one of the three secret sources is required unless a JWKS is set",
-    },
-    Var {
-        name: "BETTER_AUTH_SECRETS",
-        default: None,
-        help: "rotation list, current first: version:secret,version:secret",
-    },
-    Var {
-        name: "BETTER_AUTH_SECRET_FILE",
-        default: None,
-        help: "file with one secret per line, current first; re-read on change",
-    },
-    Var {
-        name: "UIDGATE_PATH_TEMPLATES",
-        default: Some(DEFAULT_TEMPLATES),
-        help: "comma-separated user-scoped templates, each with one {user_id} segment",
-    },
-    Var {
-        name: "UIDGATE_PUBLIC_PATHS",
-        default: None,
-        help: "comma-separated prefixes allowed without a token (whole segments)",
-    },
-    Var {
-        name: "UIDGATE_AUTH_ONLY_PATHS",
-        default: None,
-        help: "comma-separated prefixes where any valid token is enough (whole segments)",
-    },
-    Var {
-        name: "UIDGATE_UNLISTED_PATHS",
-        default: Some("deny"),
-        help: "paths no template or prefix covers: deny (403 unlisted_path) or authenticated (any valid token; not recommended)",
-    },
-    Var {
-        name: "UIDGATE_CASE_INSENSITIVE_PATHS",
-        default: Some("false"),
-        help: "match template and public segments ignoring ASCII case (user ids stay exact)",
-    },
-    Var {
-        name: "UIDGATE_UID_CLAIMS",
-        default: Some(DEFAULT_UID_CLAIMS),
-        help: "claims tried in order for the user id",
-    },
-    Var {
-        name: "UIDGATE_LEEWAY_SECS",
-        default: Some("30"),
-        help: "clock skew tolerated on exp/nbf/iat (0-600)",
-    },
-    Var {
-        name: "UIDGATE_ISSUER",
-        default: None,
-        help: "required iss",
-    },
-    Var {
-        name: "UIDGATE_AUDIENCE",
-        default: None,
-        help: "comma-separated accepted aud values",
-    },
-    Var {
-        name: "UIDGATE_MAX_TOKEN_BYTES",
-        default: Some("8192"),
-        help: "largest bearer token accepted (64-65536)",
-    },
-    Var {
-        name: "UIDGATE_MAX_TOKEN_TTL_SECS",
-        default: None,
-        help: "refuse tokens whose exp lies further ahead (1-31536000)",
-    },
-    Var {
-        name: "UIDGATE_JWKS_FILE",
-        default: None,
-        help: "JWKS document for EdDSA/ES256/RS256 tokens",
-    },
-    Var {
-        name: "UIDGATE_JWKS_URL",
-        default: None,
-        help: "http(s) JWKS URL (Better Auth: /api/auth/jwks), fetched and refreshed",
-    },
-    Var {
-        name: "UIDGATE_JWKS_REFRESH_SECS",
-        default: Some("300"),
-        help: "JWKS URL refresh interval (1-86400)",
-    },
-];
-
-/// In the Envoy module's filter configuration, the key naming the Envoy cluster through which
-/// the module fetches `UIDGATE_JWKS_URL`: the generator writes it, the module reads it.
-pub const ENVOY_JWKS_CLUSTER_KEY: &str = "_jwks_cluster";
-
-/// The default user-scoped template.
-pub const DEFAULT_TEMPLATES: &str = "/api/{user_id}";
-/// The default user id claims, tried in order.
-pub const DEFAULT_UID_CLAIMS: &str = "uid,sub";
 
 /// The validated settings of the decision.
 #[derive(Debug, Clone)]
@@ -231,10 +128,31 @@ impl Settings {
     pub fn from_vars<I: IntoIterator<Item = (String, String)>>(
         vars: I,
     ) -> Result<Self, ConfigError> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        Self::parse(&vars).map_err(|e| match e {
+            // A required variable is missing: name a look-alike that is set (BETTER_AUTH_SECERT).
+            ConfigError::Missing { var } => {
+                let names: Vec<&str> = VARS.iter().map(|v| v.name).collect();
+                vars.iter()
+                    .map(|(k, _)| k.as_str())
+                    .find(|k| !names.contains(k) && vars::closest(k, &[var]).is_some())
+                    .map_or(ConfigError::Missing { var }, |set| {
+                        ConfigError::MissingNearMiss {
+                            var,
+                            set: set.to_owned(),
+                        }
+                    })
+            }
+            e => e,
+        })
+    }
+
+    fn parse(vars: &[(String, String)]) -> Result<Self, ConfigError> {
         // envy lower-cases names, so only pass the variables we own (and no look-alikes in other case).
         let raw: RawEnv = envy::from_iter(
-            vars.into_iter()
-                .filter(|(k, _)| VARS.iter().any(|v| v.name == k)),
+            vars.iter()
+                .filter(|(k, _)| VARS.iter().any(|v| v.name == k))
+                .cloned(),
         )?;
         let secret_file = raw.better_auth_secret_file.map(PathBuf::from);
         let jwks_configured = raw.uidgate_jwks_url.is_some() || raw.uidgate_jwks_file.is_some();
@@ -527,5 +445,7 @@ fn boolean(var: &'static str, value: Option<String>) -> Result<bool, ConfigError
     }
 }
 
+#[cfg(test)]
+mod path_tests;
 #[cfg(test)]
 mod tests;

@@ -120,3 +120,76 @@ pub fn uid_claims(value: &str) -> Result<Vec<String>, ConfigError> {
     }
     Ok(claims)
 }
+
+/// The prefixes of the names uid-gate owns: a variable with one that no host declares is a
+/// typo or a leftover, reported, never silently ignored.
+pub const OWNED_PREFIXES: &[&str] = &["UIDGATE_", "BETTER_AUTH_SECRET"];
+
+/// The declared name closest to `name`, when one is near enough to be what was meant.
+pub fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(name, k), *k))
+        .filter(|(d, k)| *d <= 3.max(k.len() / 6))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// The warning every host gives for each variable in `names` that uid-gate owns (by prefix)
+/// but that is not in `known`, naming the closest declared one.
+pub fn unknown_var_warnings<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    known: &[&str],
+) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| OWNED_PREFIXES.iter().any(|p| n.starts_with(p)) && !known.contains(n))
+        .map(|n| match closest(n, known) {
+            Some(k) => format!("unknown variable {n} is ignored; did you mean {k}?"),
+            None => format!("unknown variable {n} is ignored"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: &[&str] = &[
+        "BETTER_AUTH_SECRET",
+        "UIDGATE_PUBLIC_PATHS",
+        "UIDGATE_LEEWAY_SECS",
+    ];
+
+    #[test]
+    fn an_unknown_owned_variable_is_named_with_the_closest_declared_one() {
+        let w = unknown_var_warnings(
+            [
+                "UIDGATE_PUBLIC_PATH",
+                "BETTER_AUTH_SECRET_FIEL",
+                "UIDGATE_SOMETHING_ELSE",
+                "UIDGATE_LEEWAY_SECS",
+                "PATH",
+                "BETTER_AUTH_URL",
+            ],
+            KNOWN,
+        );
+        assert_eq!(
+            w,
+            [
+                "unknown variable UIDGATE_PUBLIC_PATH is ignored; did you mean UIDGATE_PUBLIC_PATHS?",
+                "unknown variable BETTER_AUTH_SECRET_FIEL is ignored",
+                "unknown variable UIDGATE_SOMETHING_ELSE is ignored",
+            ]
+        );
+        assert_eq!(
+            closest("BETTER_AUTH_SECERT", KNOWN),
+            Some("BETTER_AUTH_SECRET")
+        );
+        assert_eq!(
+            closest("UIDGATE_LEWAY_SECS", KNOWN),
+            Some("UIDGATE_LEEWAY_SECS")
+        );
+        assert_eq!(closest("UIDGATE_WHATEVER", KNOWN), None);
+    }
+}
