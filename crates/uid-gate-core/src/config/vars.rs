@@ -125,12 +125,15 @@ pub fn uid_claims(value: &str) -> Result<Vec<String>, ConfigError> {
 /// typo or a leftover, reported, never silently ignored.
 pub const OWNED_PREFIXES: &[&str] = &["UIDGATE_", "BETTER_AUTH_SECRET"];
 
+/// How many edits (insertions, deletions, substitutions, transpositions) a typo may have.
+const MAX_TYPO_EDITS: usize = 3;
+
 /// The declared name closest to `name`, when one is near enough to be what was meant.
 pub fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
     known
         .iter()
         .map(|k| (strsim::damerau_levenshtein(name, k), *k))
-        .filter(|(d, k)| *d <= 3.max(k.len() / 6))
+        .filter(|(d, _)| *d <= MAX_TYPO_EDITS)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
@@ -191,5 +194,18 @@ mod tests {
             Some("UIDGATE_LEEWAY_SECS")
         );
         assert_eq!(closest("UIDGATE_WHATEVER", KNOWN), None);
+        // Three edits are a typo, four are another name; the nearest wins.
+        assert_eq!(
+            closest("UIDGATE_PUBLIC_PA", KNOWN),
+            Some("UIDGATE_PUBLIC_PATHS")
+        );
+        assert_eq!(closest("UIDGATE_PUBLIC_P", KNOWN), None);
+        assert_eq!(
+            closest(
+                "UIDGATE_LEEWAY_SECS",
+                &["UIDGATE_LEEWAY_SECSXX", "UIDGATE_LEEWAY_SECSX"]
+            ),
+            Some("UIDGATE_LEEWAY_SECSX")
+        );
     }
 }
