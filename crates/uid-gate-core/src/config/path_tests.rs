@@ -173,4 +173,9 @@ fn a_missing_secret_names_a_look_alike_that_is_set() {
         err(&[("UIDGATE_LEEWAY_SECS", "3")]),
         "BETTER_AUTH_SECRET is required"
     );
+    // Only a look-alike counts: an unrelated variable of the environment names nothing.
+    assert_eq!(
+        err(&[("PATH", "/usr/bin")]),
+        "BETTER_AUTH_SECRET is required"
+    );
 }
