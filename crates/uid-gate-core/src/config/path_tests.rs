@@ -1,20 +1,8 @@
 //! Unit tests of the path settings (authenticated-only prefixes, the unlisted rule, prefixes
 //! that cover a template), blank secrets, and the variables rendered back from settings.
 
+use super::tests::{GOOD, cfg, err};
 use super::*;
-
-const GOOD: &str = "0123456789abcdef0123456789abcdef";
-
-fn cfg(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-    Settings::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-}
-
-fn err(vars: &[(&str, &str)]) -> String {
-    match cfg(vars) {
-        Ok(_) => panic!("expected an error for {vars:?}"),
-        Err(e) => e.to_string(),
-    }
-}
 
 #[test]
 fn authenticated_only_prefixes_and_the_unlisted_rule() {

@@ -3,13 +3,13 @@
 use super::secrets::BETTER_AUTH_DEFAULT_SECRET;
 use super::*;
 
-const GOOD: &str = "0123456789abcdef0123456789abcdef";
+pub(super) const GOOD: &str = "0123456789abcdef0123456789abcdef";
 
-fn cfg(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+pub(super) fn cfg(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     Settings::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
 }
 
-fn err(vars: &[(&str, &str)]) -> String {
+pub(super) fn err(vars: &[(&str, &str)]) -> String {
     match cfg(vars) {
         Ok(_) => panic!("expected an error for {vars:?}"),
         Err(e) => e.to_string(),
