@@ -243,6 +243,13 @@ def network(docs):
             (ok if 53 in egress and 443 in egress else fail)(
                 f"NetworkPolicy/{name}: UIDGATE_JWKS_URL is set, so egress allows DNS (53) and HTTPS (443) (the jwks-egress component)"
             )
+            dns_rules = [r for r in spec.get("egress", []) if any(p.get("port") == 53 for p in r.get("ports", []))]
+            node_local = any("ipBlock" in t and t["ipBlock"].get("cidr", "").startswith("169.254.") for r in dns_rules for t in r.get("to", []))
+            in_cluster = any("namespaceSelector" in t and "ipBlock" not in t and "podSelector" not in t
+                             for r in spec.get("egress", []) if not any(p.get("port") == 53 for p in r.get("ports", []))
+                             for t in r.get("to", []))
+            (ok if node_local else fail)(f"NetworkPolicy/{name}: DNS egress also reaches NodeLocal DNSCache (a link-local address)")
+            (ok if in_cluster else fail)(f"NetworkPolicy/{name}: an issuer inside the cluster is reachable (a labelled namespace)")
 
 
 MESH_OVERLAY_KEYS = {"extensionProviders", "pathNormalization"}

@@ -216,7 +216,7 @@ fn the_jwks_and_monitoring_components_open_what_they_promise() {
         assert!(ok, "{out}");
         assert!(
             out.contains(
-                "NetworkPolicy/uid-gate: ingress ports [9191, 9192], egress ports [53, 443]"
+                "NetworkPolicy/uid-gate: ingress ports [9191, 9192], egress ports [53, 80, 443, 3000]"
             ),
             "{out}"
         );
@@ -224,6 +224,34 @@ fn the_jwks_and_monitoring_components_open_what_they_promise() {
             out.contains("ok   NetworkPolicy/uid-gate: UIDGATE_JWKS_URL is set"),
             "{out}"
         );
+        for check in [
+            "DNS egress also reaches NodeLocal DNSCache",
+            "an issuer inside the cluster is reachable",
+        ] {
+            assert!(
+                out.contains(&format!("ok   NetworkPolicy/uid-gate: {check}")),
+                "{check}: {out}"
+            );
+        }
+    }
+    // The component as it was: kube-dns only, issuers outside the cluster only.
+    let node_local = "    - ipBlock:\n        cidr: 169.254.20.10/32\n";
+    let issuer_ns =
+        "    - namespaceSelector:\n        matchLabels:\n          uid-gate.io/issuer: \"true\"\n";
+    assert!(
+        rendered.contains(node_local) && rendered.contains(issuer_ns),
+        "the component changed shape"
+    );
+    let old = rendered
+        .replace(node_local, "")
+        .replace(issuer_ns, "    - ipBlock:\n        cidr: 203.0.113.0/24\n");
+    let (ok, out) = validate_manifests(&old, &[]);
+    assert!(!ok, "the old component passed:\n{out}");
+    for check in [
+        "FAIL NetworkPolicy/uid-gate: DNS egress also reaches NodeLocal DNSCache",
+        "FAIL NetworkPolicy/uid-gate: an issuer inside the cluster is reachable",
+    ] {
+        assert!(out.contains(check), "want {check:?} in:\n{out}");
     }
 }
 
