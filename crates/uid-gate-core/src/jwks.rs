@@ -21,7 +21,7 @@ pub mod refresh {
     /// How long one fetch may take, in seconds.
     pub const TIMEOUT_SECS: u64 = 5;
     /// The largest JWKS document accepted.
-    pub const MAX_BYTES: usize = 1 << 20;
+    pub const MAX_BYTES: usize = 1_048_576; // 1 MiB
 }
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
