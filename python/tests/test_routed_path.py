@@ -190,3 +190,19 @@ def test_a_hung_secret_file_blocks_only_the_refresh_thread(tmp_path):
     reload.join(5)
     faulthandler.cancel_dump_traceback_later()
     assert not reload.is_alive()
+
+
+def test_the_owner_is_the_routes_user_id_even_where_the_template_reads_another_segment():
+    app = FastAPI()
+    install(app)
+    auth = GateAuth(Gate(secret=SECRET))  # /api/{user_id}: the first segment after /api
+
+    @app.get("/api/{org}/{user_id}/files")
+    async def files(org: str, user_id: str, owner: str = Depends(auth.owner)):
+        return {"owner": owner, "user_id": user_id}
+
+    client = TestClient(app)
+    a = {"authorization": bearer("alice")}
+    r = client.get("/api/alice/bob/files", headers=a)
+    assert r.status_code == 403, r.text
+    assert client.get("/api/alice/alice/files", headers=a).json() == {"owner": "alice", "user_id": "alice"}

@@ -103,6 +103,12 @@ class _GateDependency(SecurityBase):
             # The path is under no user-scoped template, so it names no owner this token
             # could match: 403 insufficient_scope, as for someone else's path.
             _deny(conn, _not_owner())
+        routed_user = conn.path_params.get("user_id")
+        if decision.reason == "owner" and routed_user is not None and routed_user != decision.user_id:
+            # The template read another segment as the user than the route's {user_id}
+            # (e.g. /api/{user_id} before /api/{org}/{user_id}/x): the handler would act for
+            # a user the token does not own.
+            _deny(conn, _not_owner())
         return decision.user_id
 
 
