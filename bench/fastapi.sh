@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # FastAPI benchmark (issue #11), side by side in one run: the same route under one uvicorn
-# worker pinned to CPU 0, wrk on CPU 1 (-c32), for each setup in bench/fastapi_app.py; then
-# the decision alone from Python: uid_gate's Gate.check vs PyJWT decode + uid comparison.
+# worker pinned to CPU 0, wrk on CPU 1 (-c32), for each setup in bench/fastapi_app.py, the
+# setups interleaved over BENCH_ROUNDS rounds (3) and the medians reported (one sample per
+# setup swung by 20 % between runs on these VMs); then the decision alone from Python:
+# uid_gate's Gate.check vs PyJWT decode + uid comparison.
 #
-#   bash bench/fastapi.sh            full run (~10 s per setup)
-#   bash bench/fastapi.sh --smoke    one second per setup, to keep the harness working (tests)
+#   bash bench/fastapi.sh            full run (~10 s per setup and round)
+#   bash bench/fastapi.sh --smoke    one round of one second per setup, to keep the harness working (tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${BENCH_SECONDS:-10}
-[ "${1:-}" = "--smoke" ] && seconds=1
+rounds=${BENCH_ROUNDS:-3}
+[ "${1:-}" = "--smoke" ] && seconds=1 && rounds=1
 command -v wrk > /dev/null || { apt-get update -qq > /dev/null && apt-get install -y -qq wrk > /dev/null; }
 venv=$(bash .ci/venv.sh --dev)
 [ -n "${UIDGATE_SKIP_WHEEL:-}" ] || bash python/build.sh > /dev/null
@@ -23,10 +26,11 @@ TOKEN=$("$py" -c 'import jwt, os, time; print(jwt.encode({"uid": "alice", "exp":
 port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port/api/alice/tasks
 
-echo "FastAPI $("$py" -c 'import fastapi; print(fastapi.__version__)'), uvicorn $("$py" -c 'import uvicorn; print(uvicorn.__version__)'), $(nproc) CPUs, wrk -c32 -d${seconds}s"
-printf '%-22s %10s %9s %14s\n' setup "req/s" "vs none" "vs null dep"
-declare -A rate
-for setup in none null pyjwt_def pyjwt_async uid_gate_dependency uid_gate_middleware; do
+echo "FastAPI $("$py" -c 'import fastapi; print(fastapi.__version__)'), uvicorn $("$py" -c 'import uvicorn; print(uvicorn.__version__)'), $(nproc) CPUs, wrk -c32 -d${seconds}s, medians of $rounds interleaved rounds"
+setups=(none null pyjwt_def pyjwt_async uid_gate_dependency null_middleware uid_gate_middleware)
+declare -A all rate
+measure() { # setup -> one sample appended to all[setup]
+  local setup=$1 pid code deny out non2xx
   BENCH_SETUP=$setup "${cpu0[@]}" "$py" -m uvicorn --app-dir bench fastapi_app:app --port "$port" \
     --log-level warning --no-access-log > /tmp/uid-gate-bench-uvicorn.log 2>&1 &
   pid=$!
@@ -36,18 +40,29 @@ for setup in none null pyjwt_def pyjwt_async uid_gate_dependency uid_gate_middle
     sleep 0.05
   done
   [ "$code" = 200 ] || { echo "$setup did not answer 200 (got $code)" >&2; cat /tmp/uid-gate-bench-uvicorn.log >&2; kill $pid; exit 1; }
-  # The setups must also deny: bob's path with alice's token.
-  if [ "$setup" != none ] && [ "$setup" != null ]; then
+  # The guarded setups must also deny: bob's path with alice's token.
+  case $setup in none | null | null_middleware) ;; *)
     deny=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $TOKEN" "http://127.0.0.1:$port/api/bob/tasks")
-    [ "$deny" = 403 ] || { echo "$setup answered $deny for another user's path" >&2; kill $pid; exit 1; }
-  fi
+    [ "$deny" = 403 ] || { echo "$setup answered $deny for another user's path" >&2; kill $pid; exit 1; } ;;
+  esac
   out=$("${cpu1[@]}" wrk -t1 -c32 -d"${seconds}s" -H "authorization: Bearer $TOKEN" "$url")
   kill $pid; wait $pid 2> /dev/null || true
-  rate[$setup]=$(awk '/Requests\/sec/ { print $2 }' <<< "$out")
   non2xx=$(awk '/Non-2xx/ { print $NF }' <<< "$out")
   [ -z "$non2xx" ] || { echo "$setup: $non2xx non-2xx answers under load" >&2; exit 1; }
-  printf '%-22s %10.0f %8.2fx %13s\n' "$setup" "${rate[$setup]}" "$(awk "BEGIN { print ${rate[$setup]} / ${rate[none]} }")" \
-    "$( [ -n "${rate[null]:-}" ] && printf '%.2fx' "$(awk "BEGIN { print ${rate[$setup]} / ${rate[null]} }")" || echo -)"
+  all[$setup]+=" $(awk '/Requests\/sec/ { print $2 }' <<< "$out")"
+}
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+for _ in $(seq 1 "$rounds"); do
+  for setup in "${setups[@]}"; do measure "$setup"; done
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+printf '%-22s %10s %9s %12s %16s   %s\n' setup "req/s" "vs none" "vs null dep" "vs null middle." "rounds"
+for setup in "${setups[@]}"; do
+  rate[$setup]=$(echo "${all[$setup]}" | median)
+done
+for setup in "${setups[@]}"; do
+  printf '%-22s %10.0f %9s %12s %16s  %s\n' "$setup" "${rate[$setup]}" "$(ratio "${rate[$setup]}" "${rate[none]}")" \
+    "$(ratio "${rate[$setup]}" "${rate[null]}")" "$(ratio "${rate[$setup]}" "${rate[null_middleware]}")" "${all[$setup]}"
 done
 echo "uid_gate dependency vs PyJWT async dependency: $(printf '%.2fx' "$(awk "BEGIN { print ${rate[uid_gate_dependency]} / ${rate[pyjwt_async]} }")")"
 

@@ -1,7 +1,8 @@
 """One FastAPI route, /api/{user_id}/tasks, guarded as BENCH_SETUP says (bench/fastapi.sh):
 none, null (an async dependency returning a constant), pyjwt_def / pyjwt_async (HS256 +
 uid comparison with PyJWT, the way FastAPI apps write it today), uid_gate_dependency
-(auth.owner) or uid_gate_middleware (the pure ASGI middleware)."""
+(auth.owner), uid_gate_middleware (the pure ASGI middleware) or null_middleware (a pure ASGI
+middleware that only passes the request on: the middleware's floor)."""
 
 import os
 
@@ -63,3 +64,17 @@ else:
 
 if SETUP == "uid_gate_middleware":
     app = UidGateMiddleware(app, gate=Gate.from_env())
+
+
+class NullMiddleware:
+    """A pure ASGI middleware that does nothing: what wrapping the app costs by itself."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.app(scope, receive, send)
+
+
+if SETUP == "null_middleware":
+    app = NullMiddleware(app)
