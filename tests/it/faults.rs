@@ -53,7 +53,8 @@ fn spawn_load(
     })
 }
 
-fn assert_only_authorized_reached_upstream(seen: &[Value]) {
+/// Every request the app saw was an allowed one, as user_A, with exactly that identity.
+pub(crate) fn assert_only_authorized_reached_upstream(seen: &[Value]) {
     for r in seen {
         assert_eq!(
             r["path"], "/api/user_A/tasks",

@@ -3,7 +3,6 @@
 //! addresses changed, in front of uid-gate's HTTP mode and an upstream.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use tokio::process::Command;
@@ -47,18 +46,15 @@ async fn wait_ready(listen: SocketAddr, name: &str) {
     }
 }
 
-/// Caddy with `examples/caddy/Caddyfile` (`file` overrides it, for tests of older versions).
+/// Caddy with `examples/caddy/Caddyfile`.
 pub async fn start_caddy(
     uid_gate_http: SocketAddr,
     app: SocketAddr,
-    file: Option<&Path>,
 ) -> (Proc, TempDir, SocketAddr) {
     let dir = TempDir::new("caddy");
     let listen = free_addr();
     let name = "examples/caddy/Caddyfile";
-    let text =
-        std::fs::read_to_string(file.map_or_else(|| repo_root().join(name), Path::to_path_buf))
-            .expect(name);
+    let text = std::fs::read_to_string(repo_root().join(name)).expect(name);
     // Only the address changes; the global block keeps Caddy's admin API and listeners off
     // every address but loopback.
     let global = "{\n\tadmin off\n\tdefault_bind 127.0.0.1\n}\n";
@@ -91,19 +87,16 @@ pub async fn start_caddy(
     (proc, dir, listen)
 }
 
-/// Traefik with `examples/traefik/dynamic.yml` (`file` overrides it) and a static
+/// Traefik with `examples/traefik/dynamic.yml` and a static
 /// configuration of one entry point.
 pub async fn start_traefik(
     uid_gate_http: SocketAddr,
     app: SocketAddr,
-    file: Option<&Path>,
 ) -> (Proc, TempDir, SocketAddr) {
     let dir = TempDir::new("traefik");
     let listen = free_addr();
     let name = "examples/traefik/dynamic.yml";
-    let text =
-        std::fs::read_to_string(file.map_or_else(|| repo_root().join(name), Path::to_path_buf))
-            .expect(name);
+    let text = std::fs::read_to_string(repo_root().join(name)).expect(name);
     let text = swap(
         &text,
         "http://uid-gate:9193/",

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
+use uid_gate_core::config::{SecretSet, reload_secret_file};
 use uid_gate_core::jwks::{JwksKeys, refresh};
 use uid_gate_core::response::{DenyKind, INTERNAL, USER_ID_HEADER, deny_parts};
 use uid_gate_core::{Answer, Authorizer, Reason, RequestView, unix_now};
@@ -194,9 +194,9 @@ impl Gate {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(current) = secrets.as_mut() {
-            match reload_secret_file(path, self.authorizer.verifier(), current) {
-                Reload::Unchanged | Reload::Applied(_) | Reload::Refused(_) => {}
-            }
+            // Every outcome leaves `current` as the core decided (a refused file keeps the
+            // secrets in force), so the module has nothing further to do with it.
+            let _ = reload_secret_file(path, self.authorizer.verifier(), current);
         }
     }
 }

@@ -101,8 +101,8 @@ async fn start(
         Proxy::Nginx | Proxy::Caddy | Proxy::Traefik => {
             let (proc, dir, listener) = match proxy {
                 Proxy::Nginx => start_nginx(server.http, echo).await,
-                Proxy::Caddy => start_caddy(server.http, echo, None).await,
-                _ => start_traefik(server.http, echo, None).await,
+                Proxy::Caddy => start_caddy(server.http, echo).await,
+                _ => start_traefik(server.http, echo).await,
             };
             Running {
                 listener,
