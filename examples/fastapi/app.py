@@ -1,6 +1,7 @@
 """The demo's backend: a tasks API per user (in memory) behind Envoy and uid-gate.
 
-Every task route takes the user from `auth.owner`: the token is verified again in process
+The demo runs it behind Envoy with a real Better Auth server (examples/better-auth) or, without
+Node, with tokens from `uid-gate mint`. Every task route takes the user from `auth.owner`: the token is verified again in process
 (defence in depth behind Envoy) and must belong to the `{user_id}` in the path. `/me` needs
 any valid token: it is listed in UIDGATE_AUTH_ONLY_PATHS so that uid-gate lets it through
 (a path no rule covers is refused). Run it with the same variables as uid-gate
@@ -11,7 +12,8 @@ any valid token: it is listed in UIDGATE_AUTH_ONLY_PATHS so that uid-gate lets i
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from uid_gate import Gate
@@ -19,8 +21,22 @@ from uid_gate.fastapi import GateAuth, install
 
 app = FastAPI(title="uid-gate demo: tasks per user")
 install(app)
-auth = GateAuth(Gate.from_env())
+gate = Gate.from_env()
+auth = GateAuth(gate)
 TASKS: dict[str, list[dict]] = {}
+
+
+@app.middleware("http")
+async def no_cookies(request: Request, call_next):
+    """A stateless API: the token is the only credential. Envoy removes the front end's
+    session cookie on every route to this app; one that arrives anyway is refused, so a proxy
+    that forwards cookies is noticed at once rather than relied on."""
+    if "cookie" in request.headers:
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": "cookies are not accepted: send the token as Authorization: Bearer"},
+            status_code=400,
+        )
+    return await call_next(request)
 
 
 class NewTask(BaseModel):
@@ -54,5 +70,6 @@ async def auth_ok() -> dict:
 
 
 @app.get("/healthz")
-async def healthz() -> dict:
-    return {"ok": True}
+async def healthz() -> JSONResponse:
+    """Ready once the gate can verify tokens (with a JWKS URL: after the first keys arrived)."""
+    return JSONResponse({"ok": gate.ready}, status_code=200 if gate.ready else 503)

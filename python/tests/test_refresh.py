@@ -59,3 +59,14 @@ def test_an_unknown_kid_makes_the_refresher_fetch_early(better_auth, jwks_server
         time.sleep(0.1)
     assert jwks_server.hits >= 2
     gate.close()
+
+
+def test_ready_means_the_gate_can_verify(better_auth, jwks_server):
+    # A secret is there from the start; a JWKS URL only once its first keys have arrived.
+    assert Gate(secret=NEW).ready
+    gate = Gate(jwks_url=jwks_server.url, refresh=False)
+    assert not gate.ready
+    jwks_server.serve(better_auth["jwks"])
+    gate.refresh_now()
+    assert gate.ready
+    gate.close()

@@ -225,6 +225,12 @@ class Gate:
         return self._inner.jwks_key_count()
 
     @property
+    def ready(self) -> bool:
+        """Whether the gate can verify a token yet: with a JWKS URL, once the first keys have
+        arrived; otherwise always. For a readiness probe (examples/fastapi/app.py's /healthz)."""
+        return not self._inner.jwks_url or self.jwks_key_count > 0
+
+    @property
     def path_templates(self) -> list[str]:
         """The user-scoped templates, as configured."""
         return self._inner.path_templates

@@ -1,5 +1,6 @@
 //! The README's demo command, in its check mode: the same script a newcomer runs, on free
-//! ports (which also shows that every port can be moved).
+//! ports (which also shows that every port can be moved), with the real Better Auth server in
+//! both signing modes, and without it (minted tokens).
 
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ fn demo(ports: &[(&str, u16)]) -> tokio::process::Command {
     cmd.arg(repo_root().join("envoy/demo.sh"))
         .arg("--check")
         .env("UIDGATE_BIN", env!("CARGO_BIN_EXE_uid-gate"))
+        // Built and installed once per test run (python.rs); the demo would otherwise build
+        // it again, beside the other tests.
+        .env("UIDGATE_SKIP_WHEEL", "1")
         .kill_on_drop(true);
     for (var, port) in ports {
         cmd.env(var, port.to_string());
@@ -25,12 +29,13 @@ fn demo(ports: &[(&str, u16)]) -> tokio::process::Command {
     cmd
 }
 
-const PORT_VARS: [&str; 5] = [
+const PORT_VARS: [&str; 6] = [
     "DEMO_PORT",
     "DEMO_ENVOY_ADMIN_PORT",
     "DEMO_GRPC_PORT",
     "DEMO_ADMIN_PORT",
     "DEMO_APP_PORT",
+    "DEMO_AUTH_PORT",
 ];
 
 /// Leaves a TIME-WAIT connection whose local port is `port`: the accepting side closes first.
@@ -45,39 +50,68 @@ fn time_wait_on(port: u16) {
     std::thread::sleep(Duration::from_millis(50));
 }
 
-#[tokio::test]
-async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
-    tokio::task::spawn_blocking(envoy_bin)
-        .await
-        .expect("envoy install");
-    let ports: Vec<(&str, u16)> = PORT_VARS.iter().map(|v| (*v, free_port())).collect();
-    let out = tokio::time::timeout(Duration::from_secs(300), demo(&ports).output())
+/// Runs the demo's check mode and returns what it printed; fails unless every check passed
+/// and there were `checks` of them.
+async fn run_checks(ports: &[(&str, u16)], extra: &[(&str, &str)], checks: usize) -> String {
+    let mut cmd = demo(ports);
+    cmd.envs(extra.iter().copied());
+    let out = tokio::time::timeout(Duration::from_secs(300), cmd.output())
         .await
         .expect("demo finishes")
         .expect("run demo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "demo failed:\n{stdout}\n{}",
+        "demo {extra:?} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout.matches("\nok ").count(), 10, "{stdout}");
-    assert!(stdout.contains("10 passed, 0 failed"), "{stdout}");
+    assert_eq!(stdout.matches("\nok ").count(), checks, "{stdout}");
+    assert!(
+        stdout.contains(&format!("{checks} passed, 0 failed")),
+        "{stdout}"
+    );
     assert!(!stdout.contains("FAIL"), "{stdout}");
+    stdout
+}
+
+#[tokio::test]
+async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
+    tokio::task::spawn_blocking(|| {
+        envoy_bin();
+        crate::browser::better_auth_example();
+        crate::python::build_and_install_wheel();
+    })
+    .await
+    .expect("envoy, npm ci and the wheel");
+    let ports: Vec<(&str, u16)> = PORT_VARS.iter().map(|v| (*v, free_port())).collect();
+    // The default, with Node present: the real Better Auth server, HS256 with the secret.
+    let out = run_checks(&ports, &[], 23).await;
+    assert!(
+        out.contains("Better Auth (signing hs256")
+            && out.contains("Open the page: http://localhost:"),
+        "{out}"
+    );
     // At once again, on the same ports, with a connection of the app's port left in
     // TIME-WAIT (as a stopped server's actively closed connections are): a port that nothing
-    // listens on must count as free.
+    // listens on must count as free. This time the plugin's EdDSA keys, through the JWKS.
     time_wait_on(ports[4].1);
-    let again = tokio::time::timeout(Duration::from_secs(300), demo(&ports).output())
-        .await
-        .expect("demo finishes")
-        .expect("run demo");
+    let out = run_checks(&ports, &[("DEMO_SIGNING", "eddsa")], 23).await;
     assert!(
-        again.status.success(),
-        "a second run right after the first failed:\n{}\n{}",
-        String::from_utf8_lossy(&again.stdout),
-        String::from_utf8_lossy(&again.stderr)
+        out.contains("200  http://localhost:") && out.contains("(public keys)"),
+        "{out}"
     );
+    // Without Better Auth: tokens from `uid-gate mint`.
+    run_checks(&ports, &[("DEMO_AUTH", "minted")], 11).await;
+}
+
+#[tokio::test]
+async fn a_demo_variable_with_a_wrong_value_is_refused_in_one_line() {
+    for (var, value) in [("DEMO_AUTH", "firebase"), ("DEMO_SIGNING", "rs256")] {
+        let out = demo(&[]).env(var, value).output().await.expect("run demo");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("{var} must be")), "{stderr}");
+    }
 }
 
 #[tokio::test]

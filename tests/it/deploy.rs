@@ -66,8 +66,9 @@ fn the_compose_envoy_config_differs_from_the_reference_only_in_cluster_addresses
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let reference =
-        strip(&std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).expect("read"));
+    let reference = strip(
+        &std::fs::read_to_string(repo_root().join("envoy/envoy-better-auth.yaml")).expect("read"),
+    );
     let compose = strip(
         &std::fs::read_to_string(repo_root().join("envoy/envoy-compose.yaml")).expect("read"),
     )
@@ -79,6 +80,10 @@ fn the_compose_envoy_config_differs_from_the_reference_only_in_cluster_addresses
     .replace(
         "address: app, port_value: 8081",
         "address: 127.0.0.1, port_value: 8081",
+    )
+    .replace(
+        "address: better-auth, port_value: 3000",
+        "address: 127.0.0.1, port_value: 3000",
     );
     assert_eq!(compose, reference);
 }
@@ -390,7 +395,7 @@ fn compose_config(dir: &Path) -> (bool, String) {
 fn compose_meaning(config: &Value) -> Vec<String> {
     let mut wrong = Vec::new();
     let services = config["services"].as_object().cloned().unwrap_or_default();
-    for name in ["uid-gate", "app", "envoy"] {
+    for name in ["uid-gate", "app", "better-auth", "envoy"] {
         let s = &services[name];
         if s.get("healthcheck").is_none() {
             wrong.push(format!("{name}: no health check"));
@@ -405,7 +410,7 @@ fn compose_meaning(config: &Value) -> Vec<String> {
             wrong.push(format!("{name}: the secret is an environment variable"));
         }
     }
-    for name in ["uid-gate", "app"] {
+    for name in ["uid-gate", "app", "better-auth"] {
         let s = &services[name];
         if s["secrets"][0]["source"] != "better_auth_secret" {
             wrong.push(format!(
@@ -495,6 +500,20 @@ fn the_demo_apps_dockerfile_lints_clean_and_runs_unprivileged() {
     let text = std::fs::read_to_string(file).expect("Dockerfile");
     assert!(
         text.contains("USER 65534:65534") && text.contains("--locked"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_better_auth_dockerfile_lints_clean_and_installs_the_lock_file_unprivileged() {
+    let file = repo_root().join("examples/better-auth/Dockerfile");
+    let (ok, out) = run(Command::new(pip_tool("hadolint")).arg(&file));
+    assert!(ok, "hadolint:\n{out}");
+    let text = std::fs::read_to_string(file).expect("Dockerfile");
+    assert!(
+        text.contains("USER 1000:1000")
+            && text.contains("npm ci")
+            && text.contains("package-lock.json"),
         "{text}"
     );
 }

@@ -2,6 +2,7 @@
 
 mod bench_smoke;
 mod binary;
+mod browser;
 mod conformance;
 mod demo;
 mod deploy;

@@ -12,7 +12,7 @@ use crate::helpers::*;
 
 /// Builds the wheel with maturin and installs it into the project venv (python/build.sh),
 /// once per test run.
-fn build_and_install_wheel() -> std::path::PathBuf {
+pub(crate) fn build_and_install_wheel() -> std::path::PathBuf {
     static WHEEL: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     WHEEL.get_or_init(build).clone()
 }

@@ -1,0 +1,129 @@
+// The page's whole client: Better Auth's HTTP API (the same calls `authClient.signUp.email`,
+// `authClient.signIn.email` and `authClient.token()` make) and the tasks API with a Bearer
+// token. The JWT lives in this variable only: not in a cookie, not in localStorage. After a
+// reload the page asks Better Auth for a new one with its session cookie, which is sent to
+// /api/auth/* only.
+"use strict";
+let token = null;
+let payload = null;
+const $ = (id) => document.getElementById(id);
+
+// What each deny means, in one line; the API's own error_description follows it.
+const MEANING = {
+  401: "uid-gate refused: no valid token (missing, forged, tampered or expired)",
+  403: "uid-gate refused: this path belongs to another user",
+  400: "uid-gate refused: the request is malformed",
+  503: "uid-gate could not be asked, so Envoy refused (fail closed)",
+};
+
+function show(text, deny) {
+  $("status").textContent = text;
+  $("status").className = deny ? "deny" : "";
+}
+
+async function authCall(path, body) {
+  // Better Auth's own routes use its session cookie (same origin).
+  const r = await fetch(`/api/auth/${path}`, {
+    method: body ? "POST" : "GET",
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+    credentials: "same-origin",
+  });
+  const data = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(`${r.status} ${data?.message ?? data?.code ?? r.statusText}`);
+  return data;
+}
+
+async function fetchToken() {
+  // GET /api/auth/token: the JWT plugin signs a token for the session's user.
+  const { token: jwt } = await authCall("token");
+  token = jwt;
+  const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  payload = JSON.parse(atob(part));
+  $("who").textContent = $("email").value || payload.email || payload.uid;
+  $("user-id").textContent = payload.uid;
+  $("tasks-path").textContent = `/api/${payload.uid}/tasks`;
+  $("account").hidden = true;
+  $("signed-in").hidden = false;
+  tick();
+}
+
+function tick() {
+  if (!payload) return;
+  const left = payload.exp - Math.floor(Date.now() / 1000);
+  $("token-left").textContent = left > 0 ? `${left} s more` : "no longer (expired)";
+}
+setInterval(tick, 1000);
+
+async function api(userId, { method = "GET", body, bearer = token } = {}) {
+  // The token goes only in the Authorization header; `credentials: "omit"` keeps the
+  // browser from attaching the session cookie (Envoy would remove it anyway).
+  const headers = {};
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
+  if (body) headers["content-type"] = "application/json";
+  const r = await fetch(`/api/${encodeURIComponent(userId)}/tasks`, {
+    method, headers, body: body ? JSON.stringify(body) : undefined, credentials: "omit",
+  });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const meaning = MEANING[r.status] ?? "refused";
+    show(`${r.status} ${data.error ?? ""}: ${meaning} (${data.error_description ?? "no description"})`, true);
+  }
+  return { status: r.status, data };
+}
+
+async function loadTasks() {
+  const { status, data } = await api(payload.uid);
+  if (status !== 200) return;
+  $("tasks").replaceChildren(...data.tasks.map((t) => {
+    const li = document.createElement("li");
+    li.textContent = t.title;
+    return li;
+  }));
+  show(`200: ${data.tasks.length} task(s) of ${data.user}`);
+}
+
+function guard(fn) {
+  return async () => {
+    try { await fn(); } catch (e) { show(String(e.message ?? e), true); }
+  };
+}
+
+const credentials = () => ({ email: $("email").value, password: $("password").value });
+$("sign-up").onclick = guard(async () => {
+  await authCall("sign-up/email", { ...credentials(), name: $("name").value || $("email").value });
+  await fetchToken();
+  await loadTasks();
+});
+$("sign-in").onclick = guard(async () => {
+  await authCall("sign-in/email", credentials());
+  await fetchToken();
+  await loadTasks();
+});
+$("sign-out").onclick = guard(async () => {
+  await authCall("sign-out", {});
+  token = payload = null;
+  $("signed-in").hidden = true;
+  $("account").hidden = false;
+  show("Signed out.");
+});
+$("new-token").onclick = guard(async () => { await fetchToken(); await loadTasks(); });
+$("reload-tasks").onclick = guard(loadTasks);
+$("add").onclick = guard(async () => {
+  const { status } = await api(payload.uid, { method: "POST", body: { title: $("title").value } });
+  if (status === 201) { $("title").value = ""; await loadTasks(); }
+});
+$("other").onclick = guard(async () => {
+  const { status, data } = await api($("other-id").value);
+  if (status === 200) show(`200: read ${data.user}'s tasks`, false);
+});
+$("tampered").onclick = guard(async () => {
+  // One character inside the signature changed: the token no longer verifies.
+  const at = token.length - 10;
+  const swapped = token[at] === "A" ? "B" : "A";
+  await api(payload.uid, { bearer: token.slice(0, at) + swapped + token.slice(at + 1) });
+});
+$("no-token").onclick = guard(async () => { await api(payload.uid, { bearer: null }); });
+
+// A reload keeps Better Auth's session (its cookie), not the JWT: ask for a new token.
+fetchToken().then(loadTasks).catch(() => {});
