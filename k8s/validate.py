@@ -88,8 +88,20 @@ def selects(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+# A plain Envoy re-resolves a headless Service at most every 5 s, and CoreDNS keeps a record
+# 5 s: a pod must keep serving that long after it leaves the endpoints (see
+# src/envoy_config/cluster.rs and tests/it/scale_out.rs).
+MIN_PRE_STOP_SECS = 10
+
+
 def wiring(docs, uid_gate_bin):
-    dep, svc = one(docs, "Deployment"), one(docs, "Service")
+    dep = one(docs, "Deployment")
+    services = by_kind(docs, "Service")
+    headless = [s for s in services if s["spec"].get("clusterIP") == "None"]
+    routed = [s for s in services if s["spec"].get("clusterIP") != "None"]
+    if len(routed) != 1:
+        fail(f"expected exactly one ClusterIP Service, found {len(routed)}")
+    svc = routed[0] if len(routed) == 1 else None
     if not dep or not svc:
         return
     pod = dep["spec"]["template"]
@@ -98,12 +110,23 @@ def wiring(docs, uid_gate_bin):
     (c,) = [c for c in spec["containers"] if c["name"] == "uid-gate"]
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
     grpc_port = ports.get("grpc")
+    pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds")
 
     checks = [
         ("Deployment selector matches its pod labels", selects(dep["spec"]["selector"]["matchLabels"], labels)),
         replica_check(docs, dep),
         ("Service selects the uid-gate pods", selects(svc["spec"]["selector"], labels)),
         ("Service targets the container's grpc port", any(p.get("targetPort") in ("grpc", grpc_port) for p in svc["spec"]["ports"])),
+        # Through the ClusterIP alone, a plain Envoy's few HTTP/2 connections stay pinned to
+        # the pods that existed when they opened; scale-outs would sit idle.
+        ("a headless Service (clusterIP: None) gives a plain Envoy one record per ready pod on the grpc port",
+         len(headless) == 1 and selects(headless[0]["spec"]["selector"], labels)
+         and not headless[0]["spec"].get("publishNotReadyAddresses", False)
+         and any(p.get("targetPort") in ("grpc", grpc_port) for p in headless[0]["spec"]["ports"])),
+        (f"the preStop pause ({pre_stop}) is at least {MIN_PRE_STOP_SECS} s, outlasting a plain Envoy's DNS refresh",
+         pre_stop is not None and pre_stop >= MIN_PRE_STOP_SECS),
+        ("terminationGracePeriodSeconds outlasts the preStop pause",
+         pre_stop is not None and spec.get("terminationGracePeriodSeconds", 30) > pre_stop),
         ("readiness probe is native gRPC on the grpc port", c.get("readinessProbe", {}).get("grpc", {}).get("port") == grpc_port),
         # Liveness means "stuck", readiness "can decide": a liveness probe on the readiness
         # service restarts every pod while the issuer's JWKS is unreachable.

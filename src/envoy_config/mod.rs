@@ -17,10 +17,12 @@ use serde_json::{Value, json};
 use uid_gate_core::config::Settings;
 use uid_gate_core::jwks::JwksKeys;
 
+mod cluster;
 pub mod lua;
 mod module;
 mod yaml;
 
+use cluster::{check_retry_policy, cluster, socket_address};
 use module::module_filter;
 pub use module::{Engine, MODULE_FILE, MODULE_FILTER};
 
@@ -260,9 +262,11 @@ fn header(opts: &Options) -> String {
 fn filter_values(settings: &Settings, opts: &Options) -> Result<Vec<Value>, EnvoyConfigError> {
     if !opts.inline {
         let service = match opts.grpc_client {
-            GrpcClient::Envoy => {
-                json!({"envoy_grpc": {"cluster_name": "uid_gate"}, "timeout": "0.5s"})
-            }
+            GrpcClient::Envoy => json!({
+                "envoy_grpc": {"cluster_name": "uid_gate"},
+                "timeout": "0.5s",
+                "retry_policy": check_retry_policy()
+            }),
             GrpcClient::Google => json!({
                 "google_grpc": {
                     "target_uri": format!("{}:{}", bracket(&opts.authz.host), opts.authz.port),
@@ -419,58 +423,6 @@ fn bracket(host: &str) -> String {
     } else {
         host.to_owned()
     }
-}
-
-fn socket_address(a: &HostPort) -> Value {
-    json!({"socket_address": {"address": a.host, "port_value": a.port}})
-}
-
-/// A cluster; `tls` is the server name to verify and a private CA (PEM) to trust instead of
-/// the system bundle.
-fn cluster(name: &str, to: &HostPort, http2: bool, tls: Option<(String, Option<&[u8]>)>) -> Value {
-    let mut c = json!({
-        "name": name,
-        "type": if to.is_ip() { "STATIC" } else { "STRICT_DNS" },
-        "connect_timeout": "0.25s",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket_address(to)}}]}]
-        }
-    });
-    if !to.is_ip() {
-        // Envoy's default (AUTO) tries only IPv6 when a name has an IPv6 address, which breaks
-        // `localhost` and v4-only services; prefer v4, fall back to v6.
-        c["dns_lookup_family"] = json!("V4_PREFERRED");
-    }
-    if http2 {
-        c["typed_extension_protocol_options"] = json!({
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": {"http2_protocol_options": {}}
-            }
-        });
-    }
-    if let Some((sni, ca)) = tls {
-        let trusted_ca = match ca {
-            Some(pem) => json!({"inline_string": String::from_utf8_lossy(pem)}),
-            None => json!({"filename": "/etc/ssl/certs/ca-certificates.crt"}),
-        };
-        c["connect_timeout"] = json!("2s");
-        c["transport_socket"] = json!({
-            "name": "envoy.transport_sockets.tls",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-                "sni": sni,
-                "common_tls_context": {"validation_context": {
-                    "trusted_ca": trusted_ca,
-                    "match_typed_subject_alt_names": [
-                        {"san_type": if to.is_ip() { "IP_ADDRESS" } else { "DNS" }, "matcher": {"exact": sni}}
-                    ]
-                }}
-            }
-        });
-    }
-    c
 }
 
 #[cfg(test)]

@@ -72,6 +72,13 @@ fn the_compose_envoy_config_differs_from_the_reference_only_in_cluster_addresses
     let compose = strip(
         &std::fs::read_to_string(repo_root().join("envoy/envoy-compose.yaml")).expect("read"),
     )
+    // Scaling uid-gate with compose: the name's every address, followed, and ejected on
+    // refusal (what `envoy-config` emits for a name; the reference has one local address).
+    .replacen(
+        "\n    dns_refresh_rate: 5s\n    respect_dns_ttl: true\n    outlier_detection:\n      split_external_local_origin_errors: true\n      consecutive_local_origin_failure: 1\n      interval: 1s\n      base_ejection_time: 10s\n      max_ejection_percent: 50",
+        "",
+        1,
+    )
     .replace("type: STRICT_DNS", "type: STATIC")
     .replace(
         "address: uid-gate, port_value: 9191",
@@ -311,6 +318,21 @@ fn the_manifest_validator_catches_mistakes() {
             ),
             &none,
             "FAIL Service selects",
+        ),
+        (
+            base.replace("  clusterIP: None\n", ""),
+            &none,
+            "FAIL expected exactly one ClusterIP Service",
+        ),
+        (
+            base.replace("publishNotReadyAddresses: false", "publishNotReadyAddresses: true"),
+            &none,
+            "FAIL a headless Service",
+        ),
+        (
+            base.replace("seconds: 10", "seconds: 5"),
+            &none,
+            "FAIL the preStop pause (5)",
         ),
         (
             base.replace("UIDGATE_LEEWAY_SECS: \"30\"", "UIDGATE_LEEWAY_SECS: soon"),

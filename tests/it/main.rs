@@ -20,4 +20,5 @@ mod properties;
 mod python;
 mod reliability;
 mod rewrites;
+mod scale_out;
 mod vectors;
