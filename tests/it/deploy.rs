@@ -541,6 +541,47 @@ fn the_better_auth_dockerfile_lints_clean_and_installs_the_lock_file_unprivilege
 }
 
 #[test]
+fn the_release_dockerfile_takes_the_release_binaries_for_both_architectures() {
+    let file = repo_root().join("release/Dockerfile");
+    let (ok, out) = run(Command::new(pip_tool("hadolint")).arg(&file));
+    assert!(ok, "hadolint:\n{out}");
+    let text = std::fs::read_to_string(file).expect("Dockerfile");
+    let build = std::fs::read_to_string(repo_root().join("release/build.sh")).expect("build.sh");
+    // The names release/build.sh writes, for Docker's two platform names.
+    assert!(
+        build.contains(r#""$dist/uid-gate-$version-$arch-linux-musl""#),
+        "{build}"
+    );
+    for (platform, arch) in [("amd64", "x86_64"), ("arm64", "aarch64")] {
+        assert!(
+            text.contains(&format!(
+                "FROM scratch AS bin-{platform}\nARG VERSION\nCOPY dist/uid-gate-${{VERSION}}-{arch}-linux-musl /uid-gate"
+            )),
+            "{text}"
+        );
+    }
+    assert!(
+        text.contains("FROM gcr.io/distroless/static-debian12:nonroot")
+            && text.contains("USER 65532:65532")
+            && text.contains("HEALTHCHECK"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_kubernetes_image_tag_is_the_workspace_version() {
+    // The version is declared once (Cargo.toml [workspace.package]); the tag must follow it.
+    let base =
+        std::fs::read_to_string(repo_root().join("k8s/base/kustomization.yaml")).expect("read");
+    let tag = base
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("newTag:"))
+        .expect("newTag")
+        .trim();
+    assert_eq!(tag, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
 fn dockerfile_lints_clean_and_describes_a_hardened_image() {
     let (ok, out) = run(Command::new(pip_tool("hadolint")).arg(repo_root().join("Dockerfile")));
     assert!(ok, "hadolint:\n{out}");

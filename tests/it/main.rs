@@ -18,6 +18,7 @@ mod interop;
 mod layout;
 mod properties;
 mod python;
+mod release;
 mod reliability;
 mod rewrites;
 mod scale_out;

@@ -27,7 +27,7 @@ fn build() -> std::path::PathBuf {
     std::path::PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
 }
 
-fn materialize(table: &Table, host: &str) -> Value {
+pub(crate) fn materialize(table: &Table, host: &str) -> Value {
     let mut cases = Vec::new();
     let mut skipped = Vec::new();
     for p in table.plan(host) {
