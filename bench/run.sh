@@ -41,10 +41,10 @@ else
 fi
 
 if [ -z "${UIDGATE_BIN:-}" ]; then
-  cargo build --release --locked --bins --quiet
+  cargo build --release --locked --bin uid-gate --example uid-gate-load --quiet
   cargo build --release --locked -p uid-gate-envoy --quiet
   UIDGATE_BIN=target/release/uid-gate
-  UIDGATE_LOAD_BIN=target/release/uid-gate-load
+  UIDGATE_LOAD_BIN=target/release/examples/uid-gate-load
 fi
 UIDGATE_MODULE=${UIDGATE_MODULE:-$(dirname "$UIDGATE_BIN")/libuid_gate_envoy.so}
 [ -f "$UIDGATE_MODULE" ] || { echo "no Envoy module at $UIDGATE_MODULE (cargo build -p uid-gate-envoy)" >&2; exit 1; }

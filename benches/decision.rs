@@ -7,27 +7,22 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use uid_gate::decision::{Authorizer, Decision, RequestView};
-use uid_gate::path_policy::{PathPolicy, PathPrefix, PathTemplate};
-use uid_gate::verify::{ClaimRules, Verifier};
+use uid_gate_core::config::Settings;
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret-0123";
 const NOW: u64 = 1_800_000_000;
 
+/// The defaults (template /api/{user_id}, claims uid then sub, 30 s leeway), as the service
+/// builds them from its variables.
 fn authorizer() -> Authorizer {
-    let verifier = Verifier::new(
-        &[SECRET],
-        ClaimRules {
-            uid_claims: vec!["uid".into(), "sub".into()],
-            leeway_secs: 30,
-            issuer: None,
-            audiences: vec![],
-        },
-    );
-    let paths = PathPolicy::new(
-        vec![PathTemplate::parse("/api/{user_id}").expect("template")],
-        vec![PathPrefix::parse("/api/auth").expect("prefix")],
-    );
-    Authorizer::new(verifier, paths, 8192)
+    let secret = std::str::from_utf8(SECRET).expect("utf8");
+    let vars = [
+        ("BETTER_AUTH_SECRET", secret),
+        ("UIDGATE_PUBLIC_PATHS", "/api/auth"),
+    ];
+    Settings::from_vars(vars.map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .expect("settings")
+        .authorizer()
 }
 
 fn bench(c: &mut Criterion) {

@@ -14,6 +14,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::Value;
 
+// Comparing answers and reporting them, beside this file (a `#[path]` in a file is relative
+// to that file's directory, so both test crates find it).
+#[path = "report.rs"]
+mod report;
+pub use report::*;
+
 /// The repository root (this file is included by test crates at two depths).
 fn repo_root() -> PathBuf {
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -425,106 +431,4 @@ impl Table {
         }
         token
     }
-}
-
-/// Compares what a host answered with what the table expects; `None` when they agree.
-pub fn mismatch(case: &Case, seen: &Seen) -> Option<String> {
-    let e = &case.expect;
-    let reason_ok = seen.reason.as_deref().is_none_or(|r| r == e.reason);
-    let ok = seen.status == e.status && seen.error == e.error && reason_ok && seen.user == e.user;
-    (!ok).then(|| {
-        format!(
-            "{}: got {} {:?} {:?} user {:?}, want {} {:?} {:?} user {:?}",
-            case.id,
-            seen.status,
-            seen.error,
-            seen.reason,
-            seen.user,
-            e.status,
-            e.error,
-            e.reason,
-            e.user
-        )
-    })
-}
-
-/// The `error` parameter of a `WWW-Authenticate: Bearer …` challenge.
-pub fn challenge_error(www: &str) -> Option<String> {
-    let i = www.find("error=\"")? + "error=\"".len();
-    let rest = &www[i..];
-    Some(rest[..rest.find('"')?].to_owned())
-}
-
-/// Prints the runner's summary line and fails with every mismatch.
-/// Appends a host's summary line to `target/conformance-summary.txt`, which CI prints: a
-/// passing `cargo test` shows no test's output.
-pub fn record_summary(line: &str) {
-    use std::io::Write as _;
-    let path = repo_root().join("target/conformance-summary.txt");
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| writeln!(f, "{line}"));
-    if let Err(e) = written {
-        eprintln!(
-            "could not record the conformance summary in {}: {e}",
-            path.display()
-        );
-    }
-}
-
-pub fn report(
-    host: &str,
-    table: &Table,
-    groups_run: &[Case],
-    skipped: &[(String, String)],
-    failures: &[String],
-) {
-    let total = table.len();
-    let differ = groups_run
-        .iter()
-        .filter(|c| c.host_difference.is_some())
-        .count();
-    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, why) in skipped {
-        *reasons.entry(why.as_str()).or_default() += 1;
-    }
-    let reasons: Vec<String> = reasons.iter().map(|(w, n)| format!("{n}: {w}")).collect();
-    let summary = format!(
-        "conformance [{host}]: {total} cases, {} skipped ({}), {differ} answered differently by this host by design (reasons in the table), {} run",
-        skipped.len(),
-        reasons.join("; "),
-        groups_run.len()
-    );
-    println!("{summary}");
-    record_summary(&summary);
-    assert_eq!(
-        groups_run.len() + skipped.len(),
-        total,
-        "every case is run or skipped with a reason"
-    );
-    assert!(
-        total >= 150,
-        "the table must hold at least 150 cases, has {total}"
-    );
-    assert!(
-        failures.is_empty(),
-        "conformance [{host}]: {} of {total} cases failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-}
-
-/// Groups runnable cases by configuration, so each host starts once per configuration.
-pub fn by_config(plan: Vec<Planned>) -> Groups {
-    let mut groups: BTreeMap<Vec<(String, String)>, Vec<Case>> = BTreeMap::new();
-    let mut skipped = Vec::new();
-    for p in plan {
-        match p {
-            Planned::Run(c) => groups.entry(c.config.clone()).or_default().push(c),
-            Planned::Skip { id, why } => skipped.push((id, why)),
-        }
-    }
-    (groups, skipped)
 }

@@ -29,10 +29,30 @@ async fn smoke(script: &str, args: &[&str], envs: &[(&str, &str)], needles: &[&s
     }
 }
 
-const BINARIES: [(&str, &str); 2] = [
-    ("UIDGATE_BIN", env!("CARGO_BIN_EXE_uid-gate")),
-    ("UIDGATE_LOAD_BIN", env!("CARGO_BIN_EXE_uid-gate-load")),
-];
+/// The binaries the harness takes: the service, and the load client, a dev-only example,
+/// built here beside this test (cargo test may only check it).
+fn binaries() -> [(&'static str, String); 2] {
+    let exe = std::env::current_exe().expect("test executable");
+    let profile = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let load = profile.join("examples/uid-gate-load");
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let ok = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--locked", "--quiet", "--example", "uid-gate-load"])
+            .current_dir(repo_root())
+            .status()
+            .expect("cargo");
+        assert!(ok.success(), "cargo build --example uid-gate-load failed");
+    });
+    assert!(load.is_file(), "{} was not built", load.display());
+    [
+        ("UIDGATE_BIN", env!("CARGO_BIN_EXE_uid-gate").to_owned()),
+        ("UIDGATE_LOAD_BIN", load.to_string_lossy().into_owned()),
+    ]
+}
 
 #[tokio::test]
 async fn bench_harness_runs_in_smoke_mode() {
@@ -43,7 +63,12 @@ async fn bench_harness_runs_in_smoke_mode() {
         .await
         .expect("module");
     let module = module.to_str().expect("utf8");
-    let envs = [BINARIES[0], BINARIES[1], ("UIDGATE_MODULE", module)];
+    let [(bin_var, bin), (load_var, load)] = binaries();
+    let envs = [
+        (bin_var, bin.as_str()),
+        (load_var, load.as_str()),
+        ("UIDGATE_MODULE", module),
+    ];
     smoke(
         "run.sh",
         &["--smoke"],
@@ -82,7 +107,7 @@ async fn inline_parts_harness_runs_with_few_requests() {
         "inline-parts.sh",
         &[],
         &[
-            BINARIES[0],
+            ("UIDGATE_BIN", env!("CARGO_BIN_EXE_uid-gate")),
             ("BENCH_REQUESTS", "300"),
             ("BENCH_ROUNDS", "1"),
         ],

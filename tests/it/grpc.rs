@@ -7,9 +7,9 @@ use uid_gate::response::Reason;
 
 use crate::helpers::*;
 
-const OWN: &str = "/api/user_A/tasks";
+pub(crate) const OWN: &str = "/api/user_A/tasks";
 
-async fn check(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> Outcome {
+pub(crate) async fn check(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> Outcome {
     let mut client = server.client().await;
     outcome(
         client
@@ -20,7 +20,7 @@ async fn check(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> Out
     )
 }
 
-fn assert_invalid_token(o: &Outcome, reason: &str) {
+pub(crate) fn assert_invalid_token(o: &Outcome, reason: &str) {
     assert_eq!(o.http_status, 401, "{o:?}");
     assert_eq!(o.grpc_code, Code::Unauthenticated as i32, "{o:?}");
     assert_eq!(o.grpc_message, reason, "{o:?}");
@@ -241,54 +241,6 @@ async fn malformed_authorization_headers_are_401() {
 }
 
 #[tokio::test]
-async fn numeric_uid_matches_its_decimal_form() {
-    let server = TestServer::start(&[]).await;
-    let tok = token(json!({"uid": 12345, "exp": now() + 600}));
-    let o = check(
-        &server,
-        "/api/12345/tasks",
-        &[("authorization", &format!("Bearer {tok}"))],
-    )
-    .await;
-    assert_eq!(o.http_status, 200);
-    assert_eq!(o.header("x-user-id"), Some("12345"));
-    let o = check(
-        &server,
-        "/api/012345/tasks",
-        &[("authorization", &format!("Bearer {tok}"))],
-    )
-    .await;
-    assert_eq!(o.http_status, 403);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn sub_is_the_fallback_claim_and_claims_are_configurable() {
-    let server = TestServer::start(&[]).await;
-    let tok = token(json!({"sub": "user_A", "exp": now() + 600}));
-    assert_eq!(
-        check(&server, OWN, &[("authorization", &format!("Bearer {tok}"))])
-            .await
-            .http_status,
-        200
-    );
-    server.stop().await;
-
-    let server = TestServer::start(&[("UIDGATE_UID_CLAIMS", "userId")]).await;
-    let tok = token(json!({"userId": "user_A", "uid": "user_B", "exp": now() + 600}));
-    assert_eq!(
-        check(&server, OWN, &[("authorization", &format!("Bearer {tok}"))])
-            .await
-            .http_status,
-        200
-    );
-    let tok = token(json!({"uid": "user_A", "exp": now() + 600}));
-    let o = check(&server, OWN, &[("authorization", &format!("Bearer {tok}"))]).await;
-    assert_invalid_token(&o, "missing_user_id");
-    server.stop().await;
-}
-
-#[tokio::test]
 async fn unsafe_paths_are_400_after_authentication() {
     let server = TestServer::start(&[]).await;
     let auth = bearer("user_A");
@@ -440,176 +392,6 @@ async fn an_empty_check_request_is_denied_not_crashed() {
         check(&server, OWN, &[("authorization", &bearer("user_A"))])
             .await
             .http_status,
-        200
-    );
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn issuer_and_audience_are_enforced_when_configured() {
-    let server = TestServer::start(&[
-        ("UIDGATE_ISSUER", "http://localhost:3000"),
-        ("UIDGATE_AUDIENCE", "http://localhost:3000"),
-    ])
-    .await;
-    let n = now();
-    let good = token(
-        json!({"uid": "user_A", "exp": n + 600, "iss": "http://localhost:3000", "aud": "http://localhost:3000"}),
-    );
-    assert_eq!(
-        check(
-            &server,
-            OWN,
-            &[("authorization", &format!("Bearer {good}"))]
-        )
-        .await
-        .http_status,
-        200
-    );
-    let wrong_iss = token(
-        json!({"uid": "user_A", "exp": n + 600, "iss": "http://evil", "aud": "http://localhost:3000"}),
-    );
-    assert_invalid_token(
-        &check(
-            &server,
-            OWN,
-            &[("authorization", &format!("Bearer {wrong_iss}"))],
-        )
-        .await,
-        "issuer_mismatch",
-    );
-    let no_aud = token(json!({"uid": "user_A", "exp": n + 600, "iss": "http://localhost:3000"}));
-    assert_invalid_token(
-        &check(
-            &server,
-            OWN,
-            &[("authorization", &format!("Bearer {no_aud}"))],
-        )
-        .await,
-        "audience_mismatch",
-    );
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn health_is_serving_then_not_serving_on_shutdown() {
-    use tonic_health::pb::HealthCheckRequest;
-    use tonic_health::pb::health_check_response::ServingStatus;
-    use tonic_health::pb::health_client::HealthClient;
-
-    // A Watch stream is an in-flight RPC that only ends with the connection: keep the grace short.
-    let server = TestServer::start(&[("UIDGATE_SHUTDOWN_GRACE_SECS", "1")]).await;
-    let mut health = HealthClient::new(server.channel().await);
-    for service in ["", "envoy.service.auth.v3.Authorization"] {
-        let status = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .expect("health")
-            .into_inner()
-            .status;
-        assert_eq!(status, ServingStatus::Serving as i32, "service {service:?}");
-    }
-    // Watch the overall status, then shut down: NOT_SERVING must arrive before the stream ends.
-    let mut watch = health
-        .watch(HealthCheckRequest { service: "".into() })
-        .await
-        .expect("watch")
-        .into_inner();
-    let first = watch
-        .message()
-        .await
-        .expect("watch msg")
-        .expect("first status");
-    assert_eq!(first.status, ServingStatus::Serving as i32);
-    let stopping = tokio::spawn(server.stop());
-    let next = watch
-        .message()
-        .await
-        .expect("watch msg")
-        .expect("second status");
-    assert_eq!(next.status, ServingStatus::NotServing as i32);
-    stopping.await.expect("stop");
-}
-
-#[tokio::test]
-async fn shutdown_drains_in_flight_checks_and_refuses_new_connections() {
-    let server = TestServer::start(&[]).await;
-    let addr = server.addr;
-    let counters = server.counters.clone();
-    let channel = server.channel().await;
-    // Many checks on one connection while shutdown starts: every check the server decided
-    // reaches its client with the answer for its path.
-    let mut tasks = Vec::new();
-    for i in 0..200 {
-        let mut client =
-            uid_gate::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient::new(
-                channel.clone(),
-            );
-        let auth = bearer("user_A");
-        let (path, want) = if i % 2 == 0 {
-            (OWN, 200)
-        } else {
-            ("/api/user_B/tasks", 403)
-        };
-        tasks.push(tokio::spawn(async move {
-            let got = client
-                .check(check_request(path, &[("authorization", &auth)]))
-                .await
-                .map(|r| outcome(r.into_inner()).http_status);
-            (path, want, got)
-        }));
-    }
-    tokio::task::yield_now().await;
-    server.stop().await;
-    let mut answered = 0u64;
-    let mut refused = Vec::new();
-    for t in tasks {
-        match t.await.expect("task") {
-            (path, want, Ok(status)) => {
-                assert_eq!(status, want, "{path} answered {status}");
-                answered += 1;
-            }
-            (_, _, Err(status)) => refused.push(status.code()),
-        }
-    }
-    let decided: u64 = counters.snapshot().iter().map(|(_, n)| n).sum();
-    assert!(answered > 0, "no check was answered");
-    // A check cut off in flight would be decided (counted) but never answered.
-    assert_eq!(
-        answered, decided,
-        "the server decided {decided} checks but clients got {answered} answers; refused: {refused:?}"
-    );
-    assert!(
-        tokio::net::TcpStream::connect(addr).await.is_err(),
-        "listener still accepting after shutdown"
-    );
-}
-
-#[tokio::test]
-async fn an_optional_cap_on_token_lifetime() {
-    let server = TestServer::start(&[("UIDGATE_MAX_TOKEN_TTL_SECS", "3600")]).await;
-    let n = now();
-    let long = token(json!({"uid": "user_A", "exp": n + 86_400}));
-    assert_invalid_token(
-        &check(
-            &server,
-            OWN,
-            &[("authorization", &format!("Bearer {long}"))],
-        )
-        .await,
-        "lifetime_too_long",
-    );
-    let short = token(json!({"uid": "user_A", "exp": n + 900}));
-    assert_eq!(
-        check(
-            &server,
-            OWN,
-            &[("authorization", &format!("Bearer {short}"))]
-        )
-        .await
-        .http_status,
         200
     );
     server.stop().await;

@@ -14,8 +14,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError};
 use serde_json::json;
 use uid_gate::decision::{Allow, Authorizer, Decision, RequestView};
-use uid_gate::path_policy::{PathPolicy, PathPrefix, PathTemplate, Unlisted};
-use uid_gate::verify::{ClaimRules, Verifier};
+use uid_gate_core::config::Settings;
 
 use crate::helpers::repo_root;
 
@@ -23,23 +22,18 @@ const SECRET: &[u8] = b"property-secret-property-secret-0123";
 const OTHER: &[u8] = b"another-secret-another-secret-012345";
 const NOW: u64 = 1_800_000_000;
 
+/// The most permissive policy, built from the variables as every host builds it: the
+/// properties must hold even where unlisted paths pass.
 fn gate() -> Authorizer {
-    let verifier = Verifier::new(
-        &[SECRET],
-        ClaimRules {
-            uid_claims: vec!["uid".into(), "sub".into()],
-            leeway_secs: 30,
-            issuer: None,
-            audiences: vec![],
-        },
-    );
-    let paths = PathPolicy::new(
-        vec![PathTemplate::parse("/api/{user_id}").expect("template")],
-        vec![PathPrefix::parse("/pub").expect("prefix")],
-    )
-    // The most permissive policy: the properties must hold even where unlisted paths pass.
-    .with_unlisted(Unlisted::Authenticated);
-    Authorizer::new(verifier, paths, 8192)
+    let secret = std::str::from_utf8(SECRET).expect("utf8");
+    let vars = [
+        ("BETTER_AUTH_SECRET", secret),
+        ("UIDGATE_PUBLIC_PATHS", "/pub"),
+        ("UIDGATE_UNLISTED_PATHS", "authenticated"),
+    ];
+    Settings::from_vars(vars.map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .expect("settings")
+        .authorizer()
 }
 
 fn corpus(name: &str) -> Vec<String> {

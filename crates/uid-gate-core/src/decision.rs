@@ -180,30 +180,25 @@ impl Authorizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
     use crate::mint;
-    use crate::path_policy::{PathPrefix, PathTemplate};
-    use crate::verify::ClaimRules;
     use serde_json::json;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
     const NOW: u64 = 1_800_000_000;
 
+    /// The defaults, a public /api/auth and an authenticated-only /profile, built as every
+    /// host builds them: from the variables.
     fn authorizer() -> Authorizer {
-        let verifier = Verifier::new(
-            &[SECRET],
-            ClaimRules {
-                uid_claims: vec!["uid".into(), "sub".into()],
-                leeway_secs: 30,
-                issuer: None,
-                audiences: vec![],
-            },
-        );
-        let paths = PathPolicy::new(
-            vec![PathTemplate::parse("/api/{user_id}").expect("template")],
-            vec![PathPrefix::parse("/api/auth").expect("prefix")],
-        )
-        .with_auth_only(vec![PathPrefix::parse("/profile").expect("prefix")]);
-        Authorizer::new(verifier, paths, 8192)
+        let secret = std::str::from_utf8(SECRET).expect("utf8");
+        let vars = [
+            ("BETTER_AUTH_SECRET", secret),
+            ("UIDGATE_PUBLIC_PATHS", "/api/auth"),
+            ("UIDGATE_AUTH_ONLY_PATHS", "/profile"),
+        ];
+        Settings::from_vars(vars.map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .expect("settings")
+            .authorizer()
     }
 
     fn bearer(uid: &str) -> String {

