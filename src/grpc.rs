@@ -96,14 +96,9 @@ fn authorization_values(http: &HttpRequest) -> Vec<&[u8]> {
     values
 }
 
-/// gRPC status code in `CheckResponse.status` for a kind of deny.
+/// gRPC status code in `CheckResponse.status` for a kind of deny (declared in the core).
 pub fn grpc_code(kind: DenyKind) -> tonic::Code {
-    match kind {
-        DenyKind::NoCredentials | DenyKind::InvalidToken => tonic::Code::Unauthenticated,
-        DenyKind::InvalidRequest => tonic::Code::InvalidArgument,
-        DenyKind::InsufficientScope => tonic::Code::PermissionDenied,
-        DenyKind::Internal => tonic::Code::Unavailable,
-    }
+    tonic::Code::from_i32(kind.grpc_code())
 }
 
 /// Builds the `CheckResponse` Envoy acts on.

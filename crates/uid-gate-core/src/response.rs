@@ -12,105 +12,147 @@ pub const USER_ID_HEADER: &str = "x-user-id";
 /// The `realm` in every challenge.
 pub const REALM: &str = "uid-gate";
 
+/// Declares every reason once: its code, and for a deny its kind (status, challenge error,
+/// gRPC code) and where its description comes from: the [`Denial`] it stands for (whose
+/// message is the description), or, for the denies a host makes itself, a fixed text. From
+/// this one table come [`Reason`], its codes, kinds and descriptions, and [`Denial::reason`]
+/// and [`Denial::kind`]; a `Denial` without a row does not compile.
 macro_rules! reasons {
-    ($($variant:ident => $code:literal),* $(,)?) => {
+    (
+        allow { $($allow:ident => $allow_code:literal),* $(,)? }
+        deny { $($deny:ident => $deny_code:literal, $deny_kind:ident, [$($denial:tt)+]),* $(,)? }
+        host { $($host:ident => $host_code:literal, $host_kind:ident, $host_text:path),* $(,)? }
+    ) => {
         /// Every outcome, as a stable snake_case code for logs and counters.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Reason { $($variant),* }
+        pub enum Reason { $($allow,)* $($deny,)* $($host,)* }
+
         impl Reason {
             /// All reasons, in declaration order (the order of [`Reason::index`]).
-            pub const ALL: &'static [Reason] = &[$(Reason::$variant),*];
+            pub const ALL: &'static [Reason] =
+                &[$(Reason::$allow,)* $(Reason::$deny,)* $(Reason::$host,)*];
+
             /// The stable code.
             pub fn code(self) -> &'static str {
-                match self { $(Reason::$variant => $code),* }
+                match self {
+                    $(Reason::$allow => $allow_code,)*
+                    $(Reason::$deny => $deny_code,)*
+                    $(Reason::$host => $host_code,)*
+                }
             }
+
             /// A dense index, for counter arrays.
-            pub fn index(self) -> usize { self as usize }
+            pub fn index(self) -> usize {
+                self as usize
+            }
+
+            /// The kind of deny this reason is answered with (`None` for allows): what a host
+            /// that renders answers from reason codes alone (the inline Envoy filter) needs
+            /// besides [`Reason::description`].
+            pub fn deny_kind(self) -> Option<DenyKind> {
+                match self {
+                    $(Reason::$allow => None,)*
+                    $(Reason::$deny => Some(DenyKind::$deny_kind),)*
+                    $(Reason::$host => Some(DenyKind::$host_kind),)*
+                }
+            }
+
+            /// The decision's deny this reason stands for (`None` for allows and for the
+            /// denies hosts make themselves).
+            pub fn denial(self) -> Option<Denial> {
+                match self {
+                    $(Reason::$deny => Some($($denial)+),)*
+                    _ => None,
+                }
+            }
+
+            /// The `error_description` a deny with this reason carries; `None` for allows.
+            pub fn description(self) -> Option<String> {
+                match self {
+                    $(Reason::$allow => None,)*
+                    $(Reason::$deny => Some(($($denial)+).to_string()),)*
+                    $(Reason::$host => Some($host_text.to_owned()),)*
+                }
+            }
+        }
+
+        impl Denial {
+            /// The reason code.
+            pub fn reason(&self) -> Reason {
+                match self {
+                    $($($denial)+ => Reason::$deny,)*
+                }
+            }
+
+            /// Which kind of deny this is.
+            pub fn kind(&self) -> DenyKind {
+                match self {
+                    $($($denial)+ => DenyKind::$deny_kind,)*
+                }
+            }
         }
     };
 }
 
 reasons! {
-    Public => "public",
-    Owner => "owner",
-    Authenticated => "authenticated",
-    UnlistedAllowed => "unlisted_allowed",
-    MissingToken => "missing_token",
-    MultipleCredentials => "multiple_credentials",
-    WrongScheme => "wrong_scheme",
-    EmptyToken => "empty_token",
-    TokenTooLarge => "token_too_large",
-    MalformedToken => "malformed_token",
-    MalformedHeader => "malformed_header",
-    UnsupportedAlgorithm => "unsupported_alg",
-    CriticalHeader => "crit_header",
-    ExternalKey => "external_key",
-    WrongType => "wrong_typ",
-    BadSignature => "bad_signature",
-    UnknownKey => "unknown_kid",
-    MalformedClaims => "malformed_claims",
-    DuplicateClaim => "duplicate_claim",
-    BadTimeClaim => "bad_time_claim",
-    MissingExp => "missing_exp",
-    Expired => "expired",
-    LifetimeTooLong => "lifetime_too_long",
-    NotYetValid => "not_yet_valid",
-    IssuedInFuture => "issued_in_future",
-    IssuerMismatch => "issuer_mismatch",
-    AudienceMismatch => "audience_mismatch",
-    MissingUserId => "missing_user_id",
-    InvalidUserId => "invalid_user_id",
-    NotOriginForm => "not_origin_form",
-    Fragment => "fragment",
-    DotSegment => "dot_segment",
-    EmptySegment => "empty_segment",
-    EncodedSeparator => "encoded_separator",
-    EncodedDot => "encoded_dot",
-    Backslash => "backslash",
-    PathParameter => "path_parameter",
-    ControlByte => "control_byte",
-    NonAscii => "non_ascii",
-    BadPercentEncoding => "bad_percent_encoding",
-    MissingUserSegment => "missing_user_segment",
-    NotOwner => "not_owner",
-    UnlistedPath => "unlisted_path",
-    MissingOriginalUri => "missing_original_uri",
-    UnsendableUserId => "unsendable_user_id",
-    Internal => "internal",
+    allow {
+        Public => "public",
+        Owner => "owner",
+        Authenticated => "authenticated",
+        UnlistedAllowed => "unlisted_allowed",
+    }
+    deny {
+        MissingToken => "missing_token", NoCredentials, [Denial::Credentials(ExtractError::Missing)],
+        MultipleCredentials => "multiple_credentials", InvalidToken, [Denial::Credentials(ExtractError::Multiple)],
+        WrongScheme => "wrong_scheme", InvalidToken, [Denial::Credentials(ExtractError::WrongScheme)],
+        EmptyToken => "empty_token", InvalidToken, [Denial::Credentials(ExtractError::Empty)],
+        TokenTooLarge => "token_too_large", InvalidToken, [Denial::Credentials(ExtractError::TooLarge)],
+        MalformedToken => "malformed_token", InvalidToken, [Denial::Credentials(ExtractError::Malformed)],
+        MalformedHeader => "malformed_header", InvalidToken, [Denial::Token(VerifyError::MalformedHeader)],
+        UnsupportedAlgorithm => "unsupported_alg", InvalidToken, [Denial::Token(VerifyError::UnsupportedAlgorithm)],
+        CriticalHeader => "crit_header", InvalidToken, [Denial::Token(VerifyError::CriticalHeader)],
+        ExternalKey => "external_key", InvalidToken, [Denial::Token(VerifyError::ExternalKey)],
+        WrongType => "wrong_typ", InvalidToken, [Denial::Token(VerifyError::WrongType)],
+        BadSignature => "bad_signature", InvalidToken, [Denial::Token(VerifyError::BadSignature)],
+        UnknownKey => "unknown_kid", InvalidToken, [Denial::Token(VerifyError::UnknownKey)],
+        MalformedClaims => "malformed_claims", InvalidToken, [Denial::Token(VerifyError::MalformedClaims)],
+        DuplicateClaim => "duplicate_claim", InvalidToken, [Denial::Token(VerifyError::DuplicateClaim)],
+        BadTimeClaim => "bad_time_claim", InvalidToken, [Denial::Token(VerifyError::BadTimeClaim)],
+        MissingExp => "missing_exp", InvalidToken, [Denial::Token(VerifyError::MissingExp)],
+        Expired => "expired", InvalidToken, [Denial::Token(VerifyError::Expired)],
+        LifetimeTooLong => "lifetime_too_long", InvalidToken, [Denial::Token(VerifyError::LifetimeTooLong)],
+        NotYetValid => "not_yet_valid", InvalidToken, [Denial::Token(VerifyError::NotYetValid)],
+        IssuedInFuture => "issued_in_future", InvalidToken, [Denial::Token(VerifyError::IssuedInFuture)],
+        IssuerMismatch => "issuer_mismatch", InvalidToken, [Denial::Token(VerifyError::IssuerMismatch)],
+        AudienceMismatch => "audience_mismatch", InvalidToken, [Denial::Token(VerifyError::AudienceMismatch)],
+        MissingUserId => "missing_user_id", InvalidToken, [Denial::Token(VerifyError::MissingUserId)],
+        InvalidUserId => "invalid_user_id", InvalidToken, [Denial::Token(VerifyError::InvalidUserId)],
+        NotOriginForm => "not_origin_form", InvalidRequest, [Denial::Path(PathError::NotOriginForm)],
+        Fragment => "fragment", InvalidRequest, [Denial::Path(PathError::Fragment)],
+        DotSegment => "dot_segment", InvalidRequest, [Denial::Path(PathError::DotSegment)],
+        EmptySegment => "empty_segment", InvalidRequest, [Denial::Path(PathError::EmptySegment)],
+        EncodedSeparator => "encoded_separator", InvalidRequest, [Denial::Path(PathError::EncodedSeparator)],
+        EncodedDot => "encoded_dot", InvalidRequest, [Denial::Path(PathError::EncodedDot)],
+        Backslash => "backslash", InvalidRequest, [Denial::Path(PathError::Backslash)],
+        PathParameter => "path_parameter", InvalidRequest, [Denial::Path(PathError::PathParameter)],
+        ControlByte => "control_byte", InvalidRequest, [Denial::Path(PathError::ControlByte)],
+        NonAscii => "non_ascii", InvalidRequest, [Denial::Path(PathError::NonAscii)],
+        BadPercentEncoding => "bad_percent_encoding", InvalidRequest, [Denial::Path(PathError::BadPercentEncoding)],
+        MissingUserSegment => "missing_user_segment", InvalidRequest, [Denial::Path(PathError::MissingUserSegment)],
+        NotOwner => "not_owner", InsufficientScope, [Denial::NotOwner],
+        UnlistedPath => "unlisted_path", InsufficientScope, [Denial::Unlisted],
+    }
+    host {
+        MissingOriginalUri => "missing_original_uri", InvalidRequest, MISSING_ORIGINAL_URI,
+        UnsendableUserId => "unsendable_user_id", InvalidToken, UNSENDABLE_USER_ID,
+        Internal => "internal", Internal, INTERNAL,
+    }
 }
 
 impl Reason {
     /// The HTTP status Envoy answers with for this reason (200 for allows).
     pub fn http_status(self) -> u16 {
         self.deny_kind().map_or(200, DenyKind::http_status)
-    }
-
-    /// The kind of deny this reason is answered with (`None` for allows): what a host that
-    /// renders answers from reason codes alone (the inline Envoy filter) needs besides
-    /// [`Reason::description`].
-    pub fn deny_kind(self) -> Option<DenyKind> {
-        Some(match self {
-            Reason::Public | Reason::Owner | Reason::Authenticated | Reason::UnlistedAllowed => {
-                return None;
-            }
-            Reason::MissingToken => DenyKind::NoCredentials,
-            Reason::NotOwner | Reason::UnlistedPath => DenyKind::InsufficientScope,
-            Reason::Internal => DenyKind::Internal,
-            Reason::NotOriginForm
-            | Reason::Fragment
-            | Reason::DotSegment
-            | Reason::EmptySegment
-            | Reason::EncodedSeparator
-            | Reason::EncodedDot
-            | Reason::Backslash
-            | Reason::PathParameter
-            | Reason::ControlByte
-            | Reason::NonAscii
-            | Reason::BadPercentEncoding
-            | Reason::MissingUserSegment
-            | Reason::MissingOriginalUri => DenyKind::InvalidRequest,
-            _ => DenyKind::InvalidToken,
-        })
     }
 }
 
@@ -161,6 +203,17 @@ impl DenyKind {
         }
     }
 
+    /// The gRPC status code of `CheckResponse.status` (google.rpc.Code; the numbers are
+    /// gRPC's, so the core needs no gRPC crate).
+    pub fn grpc_code(self) -> i32 {
+        match self {
+            DenyKind::NoCredentials | DenyKind::InvalidToken => 16, // UNAUTHENTICATED
+            DenyKind::InvalidRequest => 3,                          // INVALID_ARGUMENT
+            DenyKind::InsufficientScope => 7,                       // PERMISSION_DENIED
+            DenyKind::Internal => 14,                               // UNAVAILABLE
+        }
+    }
+
     /// RFC 6750 `error` code, if the challenge carries one.
     pub fn error_code(self) -> Option<&'static str> {
         match self {
@@ -169,69 +222,6 @@ impl DenyKind {
             DenyKind::InvalidRequest => Some("invalid_request"),
             DenyKind::InsufficientScope => Some("insufficient_scope"),
             DenyKind::Internal => Some("temporarily_unavailable"),
-        }
-    }
-}
-
-impl Denial {
-    /// Which kind of deny this is.
-    pub fn kind(&self) -> DenyKind {
-        match self {
-            Denial::Credentials(ExtractError::Missing) => DenyKind::NoCredentials,
-            Denial::Credentials(_) | Denial::Token(_) => DenyKind::InvalidToken,
-            Denial::Path(_) => DenyKind::InvalidRequest,
-            Denial::NotOwner | Denial::Unlisted => DenyKind::InsufficientScope,
-        }
-    }
-
-    /// The reason code.
-    pub fn reason(&self) -> Reason {
-        match self {
-            Denial::Credentials(e) => match e {
-                ExtractError::Missing => Reason::MissingToken,
-                ExtractError::Multiple => Reason::MultipleCredentials,
-                ExtractError::WrongScheme => Reason::WrongScheme,
-                ExtractError::Empty => Reason::EmptyToken,
-                ExtractError::TooLarge => Reason::TokenTooLarge,
-                ExtractError::Malformed => Reason::MalformedToken,
-            },
-            Denial::Token(e) => match e {
-                VerifyError::MalformedHeader => Reason::MalformedHeader,
-                VerifyError::UnsupportedAlgorithm => Reason::UnsupportedAlgorithm,
-                VerifyError::CriticalHeader => Reason::CriticalHeader,
-                VerifyError::ExternalKey => Reason::ExternalKey,
-                VerifyError::WrongType => Reason::WrongType,
-                VerifyError::BadSignature => Reason::BadSignature,
-                VerifyError::UnknownKey => Reason::UnknownKey,
-                VerifyError::MalformedClaims => Reason::MalformedClaims,
-                VerifyError::DuplicateClaim => Reason::DuplicateClaim,
-                VerifyError::BadTimeClaim => Reason::BadTimeClaim,
-                VerifyError::MissingExp => Reason::MissingExp,
-                VerifyError::Expired => Reason::Expired,
-                VerifyError::LifetimeTooLong => Reason::LifetimeTooLong,
-                VerifyError::NotYetValid => Reason::NotYetValid,
-                VerifyError::IssuedInFuture => Reason::IssuedInFuture,
-                VerifyError::IssuerMismatch => Reason::IssuerMismatch,
-                VerifyError::AudienceMismatch => Reason::AudienceMismatch,
-                VerifyError::MissingUserId => Reason::MissingUserId,
-                VerifyError::InvalidUserId => Reason::InvalidUserId,
-            },
-            Denial::Path(e) => match e {
-                PathError::NotOriginForm => Reason::NotOriginForm,
-                PathError::Fragment => Reason::Fragment,
-                PathError::DotSegment => Reason::DotSegment,
-                PathError::EmptySegment => Reason::EmptySegment,
-                PathError::EncodedSeparator => Reason::EncodedSeparator,
-                PathError::EncodedDot => Reason::EncodedDot,
-                PathError::Backslash => Reason::Backslash,
-                PathError::PathParameter => Reason::PathParameter,
-                PathError::ControlByte => Reason::ControlByte,
-                PathError::NonAscii => Reason::NonAscii,
-                PathError::BadPercentEncoding => Reason::BadPercentEncoding,
-                PathError::MissingUserSegment => Reason::MissingUserSegment,
-            },
-            Denial::NotOwner => Reason::NotOwner,
-            Denial::Unlisted => Reason::UnlistedPath,
         }
     }
 }
@@ -396,65 +386,6 @@ pub fn reason_for_description(description: &str) -> Option<Reason> {
         .iter()
         .copied()
         .find(|r| r.description().as_deref() == Some(description))
-}
-
-impl Reason {
-    /// The `error_description` a deny with this reason carries; `None` for allows.
-    pub fn description(self) -> Option<String> {
-        fn msg(e: &dyn std::fmt::Display) -> String {
-            e.to_string()
-        }
-        use crate::extract::ExtractError as E;
-        use crate::path_policy::PathError as P;
-        use crate::verify::VerifyError as V;
-        Some(match self {
-            Reason::Public | Reason::Owner | Reason::Authenticated | Reason::UnlistedAllowed => {
-                return None;
-            }
-            Reason::MissingToken => msg(&E::Missing),
-            Reason::MultipleCredentials => msg(&E::Multiple),
-            Reason::WrongScheme => msg(&E::WrongScheme),
-            Reason::EmptyToken => msg(&E::Empty),
-            Reason::TokenTooLarge => msg(&E::TooLarge),
-            Reason::MalformedToken => msg(&E::Malformed),
-            Reason::MalformedHeader => msg(&V::MalformedHeader),
-            Reason::UnsupportedAlgorithm => msg(&V::UnsupportedAlgorithm),
-            Reason::CriticalHeader => msg(&V::CriticalHeader),
-            Reason::ExternalKey => msg(&V::ExternalKey),
-            Reason::WrongType => msg(&V::WrongType),
-            Reason::BadSignature => msg(&V::BadSignature),
-            Reason::UnknownKey => msg(&V::UnknownKey),
-            Reason::MalformedClaims => msg(&V::MalformedClaims),
-            Reason::DuplicateClaim => msg(&V::DuplicateClaim),
-            Reason::BadTimeClaim => msg(&V::BadTimeClaim),
-            Reason::MissingExp => msg(&V::MissingExp),
-            Reason::Expired => msg(&V::Expired),
-            Reason::LifetimeTooLong => msg(&V::LifetimeTooLong),
-            Reason::NotYetValid => msg(&V::NotYetValid),
-            Reason::IssuedInFuture => msg(&V::IssuedInFuture),
-            Reason::IssuerMismatch => msg(&V::IssuerMismatch),
-            Reason::AudienceMismatch => msg(&V::AudienceMismatch),
-            Reason::MissingUserId => msg(&V::MissingUserId),
-            Reason::InvalidUserId => msg(&V::InvalidUserId),
-            Reason::NotOriginForm => msg(&P::NotOriginForm),
-            Reason::Fragment => msg(&P::Fragment),
-            Reason::DotSegment => msg(&P::DotSegment),
-            Reason::EmptySegment => msg(&P::EmptySegment),
-            Reason::EncodedSeparator => msg(&P::EncodedSeparator),
-            Reason::EncodedDot => msg(&P::EncodedDot),
-            Reason::Backslash => msg(&P::Backslash),
-            Reason::PathParameter => msg(&P::PathParameter),
-            Reason::ControlByte => msg(&P::ControlByte),
-            Reason::NonAscii => msg(&P::NonAscii),
-            Reason::BadPercentEncoding => msg(&P::BadPercentEncoding),
-            Reason::MissingUserSegment => msg(&P::MissingUserSegment),
-            Reason::NotOwner => Denial::NotOwner.to_string(),
-            Reason::UnlistedPath => Denial::Unlisted.to_string(),
-            Reason::UnsendableUserId => UNSENDABLE_USER_ID.to_owned(),
-            Reason::MissingOriginalUri => MISSING_ORIGINAL_URI.to_owned(),
-            Reason::Internal => INTERNAL.to_owned(),
-        })
-    }
 }
 
 /// The description of a request to the HTTP mode without the configured original-URI header.

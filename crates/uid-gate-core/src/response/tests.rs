@@ -206,3 +206,34 @@ fn reason_codes_and_descriptions_are_unique_and_quotable() {
     }
     assert_eq!(reason_for_description("something else"), None);
 }
+
+#[test]
+fn every_reason_renders_from_the_table_alone_as_the_decision_renders_it() {
+    // What every host relies on (the inline filter renders from the code alone): for each
+    // reason, its kind and description give the parts the decision's own answer carries, and
+    // every deny of the decision maps back to its row.
+    let mut denies = 0;
+    for r in Reason::ALL.iter().copied() {
+        match (r.deny_kind(), r.description()) {
+            (None, None) => assert_eq!(r.http_status(), 200, "{r:?}"),
+            (Some(kind), Some(description)) => {
+                let parts = deny_parts(kind, &description);
+                assert_eq!(parts.status, r.http_status(), "{r:?}");
+                assert!([3, 7, 14, 16].contains(&kind.grpc_code()), "{r:?}");
+                if let Some(denial) = r.denial() {
+                    denies += 1;
+                    assert_eq!(denial.reason(), r);
+                    assert_eq!(denial.kind(), kind, "{r:?}");
+                    let (reason, answered) = deny(denial);
+                    assert_eq!((reason, answered), (r, parts), "{r:?}");
+                }
+            }
+            other => panic!("{r:?}: a kind without a description or back: {other:?}"),
+        }
+    }
+    assert_eq!(
+        denies,
+        Reason::ALL.len() - 4 - 3,
+        "every decision deny has its row"
+    );
+}
