@@ -7,28 +7,10 @@ use std::process::Command;
 
 use crate::helpers::*;
 
-/// `npm ci` in examples/better-auth, once per test run, before any demo needs it (two demos
-/// installing at once into one node_modules would race).
-pub fn better_auth_example() {
-    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let dir = repo_root().join("examples/better-auth");
-        if dir.join("node_modules/better-auth").is_dir() {
-            return;
-        }
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm (Node.js 20+ comes with the machine image)");
-        assert!(status.success(), "npm ci in examples/better-auth failed");
-    });
-}
-
 #[test]
 fn the_page_works_in_chromium_with_both_signing_modes() {
-    better_auth_example();
-    crate::python::build_and_install_wheel();
+    npm_ci("examples/better-auth");
+    build_and_install_wheel();
     envoy_bin();
     let out = Command::new(venv().join("bin/python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])

@@ -78,8 +78,8 @@ async fn run_checks(ports: &[(&str, u16)], extra: &[(&str, &str)], checks: usize
 async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
     tokio::task::spawn_blocking(|| {
         envoy_bin();
-        crate::browser::better_auth_example();
-        crate::python::build_and_install_wheel();
+        npm_ci("examples/better-auth");
+        build_and_install_wheel();
     })
     .await
     .expect("envoy, npm ci and the wheel");

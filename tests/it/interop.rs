@@ -1,5 +1,5 @@
 //! Tokens from the real Better Auth library (tests/interop/mint.mjs, better-auth 1.7.25 and
-//! jose from the npm registry, installed by this test with `npm ci`), checked by uid-gate.
+//! jose from the npm registry, installed with `npm ci` on first use), checked by uid-gate.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -22,15 +22,8 @@ fn better_auth_rotated() -> &'static Value {
 
 fn run_mint() -> Value {
     {
+        npm_ci("tests/interop");
         let dir = repo_root().join("tests/interop");
-        if !dir.join("node_modules/better-auth").is_dir() {
-            let status = std::process::Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&dir)
-                .status()
-                .expect("npm (Node.js comes with the machine image)");
-            assert!(status.success(), "npm ci in tests/interop failed");
-        }
         let out = std::process::Command::new("node")
             .arg("mint.mjs")
             .current_dir(&dir)

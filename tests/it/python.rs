@@ -10,23 +10,6 @@ use serde_json::{Value, json};
 use crate::conformance::{Planned, Table};
 use crate::helpers::*;
 
-/// Builds the wheel with maturin and installs it into the project venv (python/build.sh),
-/// once per test run.
-pub(crate) fn build_and_install_wheel() -> std::path::PathBuf {
-    static WHEEL: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    WHEEL.get_or_init(build).clone()
-}
-
-fn build() -> std::path::PathBuf {
-    let out = Command::new("bash")
-        .arg(repo_root().join("python/build.sh"))
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("python/build.sh");
-    assert!(out.status.success(), "building the wheel failed");
-    std::path::PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
-}
-
 pub(crate) fn materialize(table: &Table, host: &str) -> Value {
     let mut cases = Vec::new();
     let mut skipped = Vec::new();

