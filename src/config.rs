@@ -36,8 +36,6 @@ pub struct Config {
     pub http_addr: Option<SocketAddr>,
     /// Header holding the original URI in HTTP mode (`UIDGATE_HTTP_URI_HEADER`), lower-cased.
     pub http_uri_header: Option<String>,
-    /// How often the secret file is checked for changes (`UIDGATE_SECRET_RELOAD_SECS`).
-    pub secret_reload: Duration,
     /// A private CA (PEM) trusted for an https JWKS URL, besides Mozilla's roots (`UIDGATE_JWKS_CA_FILE`).
     pub jwks_ca_pem: Option<Vec<u8>>,
     /// Log format (`UIDGATE_LOG_FORMAT`).
@@ -73,11 +71,6 @@ pub const SERVER_VARS: &[Var] = &[
         name: "UIDGATE_HTTP_URI_HEADER",
         default: None,
         help: "in HTTP mode, the header with the original URI (x-original-uri, x-forwarded-uri)",
-    },
-    Var {
-        name: "UIDGATE_SECRET_RELOAD_SECS",
-        default: Some("5"),
-        help: "how often BETTER_AUTH_SECRET_FILE is checked (1-3600)",
     },
     Var {
         name: "UIDGATE_JWKS_CA_FILE",
@@ -117,7 +110,6 @@ struct RawEnv {
     uidgate_admin_addr: Option<String>,
     uidgate_http_addr: Option<String>,
     uidgate_http_uri_header: Option<String>,
-    uidgate_secret_reload_secs: Option<String>,
     uidgate_jwks_ca_file: Option<String>,
     uidgate_log_format: Option<String>,
     rust_log: Option<String>,
@@ -185,13 +177,6 @@ impl Config {
                 )?),
             },
             http_uri_header: uri_header(raw.uidgate_http_uri_header)?,
-            secret_reload: Duration::from_secs(bounded(
-                "UIDGATE_SECRET_RELOAD_SECS",
-                raw.uidgate_secret_reload_secs,
-                5,
-                1,
-                3600,
-            )?),
             jwks_ca_pem: match non_empty("UIDGATE_JWKS_CA_FILE", raw.uidgate_jwks_ca_file)? {
                 None => None,
                 Some(path) => Some(ca_file(path)?),
@@ -284,7 +269,7 @@ mod tests {
         assert_eq!(c.log_filter, "info");
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
         assert_eq!(c.worker_threads, None);
-        assert_eq!(c.secret_reload, Duration::from_secs(5));
+        assert_eq!(c.policy.secret_reload_secs, 5);
         assert_eq!(c.http_addr, None);
         assert_eq!(c.http_uri_header, None);
         assert!(c.warnings.is_empty());

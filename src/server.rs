@@ -128,7 +128,7 @@ pub async fn run_with(
             current,
             authorizer.clone(),
             metrics.clone(),
-            config.secret_reload,
+            Duration::from_secs(config.policy.secret_reload_secs),
             stopped(stopping_rx.clone()),
         )));
     }

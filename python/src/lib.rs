@@ -227,6 +227,11 @@ impl Gate {
     }
 
     #[getter]
+    fn secret_reload_secs(&self) -> u64 {
+        self.settings.secret_reload_secs
+    }
+
+    #[getter]
     fn secret_file(&self) -> Option<String> {
         self.settings
             .secret_file

@@ -48,6 +48,20 @@ def test_bad_configuration_fails_at_start_naming_the_variable():
     with pytest.raises(ConfigError) as e:
         Gate.from_env({"BETTER_AUTH_SECRET": SECRET, "UIDGATE_SECRET_RELOAD_SECS": "0"})
     assert e.value.var == "UIDGATE_SECRET_RELOAD_SECS"
+    # The interval is the core's setting, as for the service and the Envoy module: the
+    # keyword and the variable are one declaration, with one bound and one message.
+    with pytest.raises(ConfigError) as kw:
+        Gate(secret=SECRET, secret_reload_secs=3601)
+    assert kw.value.var == "UIDGATE_SECRET_RELOAD_SECS"
+    assert str(kw.value) == 'UIDGATE_SECRET_RELOAD_SECS: expected a whole number from 1 to 3600, got "3601"'
+
+
+def test_the_secret_file_is_read_at_the_configured_interval(tmp_path):
+    path = tmp_path / "secret"
+    path.write_text(SECRET + "\n")
+    gate = Gate.from_env({"BETTER_AUTH_SECRET_FILE": str(path), "UIDGATE_SECRET_RELOAD_SECS": "7"}, refresh=False)
+    assert gate._refresher is not None and gate._refresher._reload == 7.0
+    assert Gate(secret_file=path, refresh=False)._refresher._reload == 5.0
 
 
 def test_keyword_arguments_and_the_environment_agree():

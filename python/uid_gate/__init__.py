@@ -33,8 +33,6 @@ Authorization = Union[None, str, bytes, Sequence[Union[str, bytes]]]
 # without its prefix, lower-cased): a variable the core gains is read by from_env at once, and
 # tests/test_api.py fails until Gate takes it as a keyword too.
 _VARS = {name.removeprefix("BETTER_AUTH_").removeprefix("UIDGATE_").lower(): name for name in _variables()}
-# Read by from_env besides the above: how often the secret file is checked.
-_RELOAD_VAR = "UIDGATE_SECRET_RELOAD_SECS"
 
 
 def raw_target(scope: Mapping) -> bytes:
@@ -137,7 +135,7 @@ class Gate:
         jwks_file: Optional[Union[str, os.PathLike]] = None,
         jwks_url: Optional[str] = None,
         jwks_refresh_secs: Optional[int] = None,
-        secret_reload_secs: int = 5,
+        secret_reload_secs: Optional[int] = None,
         refresh: bool = True,
     ) -> None:
         given = dict(
@@ -158,11 +156,12 @@ class Gate:
             jwks_file=jwks_file,
             jwks_url=jwks_url,
             jwks_refresh_secs=jwks_refresh_secs,
+            secret_reload_secs=secret_reload_secs,
         )
         pairs = [(_VARS[k], _text(_VARS[k], os.fspath(v) if isinstance(v, os.PathLike) else v)) for k, v in given.items() if v is not None]
-        self._init(pairs, secret_reload_secs, refresh)
+        self._init(pairs, refresh)
 
-    def _init(self, pairs: list[tuple[str, str]], reload_secs: int, refresh: bool) -> None:
+    def _init(self, pairs: list[tuple[str, str]], refresh: bool) -> None:
         try:
             self._inner = _Gate.from_vars(pairs)
         except _RustConfigError as e:
@@ -171,7 +170,7 @@ class Gate:
             warnings.warn(f"uid-gate: {message}", UserWarning, stacklevel=3)
         self._refresher: Optional[Refresher] = None
         if self._inner.jwks_url or self._inner.secret_file:
-            self._refresher = Refresher(self._inner, reload_secs)
+            self._refresher = Refresher(self._inner, self._inner.secret_reload_secs)
             if refresh:
                 self._refresher.start()
 
@@ -179,20 +178,14 @@ class Gate:
     def from_env(cls, environ: Optional[Mapping[str, str]] = None, *, refresh: bool = True) -> "Gate":
         """Reads the service's variables from ``environ`` (default: ``os.environ``)."""
         env = os.environ if environ is None else environ
-        for message in _unknown_var_warnings(list(env), [_RELOAD_VAR]):
+        for message in _unknown_var_warnings(list(env), []):
             warnings.warn(f"uid-gate: {message}", UserWarning, stacklevel=2)
-        # Every owned name goes to the core, which reads the declared ones and names a set
-        # look-alike when a required one is missing (BETTER_AUTH_SECERT).
+        # Every owned name goes to the core, which reads the declared ones (the secret file's
+        # reload interval among them) and names a set look-alike when a required one is
+        # missing (BETTER_AUTH_SECERT).
         pairs = [(k, v) for k, v in env.items() if k.startswith(("UIDGATE_", "BETTER_AUTH_"))]
-        reload_secs = env.get(_RELOAD_VAR, "5")
-        try:
-            secs = int(reload_secs)
-            if not 1 <= secs <= 3600:
-                raise ValueError
-        except ValueError:
-            raise ConfigError(f"{_RELOAD_VAR}: expected a whole number from 1 to 3600, got {reload_secs!r}", _RELOAD_VAR) from None
         gate = cls.__new__(cls)
-        gate._init(pairs, secs, refresh)
+        gate._init(pairs, refresh)
         return gate
 
     def check(self, path: str, authorization: Authorization = None, *, public: bool = True) -> Decision:

@@ -14,11 +14,6 @@ pub const FROM_ENVIRONMENT: &[&str] = &[
     "UIDGATE_JWKS_FILE",
 ];
 
-/// How often the secret file is looked at, unless the configuration says otherwise.
-pub const DEFAULT_RELOAD_SECS: u64 = 5;
-/// The variable of that interval (the service's name for it).
-pub const RELOAD_VAR: &str = "UIDGATE_SECRET_RELOAD_SECS";
-
 /// Why the filter configuration was refused; the message names the variable.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -36,9 +31,6 @@ pub enum SettingsError {
     /// A name the module does not read: a typo would otherwise change nothing, silently.
     #[error("{0} is not a setting of uid-gate's Envoy module")]
     Unknown(String),
-    /// The reload interval is not 1..=3600.
-    #[error("UIDGATE_SECRET_RELOAD_SECS: expected a whole number from 1 to 3600, got {0:?}")]
-    Reload(String),
     /// What the core refused, naming its variable.
     #[error(transparent)]
     Core(#[from] ConfigError),
@@ -86,19 +78,11 @@ pub fn from_config(
     if let Some(secret) = vars.keys().find(|k| FROM_ENVIRONMENT.contains(&k.as_str())) {
         return Err(SettingsError::SecretInConfig(secret.clone()));
     }
-    let known =
-        |k: &str| VARS.iter().any(|v| v.name == k) || k == RELOAD_VAR || k == JWKS_CLUSTER_KEY;
+    let known = |k: &str| VARS.iter().any(|v| v.name == k) || k == JWKS_CLUSTER_KEY;
     if let Some(unknown) = vars.keys().find(|k| !known(k)) {
         return Err(SettingsError::Unknown(unknown.clone()));
     }
     let cluster = vars.get(JWKS_CLUSTER_KEY).cloned();
-    let reload_secs = match vars.get(RELOAD_VAR) {
-        None => DEFAULT_RELOAD_SECS,
-        Some(v) => match v.trim().parse::<u64>() {
-            Ok(n) if (1..=3600).contains(&n) => n,
-            _ => return Err(SettingsError::Reload(v.clone())),
-        },
-    };
     let secrets = env.filter(|(k, _)| FROM_ENVIRONMENT.contains(&k.as_str()));
     let settings = Settings::from_vars(vars.into_iter().chain(secrets))?;
     let jwks = match &settings.jwks_url {
@@ -121,8 +105,8 @@ pub fn from_config(
         }
     };
     Ok(ModuleSettings {
+        reload_secs: settings.secret_reload_secs,
         settings,
-        reload_secs,
         jwks,
     })
 }
@@ -150,7 +134,7 @@ mod tests {
         assert_eq!(m.settings.public_paths[0].as_str(), "/api/auth");
         // Only secrets are read from the environment: templates stay the configured default.
         assert_eq!(m.settings.path_templates[0].as_str(), "/api/{user_id}");
-        assert_eq!(m.reload_secs, DEFAULT_RELOAD_SECS);
+        assert_eq!(m.reload_secs, 5);
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub const VARS: &[Var] = &[
         help: "file with one secret per line, current first; re-read on change",
     },
     Var {
+        name: "UIDGATE_SECRET_RELOAD_SECS",
+        default: Some("5"),
+        help: "how often BETTER_AUTH_SECRET_FILE is checked (1-3600)",
+    },
+    Var {
         name: "UIDGATE_PATH_TEMPLATES",
         default: Some(DEFAULT_TEMPLATES),
         help: "comma-separated user-scoped templates, each with one {user_id} segment",

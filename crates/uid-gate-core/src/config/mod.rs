@@ -99,6 +99,9 @@ pub struct Settings {
     pub max_token_bytes: usize,
     /// Latest accepted `exp`, in seconds from now (`UIDGATE_MAX_TOKEN_TTL_SECS`); `None`: no cap.
     pub max_token_ttl: Option<u64>,
+    /// How often a host re-reads `BETTER_AUTH_SECRET_FILE`, in seconds
+    /// (`UIDGATE_SECRET_RELOAD_SECS`): the server, the Envoy module and the Python package.
+    pub secret_reload_secs: u64,
 }
 
 /// The variables as read by envy; every field is a string so errors can name the variable.
@@ -107,6 +110,7 @@ struct RawEnv {
     better_auth_secret: Option<String>,
     better_auth_secret_file: Option<String>,
     better_auth_secrets: Option<String>,
+    uidgate_secret_reload_secs: Option<String>,
     uidgate_jwks_file: Option<String>,
     uidgate_jwks_url: Option<String>,
     uidgate_jwks_refresh_secs: Option<String>,
@@ -234,6 +238,13 @@ impl Settings {
                     .unwrap_or(DEFAULT_UID_CLAIMS),
             )?,
             leeway_secs: bounded("UIDGATE_LEEWAY_SECS", raw.uidgate_leeway_secs, 30, 0, 600)?,
+            secret_reload_secs: bounded(
+                "UIDGATE_SECRET_RELOAD_SECS",
+                raw.uidgate_secret_reload_secs,
+                5,
+                1,
+                3600,
+            )?,
             issuer: non_empty("UIDGATE_ISSUER", raw.uidgate_issuer)?,
             audiences: match non_empty("UIDGATE_AUDIENCE", raw.uidgate_audience)? {
                 None => Vec::new(),
@@ -308,6 +319,10 @@ impl Settings {
             ),
             ("UIDGATE_UID_CLAIMS", self.uid_claims.join(",")),
             ("UIDGATE_LEEWAY_SECS", self.leeway_secs.to_string()),
+            (
+                "UIDGATE_SECRET_RELOAD_SECS",
+                self.secret_reload_secs.to_string(),
+            ),
             ("UIDGATE_MAX_TOKEN_BYTES", self.max_token_bytes.to_string()),
         ];
         let lists = [
