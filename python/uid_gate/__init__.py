@@ -178,7 +178,7 @@ class Gate:
     def from_env(cls, environ: Optional[Mapping[str, str]] = None, *, refresh: bool = True) -> "Gate":
         """Reads the service's variables from ``environ`` (default: ``os.environ``)."""
         env = os.environ if environ is None else environ
-        for message in _unknown_var_warnings(list(env), []):
+        for message in _unknown_var_warnings(list(env)):
             warnings.warn(f"uid-gate: {message}", UserWarning, stacklevel=2)
         # Every owned name goes to the core, which reads the declared ones (the secret file's
         # reload interval among them) and names a set look-alike when a required one is

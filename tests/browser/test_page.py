@@ -89,7 +89,7 @@ def add_task(page: Page, title: str) -> None:
     expect(page.locator("#tasks")).to_contain_text(title)
 
 
-def test_two_users_in_a_real_browser(browser, stack, tmp_path):
+def test_two_users_in_a_real_browser(browser, stack):
     mode, base = stack
     shots = Path(os.environ.get("SCREENSHOTS", ROOT / "target" / "browser"))
     shots.mkdir(parents=True, exist_ok=True)

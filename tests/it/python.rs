@@ -95,14 +95,8 @@ fn the_python_package_passes_its_tests_and_the_conformance_table() {
 fn the_wheel_installs_into_a_fresh_venv() {
     let wheel = build_and_install_wheel();
     let dir = TempDir::new("fresh-venv");
-    let fresh = dir.path().join("venv");
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&fresh)
-        .status()
-        .expect("venv");
-    assert!(ok.success());
-    let ok = Command::new(fresh.join("bin/python"))
+    let python = fresh_venv(&dir.path().join("venv"));
+    let ok = Command::new(&python)
         .args([
             "-m",
             "pip",
@@ -115,7 +109,7 @@ fn the_wheel_installs_into_a_fresh_venv() {
         .status()
         .expect("pip");
     assert!(ok.success(), "the wheel did not install");
-    let out = Command::new(fresh.join("bin/python"))
+    let out = Command::new(&python)
         .args([
             "-c",
             "import uid_gate; g = uid_gate.Gate(secret='0123456789abcdef0123456789abcdef'); \

@@ -66,14 +66,7 @@ fn interpreter(
 ) -> (std::path::PathBuf, Option<std::path::PathBuf>) {
     let tools = ["pytest", "fastapi", "uvicorn", "httpx"].map(pinned);
     if arch == "x86_64" {
-        let fresh = dir.join("venv");
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&fresh)
-            .status()
-            .expect("venv");
-        assert!(ok.success());
-        let python = fresh.join("bin/python");
+        let python = fresh_venv(&dir.join("venv"));
         let ok = Command::new(&python)
             .args([
                 "-m",

@@ -87,12 +87,26 @@ fn build() -> std::path::PathBuf {
     std::path::PathBuf::from(String::from_utf8(out.stdout).expect("utf8").trim())
 }
 
+/// A fresh venv at `path`, made by the system Python with nothing installed: a user's own
+/// environment. Returns its interpreter.
+pub fn fresh_venv(path: &Path) -> PathBuf {
+    let ok = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(path)
+        .status()
+        .expect("python3 -m venv");
+    assert!(
+        ok.success(),
+        "python3 -m venv failed (apt-get install python3-venv)"
+    );
+    path.join("bin/python")
+}
+
 /// `npm ci` in `dir` (relative to the repository), once per test run, before anything there
 /// runs: two installs at once into one node_modules would race.
 pub fn npm_ci(dir: &str) {
-    static DONE: OnceLock<std::sync::Mutex<Vec<String>>> = OnceLock::new();
-    let done = DONE.get_or_init(Default::default);
-    let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+    static DONE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
     if done.iter().any(|d| d == dir) {
         return;
     }
