@@ -245,6 +245,11 @@ def istio(docs, mesh_docs, svc):
                  k.startswith("not") for r in spec["rules"] for t in r.get("to", []) for k in t.get("operation", {}))
              and not any(r.get("when") or r.get("from") for r in spec["rules"])),
         ]
+        pod_labels = ((one(docs, "Deployment") or {}).get("spec", {}).get("template", {}).get("metadata", {})).get("labels", {})
+        # A sidecar needs istio-init's NET_ADMIN/NET_RAW, which the restricted namespace
+        # refuses: without the opt-out, a namespace with injection on gets no uid-gate pods.
+        checks.append(("uid-gate's pods opt out of sidecar injection (sidecar.istio.io/inject: \"false\")",
+                       pod_labels.get("sidecar.istio.io/inject") == "false"))
         normalizations = [m["spec"]["meshConfig"].get("pathNormalization", {}).get("normalization") for m in mesh_docs]
         checks.append((f"the mesh decodes and merges slashes before {name} (pathNormalization DECODE_AND_MERGE_SLASHES)",
                        bool(normalizations) and all(n == "DECODE_AND_MERGE_SLASHES" for n in normalizations)))
@@ -293,11 +298,24 @@ def mesh_overlay(mesh_docs):
 ROUTER = "envoy.filters.http.router"
 
 
+HCM = "envoy.filters.network.http_connection_manager"
+
+
+def is_gateway_headers(ef):
+    """The shape of k8s/istio/gateway-headers.yaml: MERGEs into the connection manager only."""
+    patches = ef["spec"].get("configPatches", [])
+    return bool(patches) and all(
+        p.get("applyTo") == "NETWORK_FILTER" and p.get("patch", {}).get("operation") == "MERGE" for p in patches
+    )
+
+
 def envoy_filters(docs, envoy_bin):
     """`uid-gate envoy-config --inline --istio` output: jwt_authn then the Lua decision, each
     inserted before the router of an HTTP connection manager; with an Envoy binary, the
     patched filter chain must pass `envoy --mode validate`."""
     for ef in by_kind(docs, "EnvoyFilter"):
+        if is_gateway_headers(ef):
+            continue
         name = f"EnvoyFilter/{ef['metadata']['name']}"
         patches = ef["spec"].get("configPatches", [])
         filters = []
@@ -345,6 +363,131 @@ def envoy_filters(docs, envoy_bin):
                 fail(f"{name}: envoy --mode validate: {(r.stdout + r.stderr).strip()[-400:]}")
 
 
+def merged(base, patch):
+    """Istio's MERGE of a patch into a config, for the maps this file uses (lists append, as
+    repeated proto fields do)."""
+    out = dict(base)
+    for k, v in patch.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merged(out[k], v)
+        elif isinstance(v, list) and isinstance(out.get(k), list):
+            out[k] = out[k] + v
+        else:
+            out[k] = v
+    return out
+
+
+def gateway_headers(docs, envoy_bin):
+    """k8s/istio/gateway-headers.yaml: the gateway's connection manager removes a client's
+    x-user-id before any filter runs and refuses underscore spellings. With an Envoy binary
+    the patch is run, not read: a client's x-user-id must not reach the upstream, the value a
+    later filter (ext_authz's place) sets must, and `x_user_id` must be answered with 400."""
+    for ef in by_kind(docs, "EnvoyFilter"):
+        if not is_gateway_headers(ef):
+            continue
+        name = f"EnvoyFilter/{ef['metadata']['name']}"
+        for p in ef["spec"]["configPatches"]:
+            match = p.get("match", {})
+            value = p["patch"].get("value", {}).get("typed_config", {})
+            removes = [
+                m.get("remove")
+                for ext in value.get("early_header_mutation_extensions", [])
+                if ext.get("name") == "envoy.http.early_header_mutation.header_mutation"
+                for m in ext.get("typed_config", {}).get("mutations", [])
+            ]
+            underscores = value.get("common_http_protocol_options", {}).get("headers_with_underscores_action")
+            checks = [
+                (f"{name}: patches the HTTP connection manager of the gateway (context GATEWAY)",
+                 match.get("context") == "GATEWAY"
+                 and match.get("listener", {}).get("filterChain", {}).get("filter", {}).get("name") == HCM),
+                (f"{name}: an early header mutation removes x-user-id before any filter runs", "x-user-id" in removes),
+                (f"{name}: headers with underscores are refused (REJECT_REQUEST)", underscores == "REJECT_REQUEST"),
+            ]
+            for label, passed in checks:
+                (ok if passed else fail)(label)
+            if envoy_bin:
+                run_gateway_patch(name, value, envoy_bin)
+
+
+def run_gateway_patch(name, typed_config, envoy_bin):
+    import http.client
+    import socket
+    import tempfile
+    import time
+
+    def free_port():
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    def lua(code):
+        return {"name": "envoy.filters.http.lua", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua", "default_source_code": {"inline_string": code}}}
+
+    router = {"name": ROUTER, "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+    hcm_type = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+    gw_port, echo_port = free_port(), free_port()
+    # The gateway as Istio builds it, plus this patch; a Lua filter stands where ext_authz
+    # would run and sets x-user-id when asked, as an allow does.
+    gateway = merged({
+        "@type": hcm_type, "stat_prefix": "gateway",
+        "route_config": {"virtual_hosts": [{"name": "app", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "app"}}]}]},
+        "http_filters": [lua('function envoy_on_request(h) if h:headers():get("x-test-allow") then h:headers():replace("x-user-id", "verified") end end'), router],
+    }, typed_config)
+    # The app: answers with the x-user-id values it received.
+    echo = {
+        "@type": hcm_type, "stat_prefix": "app",
+        "route_config": {"virtual_hosts": [{"name": "app", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 500}}]}]},
+        "http_filters": [lua('function envoy_on_request(h) local v = {} for k, x in pairs(h:headers()) do if k == "x-user-id" then v[#v+1] = x end end '
+                             'h:respond({[":status"] = "200"}, #v > 0 and table.concat(v, ",") or "(none)") end'), router],
+    }
+    listener = lambda n, port, hcm: {"name": n, "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+                                     "filter_chains": [{"filters": [{"name": HCM, "typed_config": hcm}]}]}
+    bootstrap = {"static_resources": {
+        "listeners": [listener("gateway", gw_port, gateway), listener("app", echo_port, echo)],
+        "clusters": [{"name": "app", "type": "STATIC", "connect_timeout": "1s", "load_assignment": {"cluster_name": "app", "endpoints": [
+            {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": echo_port}}}}]}]}}],
+    }}
+
+    def get(headers):
+        conn = http.client.HTTPConnection("127.0.0.1", gw_port, timeout=5)
+        conn.putrequest("GET", "/api/bob/tasks")
+        for k, v in headers:
+            conn.putheader(k, v)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(bootstrap, f)
+        f.flush()
+        proc = subprocess.Popen([envoy_bin, "--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c", f.name],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    answer = get([])
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        proc.kill()
+                        fail(f"{name}: Envoy did not start with the patch: {proc.communicate()[0].strip()[-400:]}")
+                        return
+                    time.sleep(0.1)
+            runs = [
+                ("a client's x-user-id does not reach the app", get([("x-user-id", "bob")]), (200, "(none)")),
+                ("the value a later filter sets (ext_authz's place) reaches the app alone",
+                 get([("x-user-id", "bob"), ("x-test-allow", "1")]), (200, "verified")),
+                ("x_user_id is answered with 400", get([("x_user_id", "bob")])[:1], (400,)),
+            ]
+        finally:
+            proc.kill()
+            proc.wait()
+    for label, got, want in runs:
+        (ok if got == want else fail)(f"{name}, run in Envoy: {label}" + ("" if got == want else f" (got {got})"))
+
+
 def main():
     ap = argparse.ArgumentParser(description="Validate rendered uid-gate manifests offline.")
     ap.add_argument("rendered", nargs="+", help="multi-document YAML files (kubectl kustomize output)")
@@ -362,6 +505,7 @@ def main():
     inline_only = docs and all(d.get("kind") == "EnvoyFilter" for d in docs)
     svc = None if inline_only else wiring(docs, args.uid_gate_bin)
     envoy_filters(docs, args.envoy_bin)
+    gateway_headers(docs, args.envoy_bin)
     network(docs)
     mesh_overlay(mesh_docs)
     if svc:

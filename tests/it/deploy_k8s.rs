@@ -62,6 +62,63 @@ fn istio_overlay_renders_and_validates_with_its_mesh_config() {
         out.contains("provider 'uid-gate' points at uid-gate.uid-gate.svc.cluster.local"),
         "{out}"
     );
+    assert!(
+        out.contains("ok   uid-gate's pods opt out of sidecar injection"),
+        "{out}"
+    );
+}
+
+/// The gateway's EnvoyFilter (k8s/istio/gateway-headers.yaml), run in a real Envoy by the
+/// validator: a client's x-user-id never reaches the app, the value a later filter sets does,
+/// and `x_user_id` gets 400. Each run check is shown failing on a broken copy.
+#[test]
+fn the_gateway_envoyfilter_keeps_a_clients_x_user_id_out_in_a_real_envoy() {
+    let istio = kustomize("k8s/istio");
+    let mesh = repo_root().join("k8s/istio/mesh-config.yaml");
+    let envoy = envoy_bin();
+    let args = [
+        "--mesh-config",
+        mesh.to_str().expect("utf8"),
+        "--envoy-bin",
+        envoy.to_str().expect("utf8"),
+    ];
+    let (ok, out) = validate_manifests(&istio, &args);
+    assert!(ok, "{out}");
+    let run = "ok   EnvoyFilter/uid-gate-gateway-headers, run in Envoy: ";
+    for line in [
+        "a client's x-user-id does not reach the app",
+        "the value a later filter sets (ext_authz's place) reaches the app alone",
+        "x_user_id is answered with 400",
+    ] {
+        assert!(out.contains(&format!("{run}{line}")), "{line}\n{out}");
+    }
+    let failed = "FAIL EnvoyFilter/uid-gate-gateway-headers, run in Envoy: ";
+    for (broken, want) in [
+        (
+            istio.replace("- remove: x-user-id", "- remove: x-user-idx"),
+            "a client's x-user-id does not reach the app",
+        ),
+        // The removal a VirtualService would do: at the router, after ext_authz.
+        (
+            istio.replace(
+                "          common_http_protocol_options:\n",
+                "          route_config:\n            request_headers_to_remove: [x-user-id]\n          common_http_protocol_options:\n",
+            ),
+            "the value a later filter sets",
+        ),
+        (
+            istio.replace(
+                "headers_with_underscores_action: REJECT_REQUEST",
+                "headers_with_underscores_action: ALLOW",
+            ),
+            "x_user_id is answered with 400",
+        ),
+    ] {
+        assert_ne!(broken, istio, "the break did not apply: {want}");
+        let (ok, out) = validate_manifests(&broken, &args);
+        assert!(!ok, "a broken gateway patch passed ({want}):\n{out}");
+        assert!(out.contains(&format!("{failed}{want}")), "{want}\n{out}");
+    }
 }
 
 #[test]
@@ -291,6 +348,12 @@ fn the_manifest_validator_catches_mistakes() {
         (base.replace("  revisionHistoryLimit: 5", "  replicas: 2\n  revisionHistoryLimit: 5"), &none, "FAIL no Deployment replicas beside"),
         (base.replace("whenUnsatisfiable: DoNotSchedule", "whenUnsatisfiable: ScheduleAnyway"), &none, "FAIL never two replicas on one node"),
         (base.replace("  maxUnavailable: 1\n", "  minAvailable: 1\n"), &none, "drains one at a time"),
+        // A sidecar the restricted namespace cannot admit: no uid-gate pods at all.
+        (
+            istio.replace("sidecar.istio.io/inject: \"false\"", "sidecar.istio.io/inject: \"true\""),
+            &with_mesh,
+            "FAIL uid-gate's pods opt out of sidecar injection",
+        ),
         (base.replace("unhealthyPodEvictionPolicy: AlwaysAllow", "unhealthyPodEvictionPolicy: IfHealthyBudget"), &none, "drains one at a time"),
     ];
     for (rendered, extra, want) in cases {
