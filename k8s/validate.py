@@ -363,20 +363,6 @@ def envoy_filters(docs, envoy_bin):
                 fail(f"{name}: envoy --mode validate: {(r.stdout + r.stderr).strip()[-400:]}")
 
 
-def merged(base, patch):
-    """Istio's MERGE of a patch into a config, for the maps this file uses (lists append, as
-    repeated proto fields do)."""
-    out = dict(base)
-    for k, v in patch.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = merged(out[k], v)
-        elif isinstance(v, list) and isinstance(out.get(k), list):
-            out[k] = out[k] + v
-        else:
-            out[k] = v
-    return out
-
-
 def gateway_headers(docs, envoy_bin):
     """k8s/istio/gateway-headers.yaml: the gateway's connection manager removes a client's
     x-user-id before any filter runs and refuses underscore spellings. With an Envoy binary
@@ -406,86 +392,14 @@ def gateway_headers(docs, envoy_bin):
             for label, passed in checks:
                 (ok if passed else fail)(label)
             if envoy_bin:
-                run_gateway_patch(name, value, envoy_bin)
+                import gateway_run
 
-
-def run_gateway_patch(name, typed_config, envoy_bin):
-    import http.client
-    import socket
-    import tempfile
-    import time
-
-    def free_port():
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
-
-    def lua(code):
-        return {"name": "envoy.filters.http.lua", "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua", "default_source_code": {"inline_string": code}}}
-
-    router = {"name": ROUTER, "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
-    hcm_type = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
-    gw_port, echo_port = free_port(), free_port()
-    # The gateway as Istio builds it, plus this patch; a Lua filter stands where ext_authz
-    # would run and sets x-user-id when asked, as an allow does.
-    gateway = merged({
-        "@type": hcm_type, "stat_prefix": "gateway",
-        "route_config": {"virtual_hosts": [{"name": "app", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "app"}}]}]},
-        "http_filters": [lua('function envoy_on_request(h) if h:headers():get("x-test-allow") then h:headers():replace("x-user-id", "verified") end end'), router],
-    }, typed_config)
-    # The app: answers with the x-user-id values it received.
-    echo = {
-        "@type": hcm_type, "stat_prefix": "app",
-        "route_config": {"virtual_hosts": [{"name": "app", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 500}}]}]},
-        "http_filters": [lua('function envoy_on_request(h) local v = {} for k, x in pairs(h:headers()) do if k == "x-user-id" then v[#v+1] = x end end '
-                             'h:respond({[":status"] = "200"}, #v > 0 and table.concat(v, ",") or "(none)") end'), router],
-    }
-    listener = lambda n, port, hcm: {"name": n, "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-                                     "filter_chains": [{"filters": [{"name": HCM, "typed_config": hcm}]}]}
-    bootstrap = {"static_resources": {
-        "listeners": [listener("gateway", gw_port, gateway), listener("app", echo_port, echo)],
-        "clusters": [{"name": "app", "type": "STATIC", "connect_timeout": "1s", "load_assignment": {"cluster_name": "app", "endpoints": [
-            {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": echo_port}}}}]}]}}],
-    }}
-
-    def get(headers):
-        conn = http.client.HTTPConnection("127.0.0.1", gw_port, timeout=5)
-        conn.putrequest("GET", "/api/bob/tasks")
-        for k, v in headers:
-            conn.putheader(k, v)
-        conn.endheaders()
-        resp = conn.getresponse()
-        return resp.status, resp.read().decode()
-
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
-        json.dump(bootstrap, f)
-        f.flush()
-        proc = subprocess.Popen([envoy_bin, "--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c", f.name],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    answer = get([])
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        proc.kill()
-                        fail(f"{name}: Envoy did not start with the patch: {proc.communicate()[0].strip()[-400:]}")
-                        return
-                    time.sleep(0.1)
-            runs = [
-                ("a client's x-user-id does not reach the app", get([("x-user-id", "bob")]), (200, "(none)")),
-                ("the value a later filter sets (ext_authz's place) reaches the app alone",
-                 get([("x-user-id", "bob"), ("x-test-allow", "1")]), (200, "verified")),
-                ("x_user_id is answered with 400", get([("x_user_id", "bob")])[:1], (400,)),
-            ]
-        finally:
-            proc.kill()
-            proc.wait()
-    for label, got, want in runs:
-        (ok if got == want else fail)(f"{name}, run in Envoy: {label}" + ("" if got == want else f" (got {got})"))
+                runs = gateway_run.run(value, envoy_bin, ROUTER, HCM)
+                if isinstance(runs, str):
+                    fail(f"{name}: Envoy did not start with the patch: {runs}")
+                    continue
+                for label, got, want in runs:
+                    (ok if got == want else fail)(f"{name}, run in Envoy: {label}" + ("" if got == want else f" (got {got})"))
 
 
 def main():
