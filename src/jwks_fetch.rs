@@ -110,10 +110,9 @@ where
             resp.status().as_u16()
         )));
     }
-    let body =
-        http_body_util::Limited::new(resp.into_body(), uid_gate_core::jwks::refresh::MAX_BYTES)
-            .collect()
-            .await
-            .map_err(|_| FetchError::Fetch("body unreadable or over 1 MiB".into()))?;
+    let body = http_body_util::Limited::new(resp.into_body(), uid_gate_core::refresh::MAX_BYTES)
+        .collect()
+        .await
+        .map_err(|_| FetchError::Fetch("body unreadable or over 1 MiB".into()))?;
     Ok(body.to_bytes().to_vec())
 }

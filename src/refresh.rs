@@ -1,39 +1,36 @@
-//! Background refreshes of key material: the JWKS URL (periodic, early on an unknown `kid`,
-//! keeping the last good keys through an outage) and the secret file (re-read on change).
+//! Background refreshes of key material, on the core's schedule ([`uid_gate_core::refresh`]):
+//! this module only does the I/O it asks for (fetch the JWKS URL, re-read the secret file),
+//! sleeps until the next turn, and counts and logs each outcome.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use uid_gate_core::Authorizer;
 use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
-use uid_gate_core::jwks::refresh;
+use uid_gate_core::refresh::{FETCH_TIMEOUT, JwksSchedule, ReloadSchedule};
 
 use crate::metrics::Metrics;
 
-/// The least time between two JWKS fetches triggered by unknown `kid`s.
-const JWKS_MIN_REFETCH: Duration = Duration::from_secs(refresh::MIN_REFETCH_SECS);
-/// How soon a failed JWKS fetch is tried again (at most `UIDGATE_JWKS_REFRESH_SECS`).
-const JWKS_RETRY: Duration = Duration::from_secs(refresh::RETRY_SECS);
-
-/// Where and how often to fetch a JWKS, and whom to tell.
+/// Where to fetch a JWKS, on which schedule, and whom to tell.
 pub struct JwksSource {
     /// The JWKS URL.
     pub url: String,
     /// TLS settings for https URLs.
     pub tls: Arc<tokio_rustls::rustls::ClientConfig>,
-    /// The refresh interval.
-    pub every: Duration,
-    /// Notified when a token names an unknown `kid`.
+    /// When to fetch; the unknown-`kid` hook marks it too.
+    pub schedule: Arc<JwksSchedule>,
+    /// Notified when a token names an unknown `kid`, to wake the loop early.
     pub miss: Arc<Notify>,
     /// Set to true after each successful fetch.
     pub loaded: watch::Sender<bool>,
 }
 
-/// Fetches the JWKS now, then every `every`, and early (rate-limited) when a token names an
-/// unknown `kid`. A failed fetch keeps the last good keys: a JWKS outage never empties them.
+/// Fetches the JWKS whenever the schedule says so (at once, every interval, early after an
+/// unknown `kid`, soon after a failure) until `stop` completes.
 pub async fn refresh_jwks_forever(
     source: JwksSource,
     authorizer: Arc<Authorizer>,
@@ -43,25 +40,32 @@ pub async fn refresh_jwks_forever(
     let JwksSource {
         url,
         tls,
-        every,
+        schedule,
         miss,
         loaded,
     } = source;
+    let start = Instant::now();
     tokio::pin!(stop);
     loop {
-        let fetched_at = tokio::time::Instant::now();
-        let wait = match fetch_jwks(&url, &tls, &authorizer, &metrics).await {
-            true => {
-                loaded.send_replace(true);
-                every
-            }
-            false => every.min(JWKS_RETRY),
-        };
+        if schedule.start(start.elapsed()) {
+            let document = crate::jwks_fetch::fetch(&url, &tls, FETCH_TIMEOUT)
+                .await
+                .map_err(|e| e.to_string());
+            let outcome = schedule.fetched(
+                start.elapsed(),
+                document.as_deref().map_err(Clone::clone),
+                authorizer.verifier(),
+            );
+            report_jwks(outcome, &authorizer, &metrics, &loaded);
+        }
+        let wait = schedule.wait(start.elapsed());
         tokio::select! {
-            () = tokio::time::sleep_until(fetched_at + wait) => {}
+            () = tokio::time::sleep(wait) => {}
+            // A miss moves the turn earlier (to the floor after the last fetch): sleep until
+            // then, deaf to further misses, so a flood of unknown kids wakes this once.
             () = miss.notified() => {
                 tokio::select! {
-                    () = tokio::time::sleep_until(fetched_at + JWKS_MIN_REFETCH) => {}
+                    () = tokio::time::sleep(schedule.wait(start.elapsed())) => {}
                     () = &mut stop => return,
                 }
             }
@@ -70,27 +74,21 @@ pub async fn refresh_jwks_forever(
     }
 }
 
-async fn fetch_jwks(
-    url: &str,
-    tls: &Arc<tokio_rustls::rustls::ClientConfig>,
+fn report_jwks(
+    outcome: Result<usize, uid_gate_core::refresh::RefreshError>,
     authorizer: &Authorizer,
     metrics: &Metrics,
-) -> bool {
-    let result = crate::jwks_fetch::fetch(url, tls, Duration::from_secs(refresh::TIMEOUT_SECS))
-        .await
-        .and_then(|json| uid_gate_core::jwks::JwksKeys::from_json(&json).map_err(Into::into));
-    match result {
-        Ok(keys) => {
-            let n = keys.len();
-            authorizer.verifier().replace_jwks(keys);
+    loaded: &watch::Sender<bool>,
+) {
+    match outcome {
+        Ok(n) => {
+            loaded.send_replace(true);
             metrics.jwks_refreshed(n);
             debug!(keys = n, "JWKS refreshed");
-            true
         }
         Err(e) => {
             metrics.jwks_refresh_failed();
             warn!(error = %e, keys = authorizer.verifier().jwks_key_count(), "JWKS refresh failed; keeping the last good keys");
-            false
         }
     }
 }
@@ -118,7 +116,7 @@ pub fn reload_secrets(
     outcome
 }
 
-/// Re-reads the secret file every `every` until `stop` completes.
+/// Re-reads the secret file on the schedule's turns (every `every`) until `stop` completes.
 pub async fn reload_secrets_forever(
     path: std::path::PathBuf,
     mut current: SecretSet,
@@ -127,15 +125,16 @@ pub async fn reload_secrets_forever(
     every: Duration,
     stop: impl Future<Output = ()>,
 ) {
+    let start = Instant::now();
+    let schedule = ReloadSchedule::new(every, start.elapsed());
     tokio::pin!(stop);
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                reload_secrets(&path, &authorizer, &metrics, &mut current);
-            }
+            () = tokio::time::sleep(schedule.wait(start.elapsed())) => {}
             () = &mut stop => return,
+        }
+        if schedule.due(start.elapsed()) {
+            reload_secrets(&path, &authorizer, &metrics, &mut current);
         }
     }
 }

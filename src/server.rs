@@ -12,6 +12,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tracing::{info, warn};
+use uid_gate_core::refresh::JwksSchedule;
 use uid_gate_core::verify;
 
 use crate::config::Config;
@@ -69,10 +70,14 @@ pub async fn run_with(
     let policy = &config.policy;
     // An unknown `kid` wakes the JWKS refresher early (rate-limited there).
     let kid_miss = Arc::new(Notify::new());
+    let jwks_schedule = Arc::new(JwksSchedule::new(policy.jwks_refresh));
     let authorizer = {
-        let miss = kid_miss.clone();
+        let (miss, schedule) = (kid_miss.clone(), jwks_schedule.clone());
         let mut authorizer = policy.authorizer();
-        authorizer.set_unknown_kid_hook(Arc::new(move || miss.notify_one()));
+        authorizer.set_unknown_kid_hook(Arc::new(move || {
+            schedule.unknown_kid();
+            miss.notify_one();
+        }));
         Arc::new(authorizer)
     };
     metrics.set_keys(authorizer.verifier().key_count());
@@ -111,7 +116,7 @@ pub async fn run_with(
         let source = refresh::JwksSource {
             url,
             tls,
-            every: policy.jwks_refresh,
+            schedule: jwks_schedule,
             miss: kid_miss,
             loaded: keys_loaded_tx,
         };

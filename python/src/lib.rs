@@ -4,14 +4,14 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
-use uid_gate_core::jwks::JwksKeys;
+use uid_gate_core::refresh::{FETCH_TIMEOUT, JwksSchedule, MAX_BYTES, ReloadSchedule};
 use uid_gate_core::response::{Answer, DenyKind, INTERNAL, Reason, deny_parts};
 use uid_gate_core::{Authorizer, RequestView, Settings, unix_now};
 
@@ -27,8 +27,11 @@ create_exception!(
 struct Gate {
     authorizer: Authorizer,
     settings: Settings,
-    /// Set when a token named an unknown JWKS `kid`; the Python refresher takes it.
-    kid_miss: Arc<AtomicBool>,
+    /// When to fetch the JWKS and re-read the secret file: the core's schedule on this
+    /// gate's clock (`started`). The Python refresher thread does the I/O it asks for.
+    jwks: Arc<JwksSchedule>,
+    reload: ReloadSchedule,
+    started: Instant,
     /// The secrets in force, to tell a changed secret file from an unchanged one.
     secrets: std::sync::Mutex<Option<SecretSet>>,
 }
@@ -123,15 +126,21 @@ impl Gate {
             let var = e.var().unwrap_or("");
             ConfigError::new_err((e.to_string(), var))
         })?;
-        let kid_miss = Arc::new(AtomicBool::new(false));
+        let jwks = Arc::new(JwksSchedule::new(settings.jwks_refresh));
         let mut authorizer = settings.authorizer();
-        let flag = kid_miss.clone();
-        authorizer.set_unknown_kid_hook(Arc::new(move || flag.store(true, Ordering::Relaxed)));
+        let hook = jwks.clone();
+        authorizer.set_unknown_kid_hook(Arc::new(move || hook.unknown_kid()));
+        let started = Instant::now();
         Ok(Self {
             authorizer,
             secrets: std::sync::Mutex::new(settings.secrets.clone()),
+            reload: ReloadSchedule::new(
+                Duration::from_secs(settings.secret_reload_secs),
+                started.elapsed(),
+            ),
             settings,
-            kid_miss,
+            jwks,
+            started,
         })
     }
 
@@ -167,21 +176,56 @@ impl Gate {
         guarded(|| Answer::from(self.authorizer.decide_for_identity(path, user_id)))
     }
 
-    /// Replaces the JWKS keys with a fetched document; returns how many keys are usable.
-    fn replace_jwks(&self, py: Python<'_>, json: &[u8]) -> PyResult<usize> {
-        // Parsing a large document (RSA keys) takes time: other Python threads keep running.
-        py.detach(|| {
-            let keys = JwksKeys::from_json(json)?;
-            let n = keys.len();
-            self.authorizer.verifier().replace_jwks(keys);
-            Ok(n)
-        })
-        .map_err(|e: uid_gate_core::jwks::JwksError| PyValueError::new_err(e.to_string()))
+    /// Whether the refresher fetches the JWKS now (`force`: whatever the schedule says); if
+    /// so, it reports with `jwks_fetched`. One fetch at a time.
+    #[pyo3(signature = (force=false))]
+    fn jwks_start(&self, force: bool) -> bool {
+        if self.settings.jwks_url.is_none() {
+            return false;
+        }
+        if force {
+            self.jwks.expire();
+        }
+        self.jwks.start(self.started.elapsed())
     }
 
-    /// Whether a token named an unknown `kid` since the last call (then fetch the JWKS early).
-    fn take_kid_miss(&self) -> bool {
-        self.kid_miss.swap(false, Ordering::Relaxed)
+    /// A fetch ended with `document` (a 200 answer's body) or `error`. Returns how many keys
+    /// came in; raises `ValueError` when the keys in force stay (the core's rule).
+    #[pyo3(signature = (document, error=None))]
+    fn jwks_fetched(
+        &self,
+        py: Python<'_>,
+        document: Option<&[u8]>,
+        error: Option<String>,
+    ) -> PyResult<usize> {
+        let document = document.ok_or_else(|| error.unwrap_or_else(|| "no answer".into()));
+        // Parsing a large document (RSA keys) takes time: other Python threads keep running.
+        py.detach(|| {
+            self.jwks
+                .fetched(self.started.elapsed(), document, self.authorizer.verifier())
+        })
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// Whether the secret file is due for a re-read now (one caller per turn).
+    fn reload_due(&self) -> bool {
+        self.settings.secret_file.is_some() && self.reload.due(self.started.elapsed())
+    }
+
+    /// Seconds until the next turn of either refresh (zero: now).
+    fn refresh_wait(&self) -> f64 {
+        let now = self.started.elapsed();
+        let jwks = self.settings.jwks_url.as_ref().map(|_| self.jwks.wait(now));
+        let file = self
+            .settings
+            .secret_file
+            .as_ref()
+            .map(|_| self.reload.wait(now));
+        jwks.into_iter()
+            .chain(file)
+            .min()
+            .unwrap_or(Duration::MAX)
+            .as_secs_f64()
     }
 
     /// Re-reads `BETTER_AUTH_SECRET_FILE`: "unchanged", "applied" or "refused" (old secrets stay).
@@ -402,6 +446,9 @@ fn _uid_gate(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_variables, m)?)?;
     m.add_function(wrap_pyfunction!(_unknown_var_warnings, m)?)?;
     m.add_class::<Gate>()?;
+    // The fetch's I/O limits, from the core's schedule.
+    m.add("JWKS_FETCH_TIMEOUT_SECS", FETCH_TIMEOUT.as_secs_f64())?;
+    m.add("JWKS_MAX_BYTES", MAX_BYTES)?;
     m.add_class::<Decision>()?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;

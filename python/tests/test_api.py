@@ -60,8 +60,8 @@ def test_the_secret_file_is_read_at_the_configured_interval(tmp_path):
     path = tmp_path / "secret"
     path.write_text(SECRET + "\n")
     gate = Gate.from_env({"BETTER_AUTH_SECRET_FILE": str(path), "UIDGATE_SECRET_RELOAD_SECS": "7"}, refresh=False)
-    assert gate._refresher is not None and gate._refresher._reload == 7.0
-    assert Gate(secret_file=path, refresh=False)._refresher._reload == 5.0
+    assert gate._refresher is not None and gate._inner.secret_reload_secs == 7
+    assert Gate(secret_file=path, refresh=False)._inner.secret_reload_secs == 5
 
 
 def test_keyword_arguments_and_the_environment_agree():

@@ -170,7 +170,7 @@ class Gate:
             warnings.warn(f"uid-gate: {message}", UserWarning, stacklevel=3)
         self._refresher: Optional[Refresher] = None
         if self._inner.jwks_url or self._inner.secret_file:
-            self._refresher = Refresher(self._inner, self._inner.secret_reload_secs)
+            self._refresher = Refresher(self._inner)
             if refresh:
                 self._refresher.start()
 

@@ -6,23 +6,11 @@
 //! from a JWKS: HS256 secrets come only from `BETTER_AUTH_SECRET*`, so no token can make
 //! uid-gate use a public key as an HMAC secret (algorithm confusion).
 //!
-//! Key sets are values here; fetching a JWKS URL is the host's job (the server refreshes it
-//! in the background and hands each new set to [`crate::verify::Verifier::replace_jwks`]).
+//! Key sets are values here; fetching a JWKS URL is the host's job, on the schedule of
+//! [`crate::refresh`], which hands each new set to [`crate::verify::Verifier::replace_jwks`].
 
 use std::collections::HashMap;
 use std::fmt;
-
-/// How every host refreshes a JWKS URL: stated once, here.
-pub mod refresh {
-    /// The least time between two fetches triggered by tokens with an unknown `kid`, in seconds.
-    pub const MIN_REFETCH_SECS: u64 = 2;
-    /// How soon a failed fetch is tried again (at most the refresh interval), in seconds.
-    pub const RETRY_SECS: u64 = 5;
-    /// How long one fetch may take, in seconds.
-    pub const TIMEOUT_SECS: u64 = 5;
-    /// The largest JWKS document accepted.
-    pub const MAX_BYTES: usize = 1_048_576; // 1 MiB
-}
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};

@@ -6,6 +6,7 @@
 //! - [`extract`]: exactly one well-formed bearer token among the request's headers.
 //! - [`verify`]: signature (HS256 secrets, or a JWKS key by `kid`) and strictly typed claims.
 //! - [`jwks`]: a JWKS document as a key set (fetching is the host's job).
+//! - [`refresh`]: when a host fetches the JWKS or re-reads the secret file, and what it keeps.
 //! - [`path_policy`]: public, user-scoped or authentication-only; safe to judge or not.
 //! - [`decision`]: the order in which the three are combined.
 //! - [`response`]: a decision as an HTTP answer: status, challenge, body, reason, identity.
@@ -17,6 +18,7 @@ pub mod extract;
 pub mod jwks;
 pub mod mint;
 pub mod path_policy;
+pub mod refresh;
 pub mod response;
 pub mod verify;
 

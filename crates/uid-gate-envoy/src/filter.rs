@@ -2,11 +2,11 @@
 //! judge, and render the answer through a [`Stream`] (Envoy's, or a test's).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use uid_gate_core::config::{SecretSet, reload_secret_file};
-use uid_gate_core::jwks::{JwksKeys, refresh};
+use uid_gate_core::refresh::{JwksSchedule, ReloadSchedule};
 use uid_gate_core::response::{DenyKind, INTERNAL, USER_ID_HEADER, deny_parts};
 use uid_gate_core::{Answer, Authorizer, Reason, RequestView, unix_now};
 
@@ -39,28 +39,27 @@ pub enum Verdict {
 const IDENTITY_HEADERS: [&str; 2] = [USER_ID_HEADER, "x_user_id"];
 
 /// The filter configuration: the core's authorizer, shared by every worker, the secret file
-/// it re-reads and the JWKS URL it fetches.
+/// it re-reads and the JWKS URL it fetches, each on the core's schedule.
 #[derive(Debug)]
 pub struct Gate {
     authorizer: Authorizer,
     secret_file: Option<PathBuf>,
     secrets: Mutex<Option<SecretSet>>,
-    reload_secs: u64,
-    next_reload: AtomicU64,
+    reload: ReloadSchedule,
     jwks: Option<JwksRefresh>,
 }
 
-/// When to fetch the JWKS URL, under the core's refresh rules ([`refresh`]): at start, every
-/// `every` seconds, early (at most every [`refresh::MIN_REFETCH_SECS`]) when a token names an
-/// unknown `kid`, and [`refresh::RETRY_SECS`] after a failure; the last good keys stay.
+/// The JWKS URL and when to fetch it ([`JwksSchedule`]: the core's rules).
 #[derive(Debug)]
 pub struct JwksRefresh {
     /// Where to fetch it.
     pub source: JwksSource,
-    next_fetch: AtomicU64,
-    last_fetch: AtomicU64,
-    in_flight: AtomicBool,
-    kid_miss: Arc<AtomicBool>,
+    schedule: Arc<JwksSchedule>,
+}
+
+/// The module's clock for the schedules: Unix seconds, as the decision's `now`.
+fn clock(now: u64) -> Duration {
+    Duration::from_secs(now)
 }
 
 impl Gate {
@@ -68,23 +67,16 @@ impl Gate {
     pub fn new(m: ModuleSettings) -> Self {
         let mut authorizer = m.settings.authorizer();
         let jwks = m.jwks.map(|source| {
-            let kid_miss = Arc::new(AtomicBool::new(false));
-            let flag = kid_miss.clone();
-            authorizer.set_unknown_kid_hook(Arc::new(move || flag.store(true, Ordering::Relaxed)));
-            JwksRefresh {
-                source,
-                next_fetch: AtomicU64::new(0),
-                last_fetch: AtomicU64::new(0),
-                in_flight: AtomicBool::new(false),
-                kid_miss,
-            }
+            let schedule = Arc::new(JwksSchedule::new(Duration::from_secs(source.every)));
+            let hook = schedule.clone();
+            authorizer.set_unknown_kid_hook(Arc::new(move || hook.unknown_kid()));
+            JwksRefresh { source, schedule }
         });
         Self {
             authorizer,
             secret_file: m.settings.secret_file.clone(),
             secrets: Mutex::new(m.settings.secrets.clone()),
-            reload_secs: m.reload_secs,
-            next_reload: AtomicU64::new(unix_now() + m.reload_secs),
+            reload: ReloadSchedule::new(Duration::from_secs(m.reload_secs), clock(unix_now())),
             jwks,
         }
     }
@@ -97,16 +89,9 @@ impl Gate {
     /// Whether a JWKS fetch should start now; if so, the caller starts it and reports with
     /// [`Gate::jwks_fetched`]. At most one fetch is in flight.
     pub fn jwks_due(&self, now: u64) -> bool {
-        let Some(j) = &self.jwks else {
-            return false;
-        };
-        let due = now >= j.next_fetch.load(Ordering::Relaxed)
-            || (j.kid_miss.load(Ordering::Relaxed)
-                && now >= j.last_fetch.load(Ordering::Relaxed) + refresh::MIN_REFETCH_SECS);
-        due && j
-            .in_flight
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        self.jwks
+            .as_ref()
+            .is_some_and(|j| j.schedule.start(clock(now)))
     }
 
     /// A fetch ended: `Some(document)` for a 200 answer. New keys replace the old ones only
@@ -116,29 +101,10 @@ impl Gate {
         let Some(j) = &self.jwks else {
             return Err("no JWKS URL is configured".into());
         };
-        let outcome = match document {
-            None => Err("the fetch failed".to_owned()),
-            Some(body) if body.len() > refresh::MAX_BYTES => {
-                Err("the JWKS is over 1 MiB".to_owned())
-            }
-            Some(body) => JwksKeys::from_json(body)
-                .map_err(|e| e.to_string())
-                .map(|keys| {
-                    let n = keys.len();
-                    self.authorizer.verifier().replace_jwks(keys);
-                    n
-                }),
-        };
-        let next = if outcome.is_ok() {
-            j.source.every
-        } else {
-            j.source.every.min(refresh::RETRY_SECS)
-        };
-        j.last_fetch.store(now, Ordering::Relaxed);
-        j.next_fetch.store(now + next, Ordering::Relaxed);
-        j.kid_miss.store(false, Ordering::Relaxed);
-        j.in_flight.store(false, Ordering::Release);
-        outcome
+        let document = document.ok_or_else(|| "no 200 answer".to_owned());
+        j.schedule
+            .fetched(clock(now), document, self.authorizer.verifier())
+            .map_err(|e| e.to_string())
     }
 
     /// Judges one request and renders the answer on `stream`.
@@ -169,24 +135,13 @@ impl Gate {
         render(answer, stream)
     }
 
-    /// Re-reads the secret file at most every `reload_secs`: one worker does it, the others go
-    /// on with the secrets in force. A refused file keeps them (the core's rule).
+    /// Re-reads the secret file on the schedule's turns: one worker does it, the others go on
+    /// with the secrets in force. A refused file keeps them (the core's rule).
     fn maybe_reload(&self, now: u64) {
         let Some(path) = &self.secret_file else {
             return;
         };
-        let due = self.next_reload.load(Ordering::Relaxed);
-        if now < due
-            || self
-                .next_reload
-                .compare_exchange(
-                    due,
-                    now + self.reload_secs,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_err()
-        {
+        if !self.reload.due(clock(now)) {
             return;
         }
         let mut secrets = self

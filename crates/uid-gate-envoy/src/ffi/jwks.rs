@@ -45,7 +45,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_scheduled(
                 headers.as_mut_ptr(),
                 headers.len(),
                 ModuleBuffer::NULL,
-                uid_gate_core::jwks::refresh::TIMEOUT_SECS * 1000,
+                u64::try_from(uid_gate_core::refresh::FETCH_TIMEOUT.as_millis())
+                    .unwrap_or(u64::MAX),
             )
         };
         if result != SUCCESS {
