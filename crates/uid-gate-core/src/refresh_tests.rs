@@ -75,6 +75,26 @@ fn a_failed_or_unusable_fetch_keeps_the_keys_and_retries_soon() {
 }
 
 #[test]
+fn a_document_of_exactly_the_cap_is_taken_one_byte_more_is_not() {
+    let a = jwks_authorizer();
+    let j = JwksSchedule::new(s(1));
+    let padded = |len: usize| {
+        let mut d = doc().into_bytes();
+        d.resize(len, b' ');
+        d
+    };
+    assert!(j.start(s(0)));
+    assert_eq!(
+        j.fetched(s(0), Ok(&padded(MAX_BYTES)), a.verifier())
+            .expect("at the cap"),
+        1
+    );
+    assert!(j.start(s(1)));
+    let over = j.fetched(s(1), Ok(&padded(MAX_BYTES + 1)), a.verifier());
+    assert!(matches!(over, Err(RefreshError::TooLarge)), "{over:?}");
+}
+
+#[test]
 fn an_unknown_kid_fetches_early_but_not_more_often_than_the_floor() {
     let a = jwks_authorizer();
     let j = JwksSchedule::new(s(3600));
