@@ -12,10 +12,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::{Args, Parser, Subcommand};
 use uid_gate_core::mint::{self, MintRequest};
 
-use crate::config::{Config, all_vars};
+use crate::config::{Config, LISTEN_ADDR, all_vars, local_grpc_addr};
 
 /// Exit code for a configuration error (and bad command-line usage, as clap uses).
 pub const EXIT_CONFIG: u8 = 2;
+
+/// The default `--authz`: the declared listen port, on 127.0.0.1.
+static LOCAL_GRPC_ADDR: LazyLock<String> = LazyLock::new(local_grpc_addr);
 
 static ENV_HELP: LazyLock<String> = LazyLock::new(|| {
     let mut out = String::from("Environment (configuration is read only from these):\n");
@@ -23,7 +26,7 @@ static ENV_HELP: LazyLock<String> = LazyLock::new(|| {
         let default = v
             .default
             .map_or(String::new(), |d| format!(" [default: {d}]"));
-        let _ = writeln!(out, "  {:<32}{}{default}", v.name, v.help);
+        let _ = writeln!(out, "  {:<32}{}{default}", v.name, v.help_line());
     }
     out
 });
@@ -119,7 +122,7 @@ pub struct EnvoyConfigArgs {
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8081")]
     pub upstream: String,
     /// The uid-gate gRPC service Envoy asks (without --inline).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9191")]
+    #[arg(long, value_name = "HOST:PORT", default_value = LOCAL_GRPC_ADDR.as_str())]
     pub authz: String,
     /// Envoy's admin listener ("none" leaves it out).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9901")]
@@ -198,11 +201,10 @@ pub fn mint_command(args: &MintArgs) -> ExitCode {
 /// `uid-gate healthcheck`: asks the local gRPC health service; Docker's HEALTHCHECK has no shell.
 pub fn healthcheck_command(args: &HealthArgs) -> ExitCode {
     let addr = args.addr.clone().unwrap_or_else(|| {
-        let port = std::env::var("UIDGATE_LISTEN_ADDR")
+        std::env::var(LISTEN_ADDR.name)
             .ok()
             .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
-            .map_or(9191, |a| a.port());
-        format!("127.0.0.1:{port}")
+            .map_or_else(local_grpc_addr, |a| format!("127.0.0.1:{}", a.port()))
     });
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -327,6 +329,8 @@ mod tests {
         let help = Cli::command().render_help().to_string();
         for v in all_vars() {
             assert!(help.contains(v.name), "{} missing from --help", v.name);
+            // The bounds and choices come from the declaration, not from the help text.
+            assert!(help.contains(&v.help_line()), "{}", v.name);
             if let Some(d) = v.default {
                 assert!(help.contains(&format!("[default: {d}]")), "{}", v.name);
             }

@@ -7,11 +7,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Deserialize;
-use uid_gate_core::config::vars::{bounded, non_empty, parse_or};
+use uid_gate_core::config::vars::{choice, non_empty, number, optional_number, parse_declared};
 
 pub use uid_gate_core::config::{
-    ConfigError, MIN_SECRET_BYTES, Secret, SecretSet, Settings, Var, read_secret_file,
+    ConfigError, Kind, MIN_SECRET_BYTES, Secret, SecretSet, Settings, Var, read_secret_file,
 };
 
 /// Log output format.
@@ -50,53 +49,81 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+/// `UIDGATE_LISTEN_ADDR`.
+pub const LISTEN_ADDR: Var = Var {
+    name: "UIDGATE_LISTEN_ADDR",
+    kind: Kind::Address,
+    default: Some("0.0.0.0:9191"),
+    help: "ext_authz gRPC and health address",
+};
+/// `UIDGATE_ADMIN_ADDR`.
+pub const ADMIN_ADDR: Var = Var {
+    name: "UIDGATE_ADMIN_ADDR",
+    kind: Kind::Address,
+    default: Some("0.0.0.0:9192"),
+    help: "admin HTTP address: /metrics, /healthz, /readyz",
+};
+/// `UIDGATE_HTTP_ADDR`.
+pub const HTTP_ADDR: Var = Var {
+    name: "UIDGATE_HTTP_ADDR",
+    kind: Kind::Address,
+    default: None,
+    help: "plain-HTTP authorization address (Envoy HTTP ext_authz, nginx, Caddy, Traefik)",
+};
+/// `UIDGATE_HTTP_URI_HEADER`.
+pub const HTTP_URI_HEADER: Var = Var {
+    name: "UIDGATE_HTTP_URI_HEADER",
+    kind: Kind::Text,
+    default: None,
+    help: "in HTTP mode, the header with the original URI (x-original-uri, x-forwarded-uri)",
+};
+/// `UIDGATE_JWKS_CA_FILE`.
+pub const JWKS_CA_FILE: Var = Var {
+    name: "UIDGATE_JWKS_CA_FILE",
+    kind: Kind::Text,
+    default: None,
+    help: "PEM CA trusted for an https UIDGATE_JWKS_URL, besides Mozilla's roots",
+};
+/// `UIDGATE_LOG_FORMAT`.
+pub const LOG_FORMAT: Var = Var {
+    name: "UIDGATE_LOG_FORMAT",
+    kind: Kind::Choice(&["json", "text"]),
+    default: Some("json"),
+    help: "log lines",
+};
+/// `RUST_LOG`.
+pub const RUST_LOG: Var = Var {
+    name: "RUST_LOG",
+    kind: Kind::Text,
+    default: Some("info"),
+    help: "log filter, e.g. info,uid_gate::allow=off",
+};
+/// `UIDGATE_SHUTDOWN_GRACE_SECS`.
+pub const SHUTDOWN_GRACE_SECS: Var = Var {
+    name: "UIDGATE_SHUTDOWN_GRACE_SECS",
+    kind: Kind::Number { min: 0, max: 3600 },
+    default: Some("10"),
+    help: "drain time for in-flight checks on SIGTERM",
+};
+/// `UIDGATE_WORKER_THREADS`.
+pub const WORKER_THREADS: Var = Var {
+    name: "UIDGATE_WORKER_THREADS",
+    kind: Kind::Number { min: 1, max: 256 },
+    default: None,
+    help: "runtime worker threads (default: one per CPU)",
+};
+
 /// The server's own variables.
 pub const SERVER_VARS: &[Var] = &[
-    Var {
-        name: "UIDGATE_LISTEN_ADDR",
-        default: Some("0.0.0.0:9191"),
-        help: "ext_authz gRPC and health address",
-    },
-    Var {
-        name: "UIDGATE_ADMIN_ADDR",
-        default: Some("0.0.0.0:9192"),
-        help: "admin HTTP address: /metrics, /healthz, /readyz",
-    },
-    Var {
-        name: "UIDGATE_HTTP_ADDR",
-        default: None,
-        help: "plain-HTTP authorization address (Envoy HTTP ext_authz, nginx, Caddy, Traefik)",
-    },
-    Var {
-        name: "UIDGATE_HTTP_URI_HEADER",
-        default: None,
-        help: "in HTTP mode, the header with the original URI (x-original-uri, x-forwarded-uri)",
-    },
-    Var {
-        name: "UIDGATE_JWKS_CA_FILE",
-        default: None,
-        help: "PEM CA trusted for an https UIDGATE_JWKS_URL, besides Mozilla's roots",
-    },
-    Var {
-        name: "UIDGATE_LOG_FORMAT",
-        default: Some("json"),
-        help: "json or text",
-    },
-    Var {
-        name: "RUST_LOG",
-        default: Some("info"),
-        help: "log filter, e.g. info,uid_gate::allow=off",
-    },
-    Var {
-        name: "UIDGATE_SHUTDOWN_GRACE_SECS",
-        default: Some("10"),
-        help: "drain time for in-flight checks on SIGTERM (0-3600)",
-    },
-    Var {
-        name: "UIDGATE_WORKER_THREADS",
-        default: None,
-        help: "runtime worker threads (default: one per CPU)",
-    },
+    LISTEN_ADDR,
+    ADMIN_ADDR,
+    HTTP_ADDR,
+    HTTP_URI_HEADER,
+    JWKS_CA_FILE,
+    LOG_FORMAT,
+    RUST_LOG,
+    SHUTDOWN_GRACE_SECS,
+    WORKER_THREADS,
 ];
 
 /// Every variable uid-gate reads: the core's, then the server's.
@@ -104,17 +131,14 @@ pub fn all_vars() -> impl Iterator<Item = &'static Var> {
     uid_gate_core::config::VARS.iter().chain(SERVER_VARS)
 }
 
-#[derive(Deserialize, Default)]
-struct RawEnv {
-    uidgate_listen_addr: Option<String>,
-    uidgate_admin_addr: Option<String>,
-    uidgate_http_addr: Option<String>,
-    uidgate_http_uri_header: Option<String>,
-    uidgate_jwks_ca_file: Option<String>,
-    uidgate_log_format: Option<String>,
-    rust_log: Option<String>,
-    uidgate_shutdown_grace_secs: Option<String>,
-    uidgate_worker_threads: Option<String>,
+/// Where a local client finds the gRPC service by default: the declared listen port on
+/// 127.0.0.1 (`uid-gate healthcheck`, `envoy-config --authz`).
+pub fn local_grpc_addr() -> String {
+    let port = LISTEN_ADDR
+        .default
+        .and_then(|a| a.parse::<SocketAddr>().ok())
+        .map_or(0, |a| a.port());
+    format!("127.0.0.1:{port}")
 }
 
 /// Whether `name` is a variable uid-gate reads (core or server).
@@ -143,73 +167,57 @@ impl Config {
         );
         let policy = Settings::from_vars(vars.iter().cloned())?;
         warnings.extend(policy.warnings());
-        let raw: RawEnv = envy::from_iter(
-            vars.into_iter()
-                .filter(|(k, _)| SERVER_VARS.iter().any(|v| v.name == k)),
-        )?;
-        if raw.uidgate_jwks_ca_file.is_some() && policy.jwks_url.is_none() {
+        let raw = |var: &Var| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == var.name)
+                .map(|(_, v)| v.clone())
+        };
+        if raw(&JWKS_CA_FILE).is_some() && policy.jwks_url.is_none() {
             return Err(ConfigError::Invalid {
-                var: "UIDGATE_JWKS_CA_FILE",
-                reason: "is set but UIDGATE_JWKS_URL is not".into(),
+                var: JWKS_CA_FILE.name,
+                reason: format!(
+                    "is set but {} is not",
+                    uid_gate_core::config::declare::JWKS_URL.name
+                ),
             });
         }
+        let address = |var: &Var| match non_empty(var.name, raw(var))? {
+            None if var.default.is_none() => Ok(None),
+            value => parse_declared(var, value, "expected host:port, an IP address and a port"),
+        };
         Ok(Config {
-            policy,
-            listen_addr: parse_or(
-                "UIDGATE_LISTEN_ADDR",
-                raw.uidgate_listen_addr,
-                "0.0.0.0:9191",
-                "expected host:port, e.g. 0.0.0.0:9191",
-            )?,
-            admin_addr: parse_or(
-                "UIDGATE_ADMIN_ADDR",
-                raw.uidgate_admin_addr,
-                "0.0.0.0:9192",
-                "expected host:port, e.g. 0.0.0.0:9192",
-            )?,
-            http_addr: match non_empty("UIDGATE_HTTP_ADDR", raw.uidgate_http_addr)? {
-                None => None,
-                Some(v) => Some(parse_or(
-                    "UIDGATE_HTTP_ADDR",
-                    Some(v),
-                    "",
-                    "expected host:port, e.g. 0.0.0.0:9193",
-                )?),
-            },
-            http_uri_header: uri_header(raw.uidgate_http_uri_header)?,
-            jwks_ca_pem: match non_empty("UIDGATE_JWKS_CA_FILE", raw.uidgate_jwks_ca_file)? {
+            listen_addr: address(&LISTEN_ADDR)?.ok_or(ConfigError::Missing {
+                var: LISTEN_ADDR.name,
+            })?,
+            admin_addr: address(&ADMIN_ADDR)?.ok_or(ConfigError::Missing {
+                var: ADMIN_ADDR.name,
+            })?,
+            http_addr: address(&HTTP_ADDR)?,
+            http_uri_header: uri_header(raw(&HTTP_URI_HEADER))?,
+            jwks_ca_pem: match non_empty(JWKS_CA_FILE.name, raw(&JWKS_CA_FILE))? {
                 None => None,
                 Some(path) => Some(ca_file(path)?),
             },
-            log_format: match raw.uidgate_log_format.as_deref().map(str::trim) {
-                None | Some("json") => LogFormat::Json,
-                Some("text") => LogFormat::Text,
-                Some(other) => {
-                    return Err(ConfigError::Invalid {
-                        var: "UIDGATE_LOG_FORMAT",
-                        reason: format!("expected json or text, got {other:?}"),
-                    });
-                }
+            log_format: match choice(&LOG_FORMAT, raw(&LOG_FORMAT))? {
+                "text" => LogFormat::Text,
+                _ => LogFormat::Json,
             },
-            log_filter: log_filter(raw.rust_log)?,
-            shutdown_grace: Duration::from_secs(bounded(
-                "UIDGATE_SHUTDOWN_GRACE_SECS",
-                raw.uidgate_shutdown_grace_secs,
-                10,
-                0,
-                3600,
+            log_filter: log_filter(raw(&RUST_LOG))?,
+            shutdown_grace: Duration::from_secs(number(
+                &SHUTDOWN_GRACE_SECS,
+                raw(&SHUTDOWN_GRACE_SECS),
             )?),
-            worker_threads: match raw.uidgate_worker_threads {
-                None => None,
-                Some(v) => Some(bounded("UIDGATE_WORKER_THREADS", Some(v), 0, 1, 256)? as usize),
-            },
+            worker_threads: optional_number(&WORKER_THREADS, raw(&WORKER_THREADS))?
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            policy,
             warnings,
         })
     }
 }
 
 fn uri_header(value: Option<String>) -> Result<Option<String>, ConfigError> {
-    match non_empty("UIDGATE_HTTP_URI_HEADER", value)? {
+    match non_empty(HTTP_URI_HEADER.name, value)? {
         None => Ok(None),
         Some(v)
             if v.bytes()
@@ -218,14 +226,14 @@ fn uri_header(value: Option<String>) -> Result<Option<String>, ConfigError> {
             Ok(Some(v.to_ascii_lowercase()))
         }
         Some(v) => Err(ConfigError::Invalid {
-            var: "UIDGATE_HTTP_URI_HEADER",
+            var: HTTP_URI_HEADER.name,
             reason: format!("{v:?} is not a header name"),
         }),
     }
 }
 
 fn ca_file(path: String) -> Result<Vec<u8>, ConfigError> {
-    let var = "UIDGATE_JWKS_CA_FILE";
+    let var = JWKS_CA_FILE.name;
     let path = std::path::PathBuf::from(path);
     let pem = std::fs::read(&path).map_err(|source| ConfigError::SecretFile {
         var,
@@ -242,9 +250,10 @@ fn ca_file(path: String) -> Result<Vec<u8>, ConfigError> {
 fn log_filter(value: Option<String>) -> Result<String, ConfigError> {
     let filter = value
         .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "info".to_owned());
+        .or_else(|| RUST_LOG.default.map(str::to_owned))
+        .unwrap_or_default();
     tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| ConfigError::Invalid {
-        var: "RUST_LOG",
+        var: RUST_LOG.name,
         reason: e.to_string(),
     })?;
     Ok(filter)
@@ -335,6 +344,23 @@ mod tests {
                 "{var}={value:?} gave {e:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_declared_default_is_a_value_its_kind_accepts() {
+        use uid_gate_core::config::vars;
+        for v in all_vars() {
+            let Some(d) = v.default else { continue };
+            let ok = match v.kind {
+                Kind::Number { .. } => vars::number(v, None).is_ok(),
+                Kind::Choice(_) => vars::choice(v, None).is_ok(),
+                Kind::Bool => ["true", "false"].contains(&d),
+                Kind::Address => d.parse::<SocketAddr>().is_ok(),
+                Kind::Text | Kind::Secret => !d.trim().is_empty(),
+            };
+            assert!(ok, "{}: default {d:?} is not a valid {:?}", v.name, v.kind);
+        }
+        assert_eq!(local_grpc_addr(), "127.0.0.1:9191");
     }
 
     #[test]

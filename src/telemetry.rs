@@ -24,7 +24,8 @@ const MAX_BUFFERED: usize = 4 << 20;
 /// guard alive: dropping it writes whatever is still buffered. `None` if a subscriber was
 /// already installed (tests).
 pub fn init(format: LogFormat, filter: &str) -> Option<LogGuard> {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| EnvFilter::new(crate::config::RUST_LOG.default.unwrap_or_default()));
     let (sink, guard) = LogSink::spawn(Box::new(std::io::stdout()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

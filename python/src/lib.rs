@@ -123,7 +123,7 @@ impl Gate {
     #[staticmethod]
     fn from_vars(vars: Vec<(String, String)>) -> PyResult<Self> {
         let settings = Settings::from_vars(vars).map_err(|e| {
-            let var = e.var().unwrap_or("");
+            let var = e.var();
             ConfigError::new_err((e.to_string(), var))
         })?;
         let jwks = Arc::new(JwksSchedule::new(settings.jwks_refresh));

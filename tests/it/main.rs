@@ -7,6 +7,7 @@ mod conformance;
 mod demo;
 mod deploy;
 mod deploy_k8s;
+mod docs_config;
 mod envoy;
 mod envoy_config;
 mod envoy_config_paths;

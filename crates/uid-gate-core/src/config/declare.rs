@@ -1,116 +1,208 @@
-//! Which variables the decision reads, with their defaults and one line of help each (for
-//! `--help` and the hosts that derive their own lists from it).
+//! Which variables the decision reads: one declaration each (name, kind with its bounds or
+//! choices, default, one line of help). Parsing, `--help`, the hosts' lists and the check of
+//! docs/configuration.md all read these; no default or bound is written anywhere else.
 
-/// One configuration variable: its name, default and a one-line description (for `--help`).
+/// What a variable holds, and so how it is parsed and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Free text (a path, a URL, a list): parsed by the setting it feeds.
+    Text,
+    /// Secret material: never echoed, never a flag.
+    Secret,
+    /// A whole number in `min..=max`.
+    Number {
+        /// The least value accepted.
+        min: u64,
+        /// The greatest value accepted.
+        max: u64,
+    },
+    /// One of these words.
+    Choice(&'static [&'static str]),
+    /// `true` or `false` (also `1`/`0`, `yes`/`no`).
+    Bool,
+    /// `host:port`.
+    Address,
+}
+
+/// One configuration variable.
 #[derive(Debug, Clone, Copy)]
 pub struct Var {
     /// The environment variable.
     pub name: &'static str,
+    /// What it holds.
+    pub kind: Kind,
     /// The value used when unset (`None`: the feature is off or the variable is required).
     pub default: Option<&'static str>,
-    /// What it sets.
+    /// What it sets (bounds and choices are added from `kind` by [`Var::help_line`]).
     pub help: &'static str,
 }
 
-/// Every variable [`Settings`] reads.
+impl Var {
+    /// The help line: the description, then the accepted values.
+    pub fn help_line(&self) -> String {
+        match self.kind {
+            Kind::Number { min, max } => format!("{} ({min}-{max})", self.help),
+            Kind::Choice(words) => format!("{}: {}", self.help, words.join(" or ")),
+            _ => self.help.to_owned(),
+        }
+    }
+}
+
+/// `BETTER_AUTH_SECRET`.
+pub const SECRET: Var = Var {
+    name: "BETTER_AUTH_SECRET",
+    kind: Kind::Secret,
+    default: None,
+    help: "HS256 secret shared with Better Auth (>= 32 bytes); one of the three secret sources is required unless a JWKS is set",
+};
+/// `BETTER_AUTH_SECRETS`.
+pub const SECRETS: Var = Var {
+    name: "BETTER_AUTH_SECRETS",
+    kind: Kind::Secret,
+    default: None,
+    help: "rotation list, current first: version:secret,version:secret",
+};
+/// `BETTER_AUTH_SECRET_FILE`.
+pub const SECRET_FILE: Var = Var {
+    name: "BETTER_AUTH_SECRET_FILE",
+    kind: Kind::Text,
+    default: None,
+    help: "file with one secret per line, current first; re-read on change",
+};
+/// `UIDGATE_SECRET_RELOAD_SECS`.
+pub const SECRET_RELOAD_SECS: Var = Var {
+    name: "UIDGATE_SECRET_RELOAD_SECS",
+    kind: Kind::Number { min: 1, max: 3600 },
+    default: Some("5"),
+    help: "how often BETTER_AUTH_SECRET_FILE is checked",
+};
+/// `UIDGATE_PATH_TEMPLATES`.
+pub const PATH_TEMPLATES: Var = Var {
+    name: "UIDGATE_PATH_TEMPLATES",
+    kind: Kind::Text,
+    default: Some("/api/{user_id}"),
+    help: "comma-separated user-scoped templates, each with one {user_id} segment",
+};
+/// `UIDGATE_PUBLIC_PATHS`.
+pub const PUBLIC_PATHS: Var = Var {
+    name: "UIDGATE_PUBLIC_PATHS",
+    kind: Kind::Text,
+    default: None,
+    help: "comma-separated prefixes allowed without a token (whole segments)",
+};
+/// `UIDGATE_AUTH_ONLY_PATHS`.
+pub const AUTH_ONLY_PATHS: Var = Var {
+    name: "UIDGATE_AUTH_ONLY_PATHS",
+    kind: Kind::Text,
+    default: None,
+    help: "comma-separated prefixes where any valid token is enough (whole segments)",
+};
+/// `UIDGATE_UNLISTED_PATHS`.
+pub const UNLISTED_PATHS: Var = Var {
+    name: "UIDGATE_UNLISTED_PATHS",
+    kind: Kind::Choice(&["deny", "authenticated"]),
+    default: Some("deny"),
+    help: "paths no template or prefix covers: 403 unlisted_path, or any valid token (not recommended)",
+};
+/// `UIDGATE_CASE_INSENSITIVE_PATHS`.
+pub const CASE_INSENSITIVE_PATHS: Var = Var {
+    name: "UIDGATE_CASE_INSENSITIVE_PATHS",
+    kind: Kind::Bool,
+    default: Some("false"),
+    help: "match template and public segments ignoring ASCII case (user ids stay exact)",
+};
+/// `UIDGATE_UID_CLAIMS`.
+pub const UID_CLAIMS: Var = Var {
+    name: "UIDGATE_UID_CLAIMS",
+    kind: Kind::Text,
+    default: Some("uid,sub"),
+    help: "claims tried in order for the user id",
+};
+/// `UIDGATE_LEEWAY_SECS`.
+pub const LEEWAY_SECS: Var = Var {
+    name: "UIDGATE_LEEWAY_SECS",
+    kind: Kind::Number { min: 0, max: 600 },
+    default: Some("30"),
+    help: "clock skew tolerated on exp/nbf/iat",
+};
+/// `UIDGATE_ISSUER`.
+pub const ISSUER: Var = Var {
+    name: "UIDGATE_ISSUER",
+    kind: Kind::Text,
+    default: None,
+    help: "required iss",
+};
+/// `UIDGATE_AUDIENCE`.
+pub const AUDIENCE: Var = Var {
+    name: "UIDGATE_AUDIENCE",
+    kind: Kind::Text,
+    default: None,
+    help: "comma-separated accepted aud values",
+};
+/// `UIDGATE_MAX_TOKEN_BYTES`.
+pub const MAX_TOKEN_BYTES: Var = Var {
+    name: "UIDGATE_MAX_TOKEN_BYTES",
+    kind: Kind::Number {
+        min: 64,
+        max: 65536,
+    },
+    default: Some("8192"),
+    help: "largest bearer token accepted",
+};
+/// `UIDGATE_MAX_TOKEN_TTL_SECS`.
+pub const MAX_TOKEN_TTL_SECS: Var = Var {
+    name: "UIDGATE_MAX_TOKEN_TTL_SECS",
+    kind: Kind::Number {
+        min: 1,
+        max: 31_536_000,
+    },
+    default: None,
+    help: "refuse tokens whose exp lies further ahead",
+};
+/// `UIDGATE_JWKS_FILE`.
+pub const JWKS_FILE: Var = Var {
+    name: "UIDGATE_JWKS_FILE",
+    kind: Kind::Text,
+    default: None,
+    help: "JWKS document for EdDSA/ES256/RS256 tokens",
+};
+/// `UIDGATE_JWKS_URL`.
+pub const JWKS_URL: Var = Var {
+    name: "UIDGATE_JWKS_URL",
+    kind: Kind::Text,
+    default: None,
+    help: "http(s) JWKS URL (Better Auth: /api/auth/jwks), fetched and refreshed",
+};
+/// `UIDGATE_JWKS_REFRESH_SECS`.
+pub const JWKS_REFRESH_SECS: Var = Var {
+    name: "UIDGATE_JWKS_REFRESH_SECS",
+    kind: Kind::Number { min: 1, max: 86400 },
+    default: Some("300"),
+    help: "JWKS URL refresh interval",
+};
+
+/// Every variable [`crate::Settings`] reads.
 pub const VARS: &[Var] = &[
-    Var {
-        name: "BETTER_AUTH_SECRET",
-        default: None,
-        help: "HS256 secret shared with Better Auth (>= 32 bytes); one of the three secret sources is required unless a JWKS is set",
-    },
-    Var {
-        name: "BETTER_AUTH_SECRETS",
-        default: None,
-        help: "rotation list, current first: version:secret,version:secret",
-    },
-    Var {
-        name: "BETTER_AUTH_SECRET_FILE",
-        default: None,
-        help: "file with one secret per line, current first; re-read on change",
-    },
-    Var {
-        name: "UIDGATE_SECRET_RELOAD_SECS",
-        default: Some("5"),
-        help: "how often BETTER_AUTH_SECRET_FILE is checked (1-3600)",
-    },
-    Var {
-        name: "UIDGATE_PATH_TEMPLATES",
-        default: Some(DEFAULT_TEMPLATES),
-        help: "comma-separated user-scoped templates, each with one {user_id} segment",
-    },
-    Var {
-        name: "UIDGATE_PUBLIC_PATHS",
-        default: None,
-        help: "comma-separated prefixes allowed without a token (whole segments)",
-    },
-    Var {
-        name: "UIDGATE_AUTH_ONLY_PATHS",
-        default: None,
-        help: "comma-separated prefixes where any valid token is enough (whole segments)",
-    },
-    Var {
-        name: "UIDGATE_UNLISTED_PATHS",
-        default: Some("deny"),
-        help: "paths no template or prefix covers: deny (403 unlisted_path) or authenticated (any valid token; not recommended)",
-    },
-    Var {
-        name: "UIDGATE_CASE_INSENSITIVE_PATHS",
-        default: Some("false"),
-        help: "match template and public segments ignoring ASCII case (user ids stay exact)",
-    },
-    Var {
-        name: "UIDGATE_UID_CLAIMS",
-        default: Some(DEFAULT_UID_CLAIMS),
-        help: "claims tried in order for the user id",
-    },
-    Var {
-        name: "UIDGATE_LEEWAY_SECS",
-        default: Some("30"),
-        help: "clock skew tolerated on exp/nbf/iat (0-600)",
-    },
-    Var {
-        name: "UIDGATE_ISSUER",
-        default: None,
-        help: "required iss",
-    },
-    Var {
-        name: "UIDGATE_AUDIENCE",
-        default: None,
-        help: "comma-separated accepted aud values",
-    },
-    Var {
-        name: "UIDGATE_MAX_TOKEN_BYTES",
-        default: Some("8192"),
-        help: "largest bearer token accepted (64-65536)",
-    },
-    Var {
-        name: "UIDGATE_MAX_TOKEN_TTL_SECS",
-        default: None,
-        help: "refuse tokens whose exp lies further ahead (1-31536000)",
-    },
-    Var {
-        name: "UIDGATE_JWKS_FILE",
-        default: None,
-        help: "JWKS document for EdDSA/ES256/RS256 tokens",
-    },
-    Var {
-        name: "UIDGATE_JWKS_URL",
-        default: None,
-        help: "http(s) JWKS URL (Better Auth: /api/auth/jwks), fetched and refreshed",
-    },
-    Var {
-        name: "UIDGATE_JWKS_REFRESH_SECS",
-        default: Some("300"),
-        help: "JWKS URL refresh interval (1-86400)",
-    },
+    SECRET,
+    SECRETS,
+    SECRET_FILE,
+    SECRET_RELOAD_SECS,
+    PATH_TEMPLATES,
+    PUBLIC_PATHS,
+    AUTH_ONLY_PATHS,
+    UNLISTED_PATHS,
+    CASE_INSENSITIVE_PATHS,
+    UID_CLAIMS,
+    LEEWAY_SECS,
+    ISSUER,
+    AUDIENCE,
+    MAX_TOKEN_BYTES,
+    MAX_TOKEN_TTL_SECS,
+    JWKS_FILE,
+    JWKS_URL,
+    JWKS_REFRESH_SECS,
 ];
 
 /// In the Envoy module's filter configuration, the key naming the Envoy cluster through which
 /// the module fetches `UIDGATE_JWKS_URL`: the generator writes it, the module reads it.
 pub const ENVOY_JWKS_CLUSTER_KEY: &str = "_jwks_cluster";
-
-/// The default user-scoped template.
-pub const DEFAULT_TEMPLATES: &str = "/api/{user_id}";
-/// The default user id claims, tried in order.
-pub const DEFAULT_UID_CLAIMS: &str = "uid,sub";

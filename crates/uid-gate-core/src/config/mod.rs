@@ -7,23 +7,21 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::decision::Authorizer;
 use crate::jwks::JwksKeys;
 use crate::path_policy::{PathPolicy, PathPrefix, PathTemplate, PatternError, Unlisted};
 use crate::verify::{ClaimRules, Verifier};
 
-mod declare;
+pub mod declare;
 mod secrets;
 pub mod vars;
 
-pub use declare::{DEFAULT_TEMPLATES, DEFAULT_UID_CLAIMS, ENVOY_JWKS_CLUSTER_KEY, VARS, Var};
+pub use declare::{ENVOY_JWKS_CLUSTER_KEY, Kind, VARS, Var};
 
 pub use secrets::{
     MIN_SECRET_BYTES, Reload, Secret, SecretSet, read_secret_file, reload_secret_file,
 };
-use vars::{bounded, list_items, non_empty, patterns, uid_claims};
+use vars::{list_items, non_empty, number, optional_number, patterns, uid_claims};
 
 /// A configuration problem; a host reports it at start-up and refuses to run.
 #[derive(Debug, thiserror::Error)]
@@ -45,20 +43,17 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("reading the environment: {0}")]
-    Env(#[from] envy::Error),
 }
 
 impl ConfigError {
-    /// The variable the error is about (`None` only for an unreadable environment).
-    pub fn var(&self) -> Option<&'static str> {
+    /// The variable the error is about.
+    pub fn var(&self) -> &'static str {
         match self {
             ConfigError::Missing { var }
             | ConfigError::MissingNearMiss { var, .. }
             | ConfigError::Invalid { var, .. }
             | ConfigError::Pattern { var, .. }
-            | ConfigError::SecretFile { var, .. } => Some(var),
-            ConfigError::Env(_) => None,
+            | ConfigError::SecretFile { var, .. } => var,
         }
     }
 }
@@ -104,29 +99,6 @@ pub struct Settings {
     pub secret_reload_secs: u64,
 }
 
-/// The variables as read by envy; every field is a string so errors can name the variable.
-#[derive(Deserialize, Default)]
-struct RawEnv {
-    better_auth_secret: Option<String>,
-    better_auth_secret_file: Option<String>,
-    better_auth_secrets: Option<String>,
-    uidgate_secret_reload_secs: Option<String>,
-    uidgate_jwks_file: Option<String>,
-    uidgate_jwks_url: Option<String>,
-    uidgate_jwks_refresh_secs: Option<String>,
-    uidgate_max_token_ttl_secs: Option<String>,
-    uidgate_path_templates: Option<String>,
-    uidgate_public_paths: Option<String>,
-    uidgate_auth_only_paths: Option<String>,
-    uidgate_unlisted_paths: Option<String>,
-    uidgate_case_insensitive_paths: Option<String>,
-    uidgate_uid_claims: Option<String>,
-    uidgate_leeway_secs: Option<String>,
-    uidgate_issuer: Option<String>,
-    uidgate_audience: Option<String>,
-    uidgate_max_token_bytes: Option<String>,
-}
-
 impl Settings {
     /// Reads the settings from `vars` (name, value) pairs; other names are ignored.
     pub fn from_vars<I: IntoIterator<Item = (String, String)>>(
@@ -152,18 +124,20 @@ impl Settings {
     }
 
     fn parse(vars: &[(String, String)]) -> Result<Self, ConfigError> {
-        // envy lower-cases names, so only pass the variables we own (and no look-alikes in other case).
-        let raw: RawEnv = envy::from_iter(
+        // Exact names only (no look-alikes in another case); the last value of a name wins.
+        let raw = |var: &Var| {
             vars.iter()
-                .filter(|(k, _)| VARS.iter().any(|v| v.name == k))
-                .cloned(),
-        )?;
-        let secret_file = raw.better_auth_secret_file.map(PathBuf::from);
-        let jwks_configured = raw.uidgate_jwks_url.is_some() || raw.uidgate_jwks_file.is_some();
+                .rev()
+                .find(|(k, _)| k == var.name)
+                .map(|(_, v)| v.clone())
+        };
+        let secret_file = raw(&declare::SECRET_FILE).map(PathBuf::from);
+        let jwks_configured =
+            raw(&declare::JWKS_URL).is_some() || raw(&declare::JWKS_FILE).is_some();
         let settings = Settings {
             secrets: match secrets::secrets(
-                raw.better_auth_secret,
-                raw.better_auth_secrets,
+                raw(&declare::SECRET),
+                raw(&declare::SECRETS),
                 secret_file.as_deref(),
             ) {
                 Ok(set) => Some(set),
@@ -172,28 +146,19 @@ impl Settings {
                 Err(e) => return Err(e),
             },
             secret_file,
-            jwks_url: jwks_url(raw.uidgate_jwks_url, raw.uidgate_jwks_file.is_some())?,
-            jwks_refresh: Duration::from_secs(bounded(
-                "UIDGATE_JWKS_REFRESH_SECS",
-                raw.uidgate_jwks_refresh_secs,
-                300,
-                1,
-                86400,
+            jwks_url: jwks_url(raw(&declare::JWKS_URL), raw(&declare::JWKS_FILE).is_some())?,
+            jwks_refresh: Duration::from_secs(number(
+                &declare::JWKS_REFRESH_SECS,
+                raw(&declare::JWKS_REFRESH_SECS),
             )?),
-            max_token_ttl: match raw.uidgate_max_token_ttl_secs {
-                None => None,
-                Some(v) => Some(bounded(
-                    "UIDGATE_MAX_TOKEN_TTL_SECS",
-                    Some(v),
-                    0,
-                    1,
-                    31_536_000,
-                )?),
-            },
-            jwks_json: match non_empty("UIDGATE_JWKS_FILE", raw.uidgate_jwks_file)? {
+            max_token_ttl: optional_number(
+                &declare::MAX_TOKEN_TTL_SECS,
+                raw(&declare::MAX_TOKEN_TTL_SECS),
+            )?,
+            jwks_json: match non_empty(declare::JWKS_FILE.name, raw(&declare::JWKS_FILE))? {
                 None => None,
                 Some(path) => {
-                    let var = "UIDGATE_JWKS_FILE";
+                    let var = declare::JWKS_FILE.name;
                     let path = PathBuf::from(path);
                     let json = std::fs::read(&path).map_err(|source| ConfigError::SecretFile {
                         var,
@@ -208,55 +173,52 @@ impl Settings {
                 }
             },
             path_templates: patterns(
-                "UIDGATE_PATH_TEMPLATES",
-                raw.uidgate_path_templates
+                declare::PATH_TEMPLATES.name,
+                raw(&declare::PATH_TEMPLATES)
                     .as_deref()
-                    .unwrap_or(DEFAULT_TEMPLATES),
+                    .or(declare::PATH_TEMPLATES.default)
+                    .unwrap_or_default(),
                 PathTemplate::parse,
                 true,
             )?,
             public_paths: patterns(
-                "UIDGATE_PUBLIC_PATHS",
-                raw.uidgate_public_paths.as_deref().unwrap_or(""),
+                declare::PUBLIC_PATHS.name,
+                raw(&declare::PUBLIC_PATHS).as_deref().unwrap_or(""),
                 PathPrefix::parse,
                 false,
             )?,
             auth_only_paths: patterns(
-                "UIDGATE_AUTH_ONLY_PATHS",
-                raw.uidgate_auth_only_paths.as_deref().unwrap_or(""),
+                declare::AUTH_ONLY_PATHS.name,
+                raw(&declare::AUTH_ONLY_PATHS).as_deref().unwrap_or(""),
                 PathPrefix::parse,
                 false,
             )?,
-            unlisted_paths: unlisted(raw.uidgate_unlisted_paths)?,
+            unlisted_paths: unlisted(raw(&declare::UNLISTED_PATHS))?,
             case_insensitive_paths: boolean(
-                "UIDGATE_CASE_INSENSITIVE_PATHS",
-                raw.uidgate_case_insensitive_paths,
+                declare::CASE_INSENSITIVE_PATHS.name,
+                raw(&declare::CASE_INSENSITIVE_PATHS),
             )?,
             uid_claims: uid_claims(
-                raw.uidgate_uid_claims
+                raw(&declare::UID_CLAIMS)
                     .as_deref()
-                    .unwrap_or(DEFAULT_UID_CLAIMS),
+                    .or(declare::UID_CLAIMS.default)
+                    .unwrap_or_default(),
             )?,
-            leeway_secs: bounded("UIDGATE_LEEWAY_SECS", raw.uidgate_leeway_secs, 30, 0, 600)?,
-            secret_reload_secs: bounded(
-                "UIDGATE_SECRET_RELOAD_SECS",
-                raw.uidgate_secret_reload_secs,
-                5,
-                1,
-                3600,
+            leeway_secs: number(&declare::LEEWAY_SECS, raw(&declare::LEEWAY_SECS))?,
+            secret_reload_secs: number(
+                &declare::SECRET_RELOAD_SECS,
+                raw(&declare::SECRET_RELOAD_SECS),
             )?,
-            issuer: non_empty("UIDGATE_ISSUER", raw.uidgate_issuer)?,
-            audiences: match non_empty("UIDGATE_AUDIENCE", raw.uidgate_audience)? {
+            issuer: non_empty(declare::ISSUER.name, raw(&declare::ISSUER))?,
+            audiences: match non_empty(declare::AUDIENCE.name, raw(&declare::AUDIENCE))? {
                 None => Vec::new(),
-                Some(list) => list_items("UIDGATE_AUDIENCE", &list)?,
+                Some(list) => list_items(declare::AUDIENCE.name, &list)?,
             },
-            max_token_bytes: bounded(
-                "UIDGATE_MAX_TOKEN_BYTES",
-                raw.uidgate_max_token_bytes,
-                8192,
-                64,
-                65536,
-            )? as usize,
+            max_token_bytes: usize::try_from(number(
+                &declare::MAX_TOKEN_BYTES,
+                raw(&declare::MAX_TOKEN_BYTES),
+            )?)
+            .unwrap_or(usize::MAX),
         };
         settings.check_prefixes()?;
         Ok(settings)
@@ -266,9 +228,9 @@ impl Settings {
     /// before its `{user_id}`): it would decide every user's path, and the template none.
     fn check_prefixes(&self) -> Result<(), ConfigError> {
         let lists = [
-            ("UIDGATE_PUBLIC_PATHS", &self.public_paths, "public"),
+            (declare::PUBLIC_PATHS.name, &self.public_paths, "public"),
             (
-                "UIDGATE_AUTH_ONLY_PATHS",
+                declare::AUTH_ONLY_PATHS.name,
                 &self.auth_only_paths,
                 "open to any valid token",
             ),
@@ -302,11 +264,11 @@ impl Settings {
         let join = |items: Vec<&str>| items.join(",");
         let mut vars = vec![
             (
-                "UIDGATE_PATH_TEMPLATES",
+                declare::PATH_TEMPLATES.name,
                 join(self.path_templates.iter().map(|t| t.as_str()).collect()),
             ),
             (
-                "UIDGATE_UNLISTED_PATHS",
+                declare::UNLISTED_PATHS.name,
                 match self.unlisted_paths {
                     Unlisted::Deny => "deny",
                     Unlisted::Authenticated => "authenticated",
@@ -314,20 +276,23 @@ impl Settings {
                 .to_owned(),
             ),
             (
-                "UIDGATE_CASE_INSENSITIVE_PATHS",
+                declare::CASE_INSENSITIVE_PATHS.name,
                 self.case_insensitive_paths.to_string(),
             ),
-            ("UIDGATE_UID_CLAIMS", self.uid_claims.join(",")),
-            ("UIDGATE_LEEWAY_SECS", self.leeway_secs.to_string()),
+            (declare::UID_CLAIMS.name, self.uid_claims.join(",")),
+            (declare::LEEWAY_SECS.name, self.leeway_secs.to_string()),
             (
-                "UIDGATE_SECRET_RELOAD_SECS",
+                declare::SECRET_RELOAD_SECS.name,
                 self.secret_reload_secs.to_string(),
             ),
-            ("UIDGATE_MAX_TOKEN_BYTES", self.max_token_bytes.to_string()),
+            (
+                declare::MAX_TOKEN_BYTES.name,
+                self.max_token_bytes.to_string(),
+            ),
         ];
         let lists = [
-            ("UIDGATE_PUBLIC_PATHS", &self.public_paths),
-            ("UIDGATE_AUTH_ONLY_PATHS", &self.auth_only_paths),
+            (declare::PUBLIC_PATHS.name, &self.public_paths),
+            (declare::AUTH_ONLY_PATHS.name, &self.auth_only_paths),
         ];
         for (var, prefixes) in lists {
             if !prefixes.is_empty() {
@@ -335,13 +300,13 @@ impl Settings {
             }
         }
         if let Some(iss) = &self.issuer {
-            vars.push(("UIDGATE_ISSUER", iss.clone()));
+            vars.push((declare::ISSUER.name, iss.clone()));
         }
         if !self.audiences.is_empty() {
-            vars.push(("UIDGATE_AUDIENCE", self.audiences.join(",")));
+            vars.push((declare::AUDIENCE.name, self.audiences.join(",")));
         }
         if let Some(ttl) = self.max_token_ttl {
-            vars.push(("UIDGATE_MAX_TOKEN_TTL_SECS", ttl.to_string()));
+            vars.push((declare::MAX_TOKEN_TTL_SECS.name, ttl.to_string()));
         }
         vars
     }
@@ -399,7 +364,7 @@ impl Settings {
 /// `http(s)://host[:port][/path]`, checked without a URL library: the host parses it again
 /// when it fetches.
 fn jwks_url(value: Option<String>, file_too: bool) -> Result<Option<String>, ConfigError> {
-    let var = "UIDGATE_JWKS_URL";
+    let var = declare::JWKS_URL.name;
     let Some(url) = non_empty(var, value)? else {
         return Ok(None);
     };
@@ -431,12 +396,13 @@ fn jwks_url(value: Option<String>, file_too: bool) -> Result<Option<String>, Con
 
 /// `deny` (the default) or `authenticated`.
 fn unlisted(value: Option<String>) -> Result<Unlisted, ConfigError> {
-    match value.as_deref().map(str::trim) {
-        None | Some("deny") => Ok(Unlisted::Deny),
-        Some("authenticated") => Ok(Unlisted::Authenticated),
-        Some(other) => Err(ConfigError::Invalid {
-            var: "UIDGATE_UNLISTED_PATHS",
-            reason: format!("expected deny or authenticated, got {other:?}"),
+    // The declaration lists the words; a word it gains that is not matched here is refused.
+    match vars::choice(&declare::UNLISTED_PATHS, value)? {
+        "deny" => Ok(Unlisted::Deny),
+        "authenticated" => Ok(Unlisted::Authenticated),
+        other => Err(ConfigError::Invalid {
+            var: declare::UNLISTED_PATHS.name,
+            reason: format!("{other:?} is declared but not implemented"),
         }),
     }
 }

@@ -67,7 +67,7 @@ impl SecretSet {
 /// on the first line and keeps the old one below it until old tokens have expired).
 /// Blank lines and trailing newlines are ignored.
 pub fn read_secret_file(path: &Path) -> Result<SecretSet, ConfigError> {
-    let var = "BETTER_AUTH_SECRET_FILE";
+    let var = super::declare::SECRET_FILE.name;
     let bytes = std::fs::read(path).map_err(|source| ConfigError::SecretFile {
         var,
         path: path.to_owned(),
@@ -89,9 +89,9 @@ pub(super) fn secrets(
     file: Option<&Path>,
 ) -> Result<SecretSet, ConfigError> {
     match (value, list, file) {
-        (Some(v), None, None) => SecretSet::from_vec("BETTER_AUTH_SECRET", vec![validate_secret("BETTER_AUTH_SECRET", v.into_bytes())?]),
+        (Some(v), None, None) => SecretSet::from_vec(super::declare::SECRET.name, vec![validate_secret(super::declare::SECRET.name, v.into_bytes())?]),
         (None, Some(list), None) => {
-            let var = "BETTER_AUTH_SECRETS";
+            let var = super::declare::SECRETS.name;
             let secrets = list
                 .split(',')
                 .map(|entry| {
@@ -106,9 +106,9 @@ pub(super) fn secrets(
             SecretSet::from_vec(var, secrets)
         }
         (None, None, Some(path)) => read_secret_file(path),
-        (None, None, None) => Err(ConfigError::Missing { var: "BETTER_AUTH_SECRET" }),
+        (None, None, None) => Err(ConfigError::Missing { var: super::declare::SECRET.name }),
         _ => Err(ConfigError::Invalid {
-            var: "BETTER_AUTH_SECRET",
+            var: super::declare::SECRET.name,
             reason: "set only one of BETTER_AUTH_SECRET, BETTER_AUTH_SECRETS and BETTER_AUTH_SECRET_FILE".into(),
         }),
     }

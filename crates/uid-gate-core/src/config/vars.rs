@@ -2,43 +2,78 @@
 //! secret. The server uses them for its own variables too, so messages read the same.
 
 use super::ConfigError;
+use super::declare::{Kind, Var};
 use crate::path_policy::PatternError;
 
 /// Claims that carry time, issuer or audience: never a user id.
 const RESERVED_CLAIMS: &[&str] = &["exp", "nbf", "iat", "iss", "aud", "jti"];
 
-/// Parses `value` (or `default`), with `hint` in the error.
-pub fn parse_or<T: std::str::FromStr>(
-    var: &'static str,
+/// Parses `value` (or `var`'s declared default), with `hint` in the error; `None` when both
+/// are unset.
+pub fn parse_declared<T: std::str::FromStr>(
+    var: &Var,
     value: Option<String>,
-    default: &str,
     hint: &str,
-) -> Result<T, ConfigError> {
-    let value = value.unwrap_or_else(|| default.to_owned());
-    value.trim().parse().map_err(|_| ConfigError::Invalid {
-        var,
-        reason: format!("{hint}; got {value:?}"),
-    })
+) -> Result<Option<T>, ConfigError> {
+    let Some(value) = value.or_else(|| var.default.map(str::to_owned)) else {
+        return Ok(None);
+    };
+    value
+        .trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| ConfigError::Invalid {
+            var: var.name,
+            reason: format!("{hint}; got {value:?}"),
+        })
 }
 
-/// A whole number in `min..=max`, `default` when unset.
-pub fn bounded(
-    var: &'static str,
-    value: Option<String>,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
-    let Some(value) = value else {
-        return Ok(default);
+/// A whole number within `var`'s declared bounds, or its declared default; `None` when unset
+/// without a default.
+pub fn optional_number(var: &Var, value: Option<String>) -> Result<Option<u64>, ConfigError> {
+    let Kind::Number { min, max } = var.kind else {
+        return Err(ConfigError::Invalid {
+            var: var.name,
+            reason: "is not declared as a number".into(),
+        });
+    };
+    let Some(value) = value.or_else(|| var.default.map(str::to_owned)) else {
+        return Ok(None);
     };
     match value.trim().parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
         _ => Err(ConfigError::Invalid {
-            var,
+            var: var.name,
             reason: format!("expected a whole number from {min} to {max}, got {value:?}"),
         }),
     }
+}
+
+/// [`optional_number`] for a variable declared with a default.
+pub fn number(var: &Var, value: Option<String>) -> Result<u64, ConfigError> {
+    optional_number(var, value)?.ok_or(ConfigError::Missing { var: var.name })
+}
+
+/// One of `var`'s declared words (trimmed), or its declared default.
+pub fn choice(var: &Var, value: Option<String>) -> Result<&'static str, ConfigError> {
+    let Kind::Choice(words) = var.kind else {
+        return Err(ConfigError::Invalid {
+            var: var.name,
+            reason: "is not declared as a choice".into(),
+        });
+    };
+    let given = value.or_else(|| var.default.map(str::to_owned));
+    let Some(given) = given else {
+        return Err(ConfigError::Missing { var: var.name });
+    };
+    words
+        .iter()
+        .find(|w| **w == given.trim())
+        .copied()
+        .ok_or_else(|| ConfigError::Invalid {
+            var: var.name,
+            reason: format!("expected {}, got {:?}", words.join(" or "), given.trim()),
+        })
 }
 
 /// A trimmed value; set-but-empty is an error (unset it instead).
@@ -102,7 +137,7 @@ pub fn patterns<T>(
 
 /// The user id claim names: no registered claims, no repeats.
 pub fn uid_claims(value: &str) -> Result<Vec<String>, ConfigError> {
-    let var = "UIDGATE_UID_CLAIMS";
+    let var = super::declare::UID_CLAIMS.name;
     let claims = list_items(var, value)?;
     for (i, c) in claims.iter().enumerate() {
         if RESERVED_CLAIMS.contains(&c.as_str()) {
