@@ -191,7 +191,51 @@ pub fn unknown_var_warnings<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::declare::{ISSUER, LEEWAY_SECS, UNLISTED_PATHS};
     use super::*;
+
+    const ADDR: Var = Var {
+        name: "UIDGATE_TEST_ADDR",
+        kind: Kind::Address,
+        default: Some("127.0.0.1:9"),
+        help: "",
+    };
+
+    #[test]
+    fn help_lines_add_the_declared_bounds_and_choices() {
+        assert_eq!(
+            LEEWAY_SECS.help_line(),
+            "clock skew tolerated on exp/nbf/iat (0-600)"
+        );
+        assert!(
+            UNLISTED_PATHS
+                .help_line()
+                .ends_with(": deny or authenticated")
+        );
+        assert_eq!(ISSUER.help_line(), ISSUER.help);
+    }
+
+    #[test]
+    fn declared_values_fall_back_to_the_default_and_name_their_variable() {
+        let addr: Option<std::net::SocketAddr> = parse_declared(&ADDR, None, "h").expect("default");
+        assert_eq!(addr.map(|a| a.port()), Some(9));
+        let e = parse_declared::<std::net::SocketAddr>(&ADDR, Some("x".into()), "host:port");
+        assert_eq!(
+            e.expect_err("x").to_string(),
+            "UIDGATE_TEST_ADDR: host:port; got \"x\""
+        );
+        let none = Var {
+            default: None,
+            ..ADDR
+        };
+        assert!(matches!(parse_declared::<u8>(&none, None, "h"), Ok(None)));
+        assert_eq!(number(&LEEWAY_SECS, None).expect("default"), 30);
+        assert_eq!(
+            choice(&UNLISTED_PATHS, Some(" authenticated ".into())).expect("word"),
+            "authenticated"
+        );
+        assert!(number(&ISSUER, Some("1".into())).is_err(), "not a number");
+    }
 
     const KNOWN: &[&str] = &[
         "BETTER_AUTH_SECRET",
