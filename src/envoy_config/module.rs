@@ -2,7 +2,7 @@
 //! configured with the non-secret variables; its secrets come from Envoy's environment.
 
 use serde_json::{Value, json};
-use uid_gate_core::config::{ENVOY_JWKS_CLUSTER_KEY, Settings};
+use uid_gate_core::config::{ENVOY_JWKS_CLUSTER_KEY, Settings, declare};
 
 use super::{EnvoyConfigError, JWKS_CLUSTER, jwks_target};
 
@@ -32,9 +32,9 @@ pub(super) fn module_filter(settings: &Settings, path: &str) -> Result<Value, En
     if let Some(url) = &settings.jwks_url {
         jwks_target(url)?;
         let jwks = [
-            ("UIDGATE_JWKS_URL", url.clone()),
+            (declare::JWKS_URL.name, url.clone()),
             (
-                "UIDGATE_JWKS_REFRESH_SECS",
+                declare::JWKS_REFRESH_SECS.name,
                 settings.jwks_refresh.as_secs().to_string(),
             ),
             (ENVOY_JWKS_CLUSTER_KEY, JWKS_CLUSTER.to_owned()),

@@ -112,6 +112,11 @@ fn the_non_secret_variables_give_the_same_settings_again() {
     let a = cfg(&vars).expect("config");
     let rendered = a.non_secret_vars();
     assert!(rendered.iter().all(|(k, _)| !k.starts_with("BETTER_AUTH")));
+    // What is rendered into a generated config is declared, and never a secret.
+    for (k, _) in &rendered {
+        let var = VARS.iter().find(|v| v.name == *k).expect("declared");
+        assert_ne!(var.kind, Kind::Secret, "{k}");
+    }
     let mut again: Vec<(String, String)> = rendered
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
