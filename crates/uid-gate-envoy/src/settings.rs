@@ -3,15 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use uid_gate_core::config::{ConfigError, Settings, VARS};
+use uid_gate_core::config::vars::closest;
+use uid_gate_core::config::{ConfigError, Settings, VARS, declare};
 
 /// Variables that only Envoy's environment may supply: a secret never sits in Envoy's
 /// configuration (which the admin interface can dump), only a path to one may.
 pub const FROM_ENVIRONMENT: &[&str] = &[
-    "BETTER_AUTH_SECRET",
-    "BETTER_AUTH_SECRETS",
-    "BETTER_AUTH_SECRET_FILE",
-    "UIDGATE_JWKS_FILE",
+    declare::SECRET.name,
+    declare::SECRETS.name,
+    declare::SECRET_FILE.name,
+    declare::JWKS_FILE.name,
 ];
 
 /// Why the filter configuration was refused; the message names the variable.
@@ -29,8 +30,8 @@ pub enum SettingsError {
     )]
     JwksCluster,
     /// A name the module does not read: a typo would otherwise change nothing, silently.
-    #[error("{0} is not a setting of uid-gate's Envoy module")]
-    Unknown(String),
+    #[error("{0} is not a setting of uid-gate's Envoy module{1}")]
+    Unknown(String, Hint),
     /// What the core refused, naming its variable.
     #[error(transparent)]
     Core(#[from] ConfigError),
@@ -65,6 +66,19 @@ pub struct ModuleSettings {
     pub jwks: Option<JwksSource>,
 }
 
+/// The declared name closest to an unknown one, as every host names it.
+#[derive(Debug)]
+pub struct Hint(Option<&'static str>);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, "; did you mean {name}?"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Reads the filter configuration `json` and the secrets from `env` (Envoy's environment).
 pub fn from_config(
     json: &[u8],
@@ -80,7 +94,9 @@ pub fn from_config(
     }
     let known = |k: &str| VARS.iter().any(|v| v.name == k) || k == JWKS_CLUSTER_KEY;
     if let Some(unknown) = vars.keys().find(|k| !known(k)) {
-        return Err(SettingsError::Unknown(unknown.clone()));
+        let names: Vec<&str> = VARS.iter().map(|v| v.name).collect();
+        let hint = Hint(closest(unknown, &names));
+        return Err(SettingsError::Unknown(unknown.clone(), hint));
     }
     let cluster = vars.get(JWKS_CLUSTER_KEY).cloned();
     let secrets = env.filter(|(k, _)| FROM_ENVIRONMENT.contains(&k.as_str()));
@@ -173,7 +189,11 @@ mod tests {
         assert!(e(r#"{"UIDGATE_JWKS_URL": "https://a/jwks"}"#).starts_with("UIDGATE_JWKS_URL:"));
         assert_eq!(
             e(r#"{"UIDGATE_PUBLIC_PATH": "/x"}"#),
-            "UIDGATE_PUBLIC_PATH is not a setting of uid-gate's Envoy module"
+            "UIDGATE_PUBLIC_PATH is not a setting of uid-gate's Envoy module; did you mean UIDGATE_PUBLIC_PATHS?"
+        );
+        assert_eq!(
+            e(r#"{"UIDGATE_SOMETHING": "/x"}"#),
+            "UIDGATE_SOMETHING is not a setting of uid-gate's Envoy module"
         );
         assert!(
             e(r#"{"UIDGATE_SECRET_RELOAD_SECS": "0"}"#).starts_with("UIDGATE_SECRET_RELOAD_SECS:")
