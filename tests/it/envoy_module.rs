@@ -281,6 +281,25 @@ mod tests {
         std::fs::write(&file, format!("{NEW}\n")).expect("write");
         eventually(SECRET, 401).await;
         assert_eq!(status(token(NEW)).await, 200);
+        // A file the core refuses keeps the secrets in force, and Envoy's log says why
+        // (without the file's content).
+        std::fs::write(&file, "too-short\n").expect("write");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !envoy
+            .log()
+            .contains("the secret file changed but was refused")
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no refusal in Envoy's log:\n{}",
+                envoy.log()
+            );
+            status(token(NEW)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(status(token(NEW)).await, 200);
+        let log = envoy.log();
+        assert!(!log.contains("too-short") && !log.contains(NEW), "{log}");
     }
 
     async fn so_plain() -> PathBuf {

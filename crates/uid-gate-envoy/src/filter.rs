@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use uid_gate_core::config::{SecretSet, reload_secret_file};
+use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
 use uid_gate_core::refresh::{JwksSchedule, ReloadSchedule};
 use uid_gate_core::response::{DenyKind, INTERNAL, USER_ID_HEADER, deny_parts};
 use uid_gate_core::{Answer, Authorizer, Reason, RequestView, unix_now};
@@ -23,6 +23,8 @@ pub trait Stream {
     /// Counts the reason, and for a deny records it for access logs
     /// (`%DYNAMIC_METADATA(uid_gate:reason)%`).
     fn record(&mut self, reason: Reason);
+    /// Writes a line to Envoy's log (`warning`: at warn level, else info). Never a secret.
+    fn log(&mut self, warning: bool, message: &str);
 }
 
 /// Whether Envoy goes on with the request.
@@ -110,7 +112,7 @@ impl Gate {
     /// Judges one request and renders the answer on `stream`.
     pub fn on_request_headers(&self, stream: &mut impl Stream) -> Verdict {
         let now = unix_now();
-        self.maybe_reload(now);
+        self.maybe_reload(now, stream);
         #[cfg(feature = "test-panic")]
         if stream.header("x-uid-gate-test-panic", 0).1 > 0 {
             panic!("x-uid-gate-test-panic");
@@ -137,7 +139,7 @@ impl Gate {
 
     /// Re-reads the secret file on the schedule's turns: one worker does it, the others go on
     /// with the secrets in force. A refused file keeps them (the core's rule).
-    fn maybe_reload(&self, now: u64) {
+    fn maybe_reload(&self, now: u64, stream: &mut impl Stream) {
         let Some(path) = &self.secret_file else {
             return;
         };
@@ -148,10 +150,24 @@ impl Gate {
             .secrets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(current) = secrets.as_mut() {
-            // Every outcome leaves `current` as the core decided (a refused file keeps the
-            // secrets in force), so the module has nothing further to do with it.
-            let _ = reload_secret_file(path, self.authorizer.verifier(), current);
+        let Some(current) = secrets.as_mut() else {
+            return;
+        };
+        // Every outcome leaves `current` as the core decided (a refused file keeps the
+        // secrets in force); the module only says what happened. A ConfigError holds the
+        // path and lengths, never secret bytes.
+        match reload_secret_file(path, self.authorizer.verifier(), current) {
+            Reload::Unchanged => {}
+            Reload::Applied(keys) => stream.log(
+                false,
+                &format!("uid-gate: the secret file changed; {keys} secret(s) in force"),
+            ),
+            Reload::Refused(e) => stream.log(
+                true,
+                &format!(
+                    "uid-gate: the secret file changed but was refused ({e}); keeping the previous secrets"
+                ),
+            ),
         }
     }
 }
@@ -202,6 +218,7 @@ mod tests {
         headers: Vec<(String, Vec<u8>)>,
         sent: Option<(u16, String)>,
         reasons: Vec<Reason>,
+        logs: Vec<(bool, String)>,
     }
 
     impl Stream for Fake {
@@ -225,6 +242,9 @@ mod tests {
         }
         fn record(&mut self, reason: Reason) {
             self.reasons.push(reason);
+        }
+        fn log(&mut self, warning: bool, message: &str) {
+            self.logs.push((warning, message.to_owned()));
         }
     }
 
@@ -300,5 +320,39 @@ mod tests {
         let mut f = request("/", &[]);
         assert_eq!(render(internal(), &mut f), Verdict::Stop);
         assert_eq!(f.sent.map(|(s, _)| s), Some(503));
+    }
+
+    #[test]
+    fn a_secret_file_change_is_logged_and_a_refused_one_says_why_without_the_secret() {
+        const NEW: &str = "new-secret-new-secret-new-secret-32";
+        let dir =
+            std::env::temp_dir().join(format!("uid-gate-module-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("secret");
+        std::fs::write(&file, format!("{SECRET}\n")).expect("write");
+        let env = [(
+            "BETTER_AUTH_SECRET_FILE".to_owned(),
+            file.display().to_string(),
+        )];
+        let g = Gate::new(
+            from_config(br#"{"UIDGATE_SECRET_RELOAD_SECS": "1"}"#, env.into_iter())
+                .expect("settings"),
+        );
+        let later = unix_now() + 10;
+        let mut f = Fake::default();
+        g.maybe_reload(later, &mut f);
+        assert!(f.logs.is_empty(), "unchanged: {:?}", f.logs);
+        std::fs::write(&file, "short\n").expect("write");
+        g.maybe_reload(later + 1, &mut f);
+        std::fs::write(&file, format!("{NEW}\n")).expect("write");
+        g.maybe_reload(later + 2, &mut f);
+        std::fs::remove_dir_all(&dir).ok();
+        let [(true, refused), (false, applied)] = &f.logs[..] else {
+            panic!("{:?}", f.logs);
+        };
+        assert!(refused.contains("was refused"), "{refused}");
+        assert!(!refused.contains("short"), "{refused}");
+        assert!(applied.contains("1 secret(s) in force"), "{applied}");
+        assert!(!applied.contains(NEW), "{applied}");
     }
 }

@@ -156,6 +156,7 @@ pub struct Envoy {
     pub listener: SocketAddr,
     pub admin: SocketAddr,
     _dir: TempDir,
+    log: PathBuf,
 }
 
 /// A temporary directory removed on drop.
@@ -201,12 +202,18 @@ impl Envoy {
             .args(["--disable-hot-restart", "--log-level", "warn"])
             .arg("--concurrency")
             .arg(concurrency.to_string())
-            .envs(env.iter().cloned())
-            .stderr(if std::env::var_os("TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
+            .envs(env.iter().cloned());
+        // Envoy's log goes to a file a test can read ([`Envoy::log`]), or with TEST_LOG to
+        // the test's stderr.
+        let log = dir.path().join("envoy.log");
+        if std::env::var_os("TEST_LOG").is_some() {
+            cmd.stderr(Stdio::inherit());
+        } else {
+            cmd.arg("--log-path")
+                .arg(&log)
+                .args(["--file-flush-interval-msec", "100"])
+                .stderr(Stdio::null());
+        }
         let proc = Proc::spawn(cmd);
 
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -245,7 +252,13 @@ impl Envoy {
             listener,
             admin,
             _dir: dir,
+            log,
         }
+    }
+
+    /// What Envoy has logged so far (empty with TEST_LOG, which sends it to stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// One of Envoy's counters, from the admin stats endpoint.

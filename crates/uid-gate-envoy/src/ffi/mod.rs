@@ -143,7 +143,8 @@ pub struct EnvoyHttpHeader {
 const FETCH_JWKS: u64 = 1;
 /// `envoy_dynamic_module_type_http_callout_init_result_Success` and `..._result_Success`.
 const SUCCESS: u32 = 0;
-/// `envoy_dynamic_module_type_log_level_Warn`.
+/// `envoy_dynamic_module_type_log_level_Info` and `_Warn` (spdlog's levels).
+const LOG_INFO: u32 = 2;
 const LOG_WARN: u32 = 3;
 
 /// The in-module filter configuration: the gate, one Envoy counter per reason, and the
@@ -274,6 +275,10 @@ impl Stream for EnvoyStream<'_> {
                 );
             }
         }
+    }
+
+    fn log(&mut self, warning: bool, message: &str) {
+        log(if warning { LOG_WARN } else { LOG_INFO }, message);
     }
 }
 
