@@ -22,6 +22,7 @@ mod http_mode;
 mod interop;
 mod interop_jwks_url;
 mod layout;
+mod panics;
 mod properties;
 mod python;
 mod release;
