@@ -7,7 +7,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use uid_gate_core::config::vars::{choice, non_empty, number, optional_number, parse_declared};
+use uid_gate_core::config::vars::{
+    choice, lookup, non_empty, number, optional_number, parse_declared,
+};
 
 pub use uid_gate_core::config::{
     ConfigError, Kind, MIN_SECRET_BYTES, Secret, SecretSet, Settings, Var, read_secret_file,
@@ -167,12 +169,7 @@ impl Config {
         );
         let policy = Settings::from_vars(vars.iter().cloned())?;
         warnings.extend(policy.warnings());
-        let raw = |var: &Var| {
-            vars.iter()
-                .rev()
-                .find(|(k, _)| k == var.name)
-                .map(|(_, v)| v.clone())
-        };
+        let raw = |var: &Var| lookup(&vars, var);
         if raw(&JWKS_CA_FILE).is_some() && policy.jwks_url.is_none() {
             return Err(ConfigError::Invalid {
                 var: JWKS_CA_FILE.name,

@@ -124,13 +124,8 @@ impl Settings {
     }
 
     fn parse(vars: &[(String, String)]) -> Result<Self, ConfigError> {
-        // Exact names only (no look-alikes in another case); the last value of a name wins.
-        let raw = |var: &Var| {
-            vars.iter()
-                .rev()
-                .find(|(k, _)| k == var.name)
-                .map(|(_, v)| v.clone())
-        };
+        // Exact names only (no look-alikes in another case).
+        let raw = |var: &Var| vars::lookup(vars, var);
         let secret_file = raw(&declare::SECRET_FILE).map(PathBuf::from);
         let jwks_configured =
             raw(&declare::JWKS_URL).is_some() || raw(&declare::JWKS_FILE).is_some();

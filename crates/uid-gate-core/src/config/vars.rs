@@ -8,6 +8,14 @@ use crate::path_policy::PatternError;
 /// Claims that carry time, issuer or audience: never a user id.
 const RESERVED_CLAIMS: &[&str] = &["exp", "nbf", "iat", "iss", "aud", "jti"];
 
+/// The value `vars` give the declared name of `var` (exactly that name; the last one wins).
+pub fn lookup(vars: &[(String, String)], var: &Var) -> Option<String> {
+    vars.iter()
+        .rev()
+        .find(|(k, _)| k == var.name)
+        .map(|(_, v)| v.clone())
+}
+
 /// Parses `value` (or `var`'s declared default), with `hint` in the error; `None` when both
 /// are unset.
 pub fn parse_declared<T: std::str::FromStr>(
