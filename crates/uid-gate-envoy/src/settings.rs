@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use uid_gate_core::config::vars::closest;
+use uid_gate_core::config::vars::{closest, unknown_var_warnings};
 use uid_gate_core::config::{ConfigError, Settings, VARS, declare};
 
 /// Variables that only Envoy's environment may supply: a secret never sits in Envoy's
@@ -64,6 +64,9 @@ pub struct ModuleSettings {
     pub reload_secs: u64,
     /// The JWKS URL to fetch through Envoy, if any.
     pub jwks: Option<JwksSource>,
+    /// What to log at warn level once the filter is configured: the core's warnings, and
+    /// uid-gate's names in Envoy's environment that the module does not read from there.
+    pub warnings: Vec<String>,
 }
 
 /// The declared name closest to an unknown one, as every host names it.
@@ -99,8 +102,28 @@ pub fn from_config(
         return Err(SettingsError::Unknown(unknown.clone(), hint));
     }
     let cluster = vars.get(JWKS_CLUSTER_KEY).cloned();
-    let secrets = env.filter(|(k, _)| FROM_ENVIRONMENT.contains(&k.as_str()));
+    let env: Vec<(String, String)> = env.collect();
+    let declared = |k: &str| VARS.iter().any(|v| v.name == k);
+    let mut warnings = Vec::new();
+    for (k, _) in &env {
+        if declared(k) && !FROM_ENVIRONMENT.contains(&k.as_str()) {
+            warnings.push(format!(
+                "{k} in Envoy's environment is ignored: the module reads it from the filter configuration"
+            ));
+        }
+    }
+    let names: Vec<&str> = VARS.iter().map(|v| v.name).collect();
+    warnings.extend(unknown_var_warnings(
+        env.iter().map(|(k, _)| k.as_str()),
+        &names,
+    ));
+    // The secrets, plus every undeclared name, so a missing secret names a set look-alike
+    // (BETTER_AUTH_SECERT), as the service does; the core reads declared names only.
+    let secrets = env
+        .into_iter()
+        .filter(|(k, _)| FROM_ENVIRONMENT.contains(&k.as_str()) || !declared(k));
     let settings = Settings::from_vars(vars.into_iter().chain(secrets))?;
+    warnings.extend(settings.warnings());
     let jwks = match &settings.jwks_url {
         None => None,
         Some(url) => {
@@ -124,6 +147,7 @@ pub fn from_config(
         reload_secs: settings.secret_reload_secs,
         settings,
         jwks,
+        warnings,
     })
 }
 
@@ -199,6 +223,32 @@ mod tests {
             e(r#"{"UIDGATE_SECRET_RELOAD_SECS": "0"}"#).starts_with("UIDGATE_SECRET_RELOAD_SECS:")
         );
         assert!(e("[1]").starts_with("the filter configuration must be a JSON object"));
+        // Envoy's environment: a typo'd secret is named, a setting there is said to be
+        // ignored, and an unknown name gets the closest declared one.
+        let typo = [("BETTER_AUTH_SECERT".to_owned(), SECRET.to_owned())];
+        let missing = from_config(b"{}", typo.into_iter())
+            .expect_err("typo")
+            .to_string();
+        assert!(missing.contains("BETTER_AUTH_SECERT is set"), "{missing}");
+        let env = [
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("UIDGATE_LEEWAY_SECS", "5"),
+            ("UIDGATE_PUBLIC_PATH", "/x"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let m = from_config(b"{}", env.into_iter()).expect("settings");
+        assert_eq!(
+            m.warnings,
+            [
+                "UIDGATE_LEEWAY_SECS in Envoy's environment is ignored: the module reads it from the filter configuration",
+                "unknown variable UIDGATE_PUBLIC_PATH is ignored; did you mean UIDGATE_PUBLIC_PATHS?",
+            ]
+        );
+        assert_eq!(
+            m.settings.leeway_secs, 30,
+            "the environment does not set it"
+        );
         let none = from_config(b"{}", std::iter::empty())
             .expect_err("no secret")
             .to_string();

@@ -34,7 +34,12 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
         let env = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
         let settings = match settings::from_config(json, env) {
-            Ok(s) => s,
+            Ok(s) => {
+                for w in &s.warnings {
+                    log(LOG_WARN, &format!("uid-gate: warning: {w}"));
+                }
+                s
+            }
             Err(e) => {
                 log_error(&format!(
                     "uid-gate: the filter configuration is refused: {e}"
