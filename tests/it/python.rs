@@ -39,24 +39,40 @@ pub(crate) fn materialize(table: &Table, host: &str) -> Value {
 fn the_python_package_passes_its_tests_and_the_conformance_table() {
     let venv = venv();
     build_and_install_wheel();
-    // The table's temp files (JWKS) live as long as `table`.
+    let dir = TempDir::new("pytest");
+    // Tokens from the real better-auth package (tests/interop/mint.mjs) and their secret.
+    let mut ba = crate::interop::better_auth().clone();
+    ba["secret"] = json!(SECRET);
+    let ba_file = dir.path().join("better-auth.json");
+    std::fs::write(&ba_file, ba.to_string()).expect("write");
+    // The table's tokens are built last and run first: a "within leeway" token has about
+    // 10 s to be sent. Its temp files (JWKS) live as long as `table`.
     let table = Table::load();
     let doc = json!({
         "python": materialize(&table, "python"),
         "fastapi": materialize(&table, "fastapi"),
         "asgi": materialize(&table, "asgi"),
     });
-    let dir = TempDir::new("pytest");
     let file = dir.path().join("conformance.json");
     std::fs::write(&file, doc.to_string()).expect("write");
-    // Tokens from the real better-auth package (tests/interop/mint.mjs) and their secret.
-    let mut ba = crate::interop::better_auth().clone();
-    ba["secret"] = json!(SECRET);
-    let ba_file = dir.path().join("better-auth.json");
-    std::fs::write(&ba_file, ba.to_string()).expect("write");
+    // Every test file, the table's first (pytest keeps the order of files it is given).
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(repo_root().join("python/tests"))
+        .expect("python/tests")
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("test_") && n.ends_with(".py"))
+        })
+        .collect();
+    files.sort_by_key(|p| (!p.ends_with("test_conformance.py"), p.clone()));
+    assert!(
+        files.len() > 3 && files[0].ends_with("test_conformance.py"),
+        "{files:?}"
+    );
     let out = Command::new(venv.join("bin/python"))
         .args(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"])
-        .arg(repo_root().join("python/tests"))
+        .args(&files)
         .env("UIDGATE_CONFORMANCE", &file)
         .env("UIDGATE_BETTER_AUTH", &ba_file)
         .current_dir(repo_root())
