@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use uid_gate_core::config::vars::{
-    choice, lookup, non_empty, number, optional_number, parse_declared,
+    choice, lookup, non_empty, number, optional_number, or_default, parse_declared,
 };
 
 pub use uid_gate_core::config::{
@@ -179,9 +179,9 @@ impl Config {
                 ),
             });
         }
-        let address = |var: &Var| match non_empty(var.name, raw(var))? {
-            None if var.default.is_none() => Ok(None),
-            value => parse_declared(var, value, "expected host:port, an IP address and a port"),
+        let address = |var: &Var| {
+            let value = non_empty(var.name, raw(var))?;
+            parse_declared(var, value, "expected host:port, an IP address and a port")
         };
         Ok(Config {
             listen_addr: address(&LISTEN_ADDR)?.ok_or(ConfigError::Missing {
@@ -245,10 +245,7 @@ fn ca_file(path: String) -> Result<Vec<u8>, ConfigError> {
 }
 
 fn log_filter(value: Option<String>) -> Result<String, ConfigError> {
-    let filter = value
-        .filter(|v| !v.trim().is_empty())
-        .or_else(|| RUST_LOG.default.map(str::to_owned))
-        .unwrap_or_default();
+    let filter = or_default(&RUST_LOG, value.filter(|v| !v.trim().is_empty())).unwrap_or_default();
     tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| ConfigError::Invalid {
         var: RUST_LOG.name,
         reason: e.to_string(),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use uid_gate_core::config::vars::{closest, unknown_var_warnings};
+use uid_gate_core::config::vars::{did_you_mean, unknown_var_warnings};
 use uid_gate_core::config::{ConfigError, Settings, VARS, declare};
 
 /// Variables that only Envoy's environment may supply: a secret never sits in Envoy's
@@ -31,7 +31,7 @@ pub enum SettingsError {
     JwksCluster,
     /// A name the module does not read: a typo would otherwise change nothing, silently.
     #[error("{0} is not a setting of uid-gate's Envoy module{1}")]
-    Unknown(String, Hint),
+    Unknown(String, String),
     /// What the core refused, naming its variable.
     #[error(transparent)]
     Core(#[from] ConfigError),
@@ -69,19 +69,6 @@ pub struct ModuleSettings {
     pub warnings: Vec<String>,
 }
 
-/// The declared name closest to an unknown one, as every host names it.
-#[derive(Debug)]
-pub struct Hint(Option<&'static str>);
-
-impl std::fmt::Display for Hint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(name) => write!(f, "; did you mean {name}?"),
-            None => Ok(()),
-        }
-    }
-}
-
 /// Reads the filter configuration `json` and the secrets from `env` (Envoy's environment).
 pub fn from_config(
     json: &[u8],
@@ -95,15 +82,14 @@ pub fn from_config(
     if let Some(secret) = vars.keys().find(|k| FROM_ENVIRONMENT.contains(&k.as_str())) {
         return Err(SettingsError::SecretInConfig(secret.clone()));
     }
-    let known = |k: &str| VARS.iter().any(|v| v.name == k) || k == JWKS_CLUSTER_KEY;
-    if let Some(unknown) = vars.keys().find(|k| !known(k)) {
-        let names: Vec<&str> = VARS.iter().map(|v| v.name).collect();
-        let hint = Hint(closest(unknown, &names));
+    let names: Vec<&str> = VARS.iter().map(|v| v.name).collect();
+    let declared = |k: &str| names.contains(&k);
+    if let Some(unknown) = vars.keys().find(|k| !declared(k) && *k != JWKS_CLUSTER_KEY) {
+        let hint = did_you_mean(unknown, &names);
         return Err(SettingsError::Unknown(unknown.clone(), hint));
     }
     let cluster = vars.get(JWKS_CLUSTER_KEY).cloned();
     let env: Vec<(String, String)> = env.collect();
-    let declared = |k: &str| VARS.iter().any(|v| v.name == k);
     let mut warnings = Vec::new();
     for (k, _) in &env {
         if declared(k) && !FROM_ENVIRONMENT.contains(&k.as_str()) {
@@ -112,7 +98,6 @@ pub fn from_config(
             ));
         }
     }
-    let names: Vec<&str> = VARS.iter().map(|v| v.name).collect();
     warnings.extend(unknown_var_warnings(
         env.iter().map(|(k, _)| k.as_str()),
         &names,

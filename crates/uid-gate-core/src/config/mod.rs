@@ -169,9 +169,7 @@ impl Settings {
             },
             path_templates: patterns(
                 declare::PATH_TEMPLATES.name,
-                raw(&declare::PATH_TEMPLATES)
-                    .as_deref()
-                    .or(declare::PATH_TEMPLATES.default)
+                &vars::or_default(&declare::PATH_TEMPLATES, raw(&declare::PATH_TEMPLATES))
                     .unwrap_or_default(),
                 PathTemplate::parse,
                 true,
@@ -190,13 +188,11 @@ impl Settings {
             )?,
             unlisted_paths: unlisted(raw(&declare::UNLISTED_PATHS))?,
             case_insensitive_paths: boolean(
-                declare::CASE_INSENSITIVE_PATHS.name,
+                &declare::CASE_INSENSITIVE_PATHS,
                 raw(&declare::CASE_INSENSITIVE_PATHS),
             )?,
             uid_claims: uid_claims(
-                raw(&declare::UID_CLAIMS)
-                    .as_deref()
-                    .or(declare::UID_CLAIMS.default)
+                &vars::or_default(&declare::UID_CLAIMS, raw(&declare::UID_CLAIMS))
                     .unwrap_or_default(),
             )?,
             leeway_secs: number(&declare::LEEWAY_SECS, raw(&declare::LEEWAY_SECS))?,
@@ -402,17 +398,18 @@ fn unlisted(value: Option<String>) -> Result<Unlisted, ConfigError> {
     }
 }
 
-/// `true`/`false` (also `1`/`0`, `yes`/`no`), `false` when unset.
-fn boolean(var: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+/// `true`/`false` (also `1`/`0`, `yes`/`no`), its declared default when unset.
+fn boolean(var: &Var, value: Option<String>) -> Result<bool, ConfigError> {
+    let value = vars::or_default(var, value);
     match value
         .as_deref()
         .map(|v| v.trim().to_ascii_lowercase())
         .as_deref()
     {
-        None | Some("false" | "0" | "no") => Ok(false),
+        Some("false" | "0" | "no") => Ok(false),
         Some("true" | "1" | "yes") => Ok(true),
-        Some(_) => Err(ConfigError::Invalid {
-            var,
+        _ => Err(ConfigError::Invalid {
+            var: var.name,
             reason: format!(
                 "expected true or false, got {:?}",
                 value.unwrap_or_default()

@@ -16,6 +16,11 @@ pub fn lookup(vars: &[(String, String)], var: &Var) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
+/// `value`, or `var`'s declared default when it is unset.
+pub fn or_default(var: &Var, value: Option<String>) -> Option<String> {
+    value.or_else(|| var.default.map(str::to_owned))
+}
+
 /// Parses `value` (or `var`'s declared default), with `hint` in the error; `None` when both
 /// are unset.
 pub fn parse_declared<T: std::str::FromStr>(
@@ -23,7 +28,7 @@ pub fn parse_declared<T: std::str::FromStr>(
     value: Option<String>,
     hint: &str,
 ) -> Result<Option<T>, ConfigError> {
-    let Some(value) = value.or_else(|| var.default.map(str::to_owned)) else {
+    let Some(value) = or_default(var, value) else {
         return Ok(None);
     };
     value
@@ -45,7 +50,7 @@ pub fn optional_number(var: &Var, value: Option<String>) -> Result<Option<u64>, 
             reason: "is not declared as a number".into(),
         });
     };
-    let Some(value) = value.or_else(|| var.default.map(str::to_owned)) else {
+    let Some(value) = or_default(var, value) else {
         return Ok(None);
     };
     match value.trim().parse::<u64>() {
@@ -70,8 +75,7 @@ pub fn choice(var: &Var, value: Option<String>) -> Result<&'static str, ConfigEr
             reason: "is not declared as a choice".into(),
         });
     };
-    let given = value.or_else(|| var.default.map(str::to_owned));
-    let Some(given) = given else {
+    let Some(given) = or_default(var, value) else {
         return Err(ConfigError::Missing { var: var.name });
     };
     words
@@ -181,6 +185,12 @@ pub fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|(_, k)| k)
 }
 
+/// "; did you mean X?" naming the declared name closest to `name`, or nothing: the one
+/// wording every host uses for a misspelt variable.
+pub fn did_you_mean(name: &str, known: &[&str]) -> String {
+    closest(name, known).map_or(String::new(), |k| format!("; did you mean {k}?"))
+}
+
 /// The warning every host gives for each variable in `names` that uid-gate owns (by prefix)
 /// but that is not in `known`, naming the closest declared one.
 pub fn unknown_var_warnings<'a>(
@@ -190,10 +200,7 @@ pub fn unknown_var_warnings<'a>(
     names
         .into_iter()
         .filter(|n| OWNED_PREFIXES.iter().any(|p| n.starts_with(p)) && !known.contains(n))
-        .map(|n| match closest(n, known) {
-            Some(k) => format!("unknown variable {n} is ignored; did you mean {k}?"),
-            None => format!("unknown variable {n} is ignored"),
-        })
+        .map(|n| format!("unknown variable {n} is ignored{}", did_you_mean(n, known)))
         .collect()
 }
 
