@@ -69,7 +69,7 @@ impl Gate {
     pub fn new(m: ModuleSettings) -> Self {
         let mut authorizer = m.settings.authorizer();
         let jwks = m.jwks.map(|source| {
-            let schedule = Arc::new(JwksSchedule::new(Duration::from_secs(source.every)));
+            let schedule = Arc::new(JwksSchedule::new(m.settings.jwks_refresh));
             let hook = schedule.clone();
             authorizer.set_unknown_kid_hook(Arc::new(move || hook.unknown_kid()));
             JwksRefresh { source, schedule }
@@ -78,7 +78,10 @@ impl Gate {
             authorizer,
             secret_file: m.settings.secret_file.clone(),
             secrets: Mutex::new(m.settings.secrets.clone()),
-            reload: ReloadSchedule::new(Duration::from_secs(m.reload_secs), clock(unix_now())),
+            reload: ReloadSchedule::new(
+                Duration::from_secs(m.settings.secret_reload_secs),
+                clock(unix_now()),
+            ),
             jwks,
         }
     }

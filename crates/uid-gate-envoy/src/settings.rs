@@ -51,17 +51,14 @@ pub struct JwksSource {
     pub authority: String,
     /// The URL's path and query (`/` when it has none).
     pub path: String,
-    /// Seconds between fetches (`UIDGATE_JWKS_REFRESH_SECS`).
-    pub every: u64,
 }
 
 /// The validated settings and the module's own settings.
 #[derive(Debug)]
 pub struct ModuleSettings {
-    /// The decision's settings, validated by the core.
+    /// The decision's settings, validated by the core (the refresh and reload intervals
+    /// among them).
     pub settings: Settings,
-    /// Seconds between looks at `BETTER_AUTH_SECRET_FILE`.
-    pub reload_secs: u64,
     /// The JWKS URL to fetch through Envoy, if any.
     pub jwks: Option<JwksSource>,
     /// What to log at warn level once the filter is configured: the core's warnings, and
@@ -124,12 +121,10 @@ pub fn from_config(
                 cluster,
                 authority: authority.to_owned(),
                 path,
-                every: settings.jwks_refresh.as_secs(),
             })
         }
     };
     Ok(ModuleSettings {
-        reload_secs: settings.secret_reload_secs,
         settings,
         jwks,
         warnings,
@@ -159,7 +154,7 @@ mod tests {
         assert_eq!(m.settings.public_paths[0].as_str(), "/api/auth");
         // Only secrets are read from the environment: templates stay the configured default.
         assert_eq!(m.settings.path_templates[0].as_str(), "/api/{user_id}");
-        assert_eq!(m.reload_secs, 5);
+        assert_eq!(m.settings.secret_reload_secs, 5);
     }
 
     #[test]
@@ -172,9 +167,9 @@ mod tests {
                 cluster: "uid_gate_jwks".into(),
                 authority: "auth.example:8443".into(),
                 path: "/api/auth/jwks?v=1".into(),
-                every: 60,
             })
         );
+        assert_eq!(m.settings.jwks_refresh, std::time::Duration::from_secs(60));
         let bare = br#"{"UIDGATE_JWKS_URL": "http://issuer", "_jwks_cluster": "c"}"#;
         let m = from_config(bare, std::iter::empty()).expect("settings");
         assert_eq!(
