@@ -112,15 +112,8 @@ fn the_wheel_installs_into_a_fresh_venv() {
     let wheel = build_and_install_wheel();
     let dir = TempDir::new("fresh-venv");
     let python = fresh_venv(&dir.path().join("venv"));
-    let ok = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-index",
-            "--disable-pip-version-check",
-        ])
+    let ok = pip_install(&python)
+        .arg("--no-index")
         .arg(&wheel)
         .status()
         .expect("pip");

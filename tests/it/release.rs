@@ -67,14 +67,7 @@ fn interpreter(
     let tools = ["pytest", "fastapi", "uvicorn", "httpx"].map(pinned);
     if arch == "x86_64" {
         let python = fresh_venv(&dir.join("venv"));
-        let ok = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
+        let ok = pip_install(&python)
             .arg(wheel)
             .args(&tools)
             .status()
@@ -96,15 +89,8 @@ fn interpreter(
     );
     let python = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     let site = dir.join("site");
-    let ok = Command::new(venv().join("bin/python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
+    let ok = pip_install(&venv().join("bin/python"))
+        .arg("--target")
         .arg(&site)
         .args([
             "--platform",

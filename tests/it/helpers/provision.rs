@@ -102,6 +102,20 @@ pub fn fresh_venv(path: &Path) -> PathBuf {
     path.join("bin/python")
 }
 
+/// `python -m pip install --quiet --disable-pip-version-check`, for the caller to add what to
+/// install and where.
+pub fn pip_install(python: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(python);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]);
+    cmd
+}
+
 /// `npm ci` in `dir` (relative to the repository), once per test run, before anything there
 /// runs: two installs at once into one node_modules would race.
 pub fn npm_ci(dir: &str) {
