@@ -60,6 +60,7 @@ fn bench(c: &mut Criterion) {
         let view = RequestView {
             path,
             authorization: &values,
+            content_type: None,
         };
         assert_eq!(gate.decide(&view, NOW).http_status(), want, "{name}");
         group.bench_function(name, |b| {

@@ -65,6 +65,7 @@ impl Authorization for AuthzService {
             &RequestView {
                 path,
                 authorization: &authorization,
+                content_type: http.and_then(content_type),
             },
             request_id,
             started,
@@ -94,6 +95,25 @@ fn authorization_values(http: &HttpRequest) -> Vec<&[u8]> {
         }
     }
     values
+}
+
+/// The request's `content-type` (it tells a gRPC client), from the merged `headers` map or
+/// the raw `header_map` entries.
+fn content_type(http: &HttpRequest) -> Option<&[u8]> {
+    if let Some(v) = http.headers.get("content-type") {
+        return Some(v.as_bytes());
+    }
+    let raw = http.header_map.as_ref()?;
+    raw.headers
+        .iter()
+        .find(|h| h.key.eq_ignore_ascii_case("content-type"))
+        .map(|h| {
+            if h.raw_value.is_empty() {
+                h.value.as_bytes()
+            } else {
+                &h.raw_value[..]
+            }
+        })
 }
 
 /// gRPC status code in `CheckResponse.status` for a kind of deny (declared in the core).

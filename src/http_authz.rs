@@ -21,7 +21,8 @@ use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tracing::{error, info};
 use uid_gate_core::response::{
-    Answer, DenyKind, DenyParts, INTERNAL, MISSING_ORIGINAL_URI, Reason, USER_ID_HEADER, deny_parts,
+    Answer, Client, DenyKind, DenyParts, MISSING_ORIGINAL_URI, Reason, USER_ID_HEADER,
+    deny_parts_for, host_deny_parts,
 };
 use uid_gate_core::{Authorizer, RequestView};
 
@@ -56,7 +57,7 @@ fn respond(
                 (Some(Ok(v)), None) => v,
                 // Missing, repeated or not text: nothing safe to judge, and a misconfigured
                 // proxy is the usual cause, so say which header and who sets it.
-                _ => return missing_uri_header(name, metrics),
+                _ => return missing_uri_header(req, name, metrics),
             }
         }
     };
@@ -74,6 +75,7 @@ fn respond(
     let view = RequestView {
         path,
         authorization: &authorization,
+        content_type: content_type(req),
     };
     let answer = checks::judge(authorizer, metrics, &view, request_id, started);
     render(&answer).unwrap_or_else(|| {
@@ -84,8 +86,19 @@ fn respond(
             reason = Reason::Internal.code(),
             "user id not encodable as a header; denied"
         );
-        deny(&deny_parts(DenyKind::Internal, INTERNAL))
+        deny(&host_deny_parts(
+            Reason::Internal,
+            Client::of(content_type(req)),
+        ))
     })
+}
+
+/// The request's content type, which tells a gRPC client (Envoy's HTTP ext_authz forwards
+/// it when `allowed_headers` lists it).
+fn content_type(req: &Request<Incoming>) -> Option<&[u8]> {
+    req.headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .map(HeaderValue::as_bytes)
 }
 
 /// The HTTP response for an answer; `None` when an allow's user id cannot be a header value.
@@ -124,14 +137,22 @@ fn deny(parts: &DenyParts) -> Response<Full<Bytes>> {
     resp
 }
 
-fn missing_uri_header(name: &str, metrics: &Metrics) -> Response<Full<Bytes>> {
+fn missing_uri_header(
+    req: &Request<Incoming>,
+    name: &str,
+    metrics: &Metrics,
+) -> Response<Full<Bytes>> {
     metrics.record(Reason::MissingOriginalUri);
     info!(target: "uid_gate::deny", decision = "deny", status = 400, reason = Reason::MissingOriginalUri.code(), header = name, "check");
     // `name` passed config validation (letters, digits, '-', '_'), so it is safe in a header.
     let description = format!(
         "{MISSING_ORIGINAL_URI}: expected exactly one {name} header (nginx: proxy_set_header X-Original-URI $request_uri; Caddy and Traefik send X-Forwarded-Uri)"
     );
-    deny(&deny_parts(DenyKind::InvalidRequest, &description))
+    deny(&deny_parts_for(
+        Client::of(content_type(req)),
+        DenyKind::InvalidRequest,
+        &description,
+    ))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
 use uid_gate_core::refresh::{FETCH_TIMEOUT, JwksSchedule, MAX_BYTES, ReloadSchedule};
-use uid_gate_core::response::{Answer, DenyKind, INTERNAL, Reason, deny_parts};
+use uid_gate_core::response::{Answer, Client, Reason};
 use uid_gate_core::{Authorizer, RequestView, Settings, unix_now};
 
 create_exception!(
@@ -69,16 +69,10 @@ fn header_values<'py>(value: Option<&Bound<'py, PyAny>>) -> PyResult<Vec<Vec<u8>
     }
 }
 
-/// A fault inside the binding becomes a deny: the gate never fails open.
-fn internal() -> Answer {
-    Answer::Deny {
-        reason: Reason::Internal,
-        parts: deny_parts(DenyKind::Internal, INTERNAL),
-    }
-}
-
 fn guarded(f: impl FnOnce() -> Answer) -> Decision {
-    let answer = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| internal());
+    let answer =
+        catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Answer::internal(Client::Http));
+    // A fault inside the binding becomes a deny: the gate never fails open.
     Decision { answer }
 }
 
@@ -104,9 +98,11 @@ impl Gate {
 
     /// The decision for one request; `public: false` requires a token under public prefixes too.
     fn answer(&self, path: &str, authorization: &[&[u8]], public: bool) -> Answer {
+        // An ASGI app serves HTTP clients; gRPC reaches it never.
         let view = RequestView {
             path,
             authorization,
+            content_type: None,
         };
         let decision = if public {
             self.authorizer.decide(&view, unix_now())

@@ -425,10 +425,24 @@ local function identity(payload, header, token)
   return nil, "missing_user_id"
 end
 
+-- response::Client::of: a gRPC (or gRPC-Web) client reads a deny from grpc-status.
+local function grpc_client(headers)
+  local ct = lower(headers:get("content-type") or "")
+  if sub(ct, 1, 16) ~= "application/grpc" then return false end
+  local rest = sub(ct, 17)
+  if sub(rest, 1, 4) == "-web" then rest = sub(rest, 5) end
+  if sub(rest, 1, 5) == "-text" and sub(ct, 17, 20) == "-web" then rest = sub(rest, 6) end
+  return rest == "" or find(rest, "^[+;]") ~= nil
+end
+
 local function deny(handle, reason)
   local d = DENY[reason]
   handle:streamInfo():dynamicMetadata():set("uid_gate", "reason", reason)
-  handle:respond(d[1], d[2])
+  if grpc_client(handle:headers()) then
+    handle:respond(d[3], d[4])
+  else
+    handle:respond(d[1], d[2])
+  end
 end
 
 function envoy_on_request(handle)

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use uid_gate_core::config::Settings;
 use uid_gate_core::path_policy::{TemplateSegment, Unlisted};
-use uid_gate_core::response::{Reason, deny_parts};
+use uid_gate_core::response::{Client, Reason, deny_parts_for};
 
 /// Where jwt_authn leaves its results (the filter's well-known name is the namespace).
 pub const METADATA_NAMESPACE: &str = "envoy.filters.http.jwt_authn";
@@ -152,15 +152,23 @@ pub fn decision_filter(settings: &Settings) -> String {
         let (Some(description), Some(kind)) = (reason.description(), reason.deny_kind()) else {
             continue;
         };
-        let parts = deny_parts(kind, &description);
-        let mut headers = vec![(":status".to_owned(), parts.status.to_string())];
-        headers.extend(parts.headers.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        // The HTTP form, then the form a gRPC client reads (`grpc-status`): the core's.
+        let forms = [Client::Http, Client::Grpc].map(|client| {
+            let parts = deny_parts_for(client, kind, &description);
+            let mut headers = vec![(":status".to_owned(), parts.status.to_string())];
+            headers.extend(parts.headers.into_iter().map(|(k, v)| (k.to_owned(), v)));
+            format!(
+                "{}, {}",
+                map(headers.iter().map(|(k, v)| (lua_str(k), lua_str(v)))),
+                lua_str(&parts.body)
+            )
+        });
         let _ = writeln!(
             out,
             "  {} = {{ {}, {} }},",
             reason.code(),
-            map(headers.iter().map(|(k, v)| (lua_str(k), lua_str(v)))),
-            lua_str(&parts.body)
+            forms[0],
+            forms[1]
         );
     }
     out.push_str("}\n\n");

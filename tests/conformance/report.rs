@@ -4,19 +4,30 @@
 use super::*;
 
 /// Compares what a host answered with what the table expects; `None` when they agree.
+/// A gRPC answer travels as HTTP 200 with its status in `grpc-status` (what a gRPC client
+/// reads), so for a gRPC case a 200 carrying the expected `grpc-status` stands for the
+/// expected HTTP status. An HTTP client's answer never carries `grpc-status`.
 pub fn mismatch(case: &Case, seen: &Seen) -> Option<String> {
     let e = &case.expect;
     let reason_ok = seen.reason.as_deref().is_none_or(|r| r == e.reason);
-    let ok = seen.status == e.status && seen.error == e.error && reason_ok && seen.user == e.user;
+    let grpc_wire = case.is_grpc() && seen.status == 200 && seen.grpc_status.is_some();
+    let status_ok = seen.status == e.status || grpc_wire;
+    let ok = status_ok
+        && seen.grpc_status == e.grpc_status
+        && seen.error == e.error
+        && reason_ok
+        && seen.user == e.user;
     (!ok).then(|| {
         format!(
-            "{}: got {} {:?} {:?} user {:?}, want {} {:?} {:?} user {:?}",
+            "{}: got {} grpc {:?} {:?} {:?} user {:?}, want {} grpc {:?} {:?} {:?} user {:?}",
             case.id,
             seen.status,
+            seen.grpc_status,
             seen.error,
             seen.reason,
             seen.user,
             e.status,
+            e.grpc_status,
             e.error,
             e.reason,
             e.user
@@ -31,7 +42,6 @@ pub fn challenge_error(www: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_owned())
 }
 
-/// Prints the runner's summary line and fails with every mismatch.
 /// Appends a host's summary line to `target/conformance-summary.txt`, which CI prints: a
 /// passing `cargo test` shows no test's output.
 pub fn record_summary(line: &str) {
@@ -50,6 +60,7 @@ pub fn record_summary(line: &str) {
     }
 }
 
+/// Prints the runner's summary line and fails with every mismatch.
 pub fn report(
     host: &str,
     table: &Table,

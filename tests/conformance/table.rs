@@ -73,6 +73,8 @@ pub struct Seen {
     pub reason: Option<String>,
     /// The identity the upstream got (`None`: no `x-user-id`).
     pub user: Option<String>,
+    /// The `grpc-status` of the answer (headers or trailers), as a gRPC client reads it.
+    pub grpc_status: Option<i32>,
 }
 
 /// One case, with its placeholders expanded for a run.
@@ -83,6 +85,9 @@ pub struct Case {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// Which kind of client sends it: `http`, or `grpc` and `grpc-web` (see `clients` in the
+    /// table: the hosts that can carry such a client).
+    pub client: String,
     pub expect: Expect,
     /// Why this host's answer differs from the case's own, if it does.
     pub host_difference: Option<String>,
@@ -95,6 +100,15 @@ pub struct Expect {
     pub error: Option<String>,
     pub reason: String,
     pub user: Option<String>,
+    /// The `grpc-status` a gRPC client reads (`None` for HTTP clients and allowed calls).
+    pub grpc_status: Option<i32>,
+}
+
+impl Case {
+    /// Whether a gRPC (or gRPC-Web) client sends this case.
+    pub fn is_grpc(&self) -> bool {
+        self.client != "http"
+    }
 }
 
 /// The table, loaded once per runner.
@@ -112,6 +126,8 @@ pub type Groups = (
 );
 
 /// Either a case to run on a host or the reason the host cannot express it.
+// A plan is a short-lived list of a few hundred cases: boxing the case would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Planned {
     Run(Case),
     Skip { id: String, why: String },
@@ -189,6 +205,19 @@ impl Table {
                 id,
                 why: why.to_owned(),
             };
+        }
+        // A gRPC client is carried only by the hosts the table names for it.
+        let client = c["request"]["client"].as_str().unwrap_or("http");
+        if client != "http" {
+            let kind = &self.doc["clients"][client];
+            let hosts = kind["hosts"].as_array().expect("clients: hosts");
+            if !hosts.iter().any(|h| h == host) {
+                let why = kind["skip"].as_str().expect("clients: skip");
+                return Planned::Skip {
+                    id,
+                    why: why.to_owned(),
+                };
+            }
         }
         let mut expect = c["expect"].clone();
         let rules = self.doc["host_rules"][host]
@@ -276,12 +305,16 @@ impl Table {
                 &tokens,
             ),
             headers,
+            client: client.to_owned(),
             host_difference,
             expect: Expect {
                 status: expect["status"].as_u64().expect("status") as u16,
                 error: expect["error"].as_str().map(str::to_owned),
                 reason: expect["reason"].as_str().expect("reason").to_owned(),
                 user: expect["user"].as_str().map(str::to_owned),
+                grpc_status: expect["grpc_status"]
+                    .as_i64()
+                    .map(|n| i32::try_from(n).expect("grpc_status")),
             },
         })
     }

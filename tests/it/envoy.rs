@@ -219,6 +219,19 @@ async fn envoy_fails_closed_with_503_when_uid_gate_is_down() {
         .send("/api/user_A/tasks", &[("authorization", &bearer("user_A"))])
         .await;
     assert_eq!(r.status, 503, "{r:?}");
+    // A gRPC client reads the outage as UNAVAILABLE (14): Envoy's own answer to a failed
+    // check (status_on_error 503), which uid-gate's configuration keeps.
+    let g = grpc_call(
+        stack.envoy.listener,
+        "/api/user_A/pkg.Tasks/Create",
+        &[
+            ("authorization", &bearer("user_A")),
+            ("content-type", "application/grpc"),
+        ],
+    )
+    .await
+    .expect("gRPC call");
+    assert_eq!((g.status, g.grpc_status), (200, Some(14)), "{g:?}");
     assert_eq!(
         seen_paths(&stack.upstream_seen().await).len(),
         1,

@@ -73,7 +73,8 @@ mod tests {
 
     use super::*;
     use crate::helpers::{
-        Envoy, Proc, SECRET, TempDir, bearer, config, env, http_request, raw_token, spawn_echo,
+        Envoy, Proc, SECRET, TempDir, bearer, config, env, grpc_call, http_request, raw_token,
+        spawn_echo,
     };
 
     /// An echo upstream and an Envoy with the module (the test-panic build if `test_panic`) in
@@ -126,6 +127,19 @@ mod tests {
             .expect("request");
             assert_eq!(r.status, 200, "{r:?}");
         }
+        // A gRPC client reads the fault as UNAVAILABLE (14), not as a successful call.
+        let g = grpc_call(
+            envoy.listener,
+            "/api/user_A/pkg.Tasks/Create",
+            &[
+                ("authorization", &a),
+                ("content-type", "application/grpc"),
+                ("x-uid-gate-test-panic", "1"),
+            ],
+        )
+        .await
+        .expect("gRPC call");
+        assert_eq!(g.grpc_status, Some(14), "{g:?}");
         assert!(envoy.proc.child.id().is_some(), "Envoy exited");
     }
 

@@ -177,6 +177,7 @@ fn check(gate: &Authorizer, path: &str, auth: &[Vec<u8>]) -> Result<(), TestCase
         &RequestView {
             path,
             authorization: &values,
+            content_type: None,
         },
         NOW,
     );
@@ -320,7 +321,7 @@ proptest! {
     #[test]
     fn arbitrary_input_never_panics(path in ".{0,300}", auth in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..3)) {
         let values: Vec<&[u8]> = auth.iter().map(Vec::as_slice).collect();
-        let _ = gate().decide(&RequestView { path: &path, authorization: &values }, NOW);
+        let _ = gate().decide(&RequestView { path: &path, authorization: &values, content_type: None }, NOW);
     }
 
     #[test]

@@ -12,6 +12,9 @@ pub struct RequestView<'a> {
     pub path: &'a str,
     /// Every `authorization` value the request carried, from either header encoding.
     pub authorization: &'a [&'a [u8]],
+    /// The request's `content-type`, which tells a gRPC client (it reads a deny from
+    /// `grpc-status`: [`crate::response::Client`]); `None` where the host has none.
+    pub content_type: Option<&'a [u8]>,
 }
 
 /// The outcome for one request.
@@ -212,6 +215,7 @@ mod tests {
             &RequestView {
                 path,
                 authorization: &values,
+                content_type: None,
             },
             NOW,
         )
@@ -287,6 +291,7 @@ mod tests {
         let req = RequestView {
             path: "/app/api/bob/tasks",
             authorization: &values,
+            content_type: None,
         };
         assert_eq!(
             open.decide(&req, NOW),
@@ -354,6 +359,7 @@ mod tests {
         let req = |path, authorization| RequestView {
             path,
             authorization,
+            content_type: None,
         };
         assert_eq!(
             gate.decide_user(&req("/api/auth/session", &values), NOW),

@@ -7,6 +7,9 @@ use crate::extract::ExtractError;
 use crate::path_policy::PathError;
 use crate::verify::VerifyError;
 
+mod client;
+pub use client::{Client, deny_parts_for};
+
 /// The header that carries the verified user id to the upstream.
 pub const USER_ID_HEADER: &str = "x-user-id";
 /// The `realm` in every challenge.
@@ -270,40 +273,21 @@ pub fn www_authenticate(kind: DenyKind, description: &str) -> String {
     }
 }
 
+/// The parts of a deny a host makes itself, from the reason's declared kind and description
+/// (an allow's reason, which no host denies with, answers as a fault: closed).
+pub fn host_deny_parts(reason: Reason, client: Client) -> DenyParts {
+    let kind = reason.deny_kind().unwrap_or(DenyKind::Internal);
+    let description = reason.description().unwrap_or_else(|| INTERNAL.to_owned());
+    deny_parts_for(client, kind, &description)
+}
+
 /// The description of an allow whose user id cannot travel in a header.
 const UNSENDABLE_USER_ID: &str = "token user id cannot be sent in a header";
 
 impl From<Decision> for Answer {
     /// [`Answer::of`], taking the decision by value so an allow's user id moves, not copies.
     fn from(decision: Decision) -> Answer {
-        let reason = decision.reason();
-        match decision {
-            Decision::Allow(Allow::Public) => Answer::Allow {
-                reason,
-                user_id: None,
-            },
-            Decision::Allow(
-                Allow::Owner { user_id }
-                | Allow::Authenticated { user_id }
-                | Allow::Unlisted { user_id },
-            ) => {
-                if is_header_safe(&user_id) {
-                    Answer::Allow {
-                        reason,
-                        user_id: Some(user_id),
-                    }
-                } else {
-                    Answer::Deny {
-                        reason: Reason::UnsendableUserId,
-                        parts: deny_parts(DenyKind::InvalidToken, UNSENDABLE_USER_ID),
-                    }
-                }
-            }
-            Decision::Deny(denial) => Answer::Deny {
-                reason,
-                parts: deny_parts(denial.kind(), &denial.to_string()),
-            },
-        }
+        Answer::for_client(decision, Client::Http)
     }
 }
 
@@ -312,7 +296,7 @@ impl crate::decision::Authorizer {
     /// point of the gRPC server, the HTTP mode and the Python package. (Here, not in
     /// `decision`, so that the decision does not depend on how it is rendered.)
     pub fn judge(&self, req: &crate::decision::RequestView<'_>, now: u64) -> Answer {
-        Answer::from(self.decide(req, now))
+        Answer::for_client(self.decide(req, now), Client::of(req.content_type))
     }
 }
 
@@ -337,6 +321,51 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// The answer to `decision` in the form `client` reads (a deny's gRPC status for a gRPC
+    /// client). An allow whose user id cannot travel faithfully in a header becomes a deny
+    /// (`unsendable_user_id`), never an allow without the header.
+    pub fn for_client(decision: Decision, client: Client) -> Answer {
+        let reason = decision.reason();
+        match decision {
+            Decision::Allow(Allow::Public) => Answer::Allow {
+                reason,
+                user_id: None,
+            },
+            Decision::Allow(
+                Allow::Owner { user_id }
+                | Allow::Authenticated { user_id }
+                | Allow::Unlisted { user_id },
+            ) => {
+                if is_header_safe(&user_id) {
+                    Answer::Allow {
+                        reason,
+                        user_id: Some(user_id),
+                    }
+                } else {
+                    Answer::host_deny(Reason::UnsendableUserId, client)
+                }
+            }
+            Decision::Deny(denial) => Answer::Deny {
+                reason,
+                parts: deny_parts_for(client, denial.kind(), &denial.to_string()),
+            },
+        }
+    }
+
+    /// A deny a host makes itself (`missing_original_uri`, `unsendable_user_id`, `internal`),
+    /// with its declared kind and description, in the form `client` reads.
+    pub fn host_deny(reason: Reason, client: Client) -> Answer {
+        Answer::Deny {
+            reason,
+            parts: host_deny_parts(reason, client),
+        }
+    }
+
+    /// The answer to a fault inside a host (a caught panic, a poisoned state): 503, closed.
+    pub fn internal(client: Client) -> Answer {
+        Answer::host_deny(Reason::Internal, client)
+    }
+
     /// Maps a decision to its answer. An allow whose user id cannot be carried faithfully in
     /// a header becomes a deny (`unsendable_user_id`): an allow must never depend on the
     /// verifier's claim rules to keep a client-sent `x-user-id` from reaching the app.

@@ -5,7 +5,7 @@
 #[allow(dead_code)]
 mod table;
 
-use table::{Seen, Table, by_config, challenge_error, mismatch, report};
+use table::{Case, Seen, Table, by_config, challenge_error, mismatch, report};
 use uid_gate_core::response::Answer;
 use uid_gate_core::{RequestView, Settings};
 
@@ -18,9 +18,23 @@ fn authorization(headers: &[(String, String)]) -> Vec<&[u8]> {
         .collect()
 }
 
-/// A deny must never be cached: every deny carries `cache-control: no-store`.
-fn deny_headers_ok(cache_control: Option<&str>, content_type: Option<&str>) -> bool {
-    cache_control == Some("no-store") && content_type == Some("application/json")
+/// A deny must never be cached: every deny carries `cache-control: no-store`, and the
+/// content type of its form (a JSON body, or gRPC's).
+fn deny_headers_ok(case: &Case, cache_control: Option<&str>, content_type: Option<&str>) -> bool {
+    let form = if case.is_grpc() {
+        "application/grpc"
+    } else {
+        "application/json"
+    };
+    cache_control == Some("no-store") && content_type == Some(form)
+}
+
+/// The request's content type, as a host hands it to the core.
+fn content_type(headers: &[(String, String)]) -> Option<&[u8]> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.as_bytes())
 }
 
 #[test]
@@ -37,6 +51,7 @@ fn the_table_through_the_core() {
             let view = RequestView {
                 path: &case.path,
                 authorization: &auth,
+                content_type: content_type(&case.headers),
             };
             let answer = authorizer.judge(&view, table.now);
             let seen = match &answer {
@@ -45,6 +60,7 @@ fn the_table_through_the_core() {
                     error: None,
                     reason: Some(reason.code().to_owned()),
                     user: user_id.clone(),
+                    grpc_status: None,
                 },
                 Answer::Deny { reason, parts } => {
                     let header = |n: &str| {
@@ -54,7 +70,7 @@ fn the_table_through_the_core() {
                             .find(|(k, _)| *k == n)
                             .map(|(_, v)| v.as_str())
                     };
-                    if !deny_headers_ok(header("cache-control"), header("content-type")) {
+                    if !deny_headers_ok(&case, header("cache-control"), header("content-type")) {
                         failures.push(format!("{}: deny headers {:?}", case.id, parts.headers));
                     }
                     Seen {
@@ -62,6 +78,7 @@ fn the_table_through_the_core() {
                         error: header("www-authenticate").and_then(challenge_error),
                         reason: Some(reason.code().to_owned()),
                         user: None,
+                        grpc_status: header("grpc-status").and_then(|s| s.parse().ok()),
                     }
                 }
             };

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
 use uid_gate_core::refresh::{JwksSchedule, ReloadSchedule};
-use uid_gate_core::response::{DenyKind, INTERNAL, USER_ID_HEADER, deny_parts};
+use uid_gate_core::response::{Client, USER_ID_HEADER};
 use uid_gate_core::{Answer, Authorizer, Reason, RequestView, unix_now};
 
 use crate::settings::{JwksSource, ModuleSettings};
@@ -39,6 +39,9 @@ pub enum Verdict {
 /// The headers a client may use to claim an identity: the real one, and the underscore
 /// spelling CGI/WSGI servers read as the same variable.
 const IDENTITY_HEADERS: [&str; 2] = [USER_ID_HEADER, "x_user_id"];
+
+/// The request header that tells a gRPC client ([`Client::of`]).
+const CONTENT_TYPE: &str = "content-type";
 
 /// The filter configuration: the core's authorizer, shared by every worker, the secret file
 /// it re-reads and the JWKS URL it fetches, each on the core's schedule.
@@ -133,6 +136,7 @@ impl Gate {
                 &RequestView {
                     path: &path,
                     authorization: &values,
+                    content_type: stream.header(CONTENT_TYPE, 0).0,
                 },
                 now,
             )
@@ -201,12 +205,10 @@ pub fn render(answer: Answer, stream: &mut impl Stream) -> Verdict {
     }
 }
 
-/// The answer to a fault inside the module (a caught panic): 503, fail closed.
-pub fn internal() -> Answer {
-    Answer::Deny {
-        reason: Reason::Internal,
-        parts: deny_parts(DenyKind::Internal, INTERNAL),
-    }
+/// The answer to a fault inside the module (a caught panic): 503, fail closed, in the form
+/// the request's client reads.
+pub fn internal(stream: &impl Stream) -> Answer {
+    Answer::internal(Client::of(stream.header(CONTENT_TYPE, 0).0))
 }
 
 #[cfg(test)]
@@ -220,6 +222,7 @@ mod tests {
     struct Fake {
         headers: Vec<(String, Vec<u8>)>,
         sent: Option<(u16, String)>,
+        sent_headers: Vec<(String, String)>,
         reasons: Vec<Reason>,
         logs: Vec<(bool, String)>,
     }
@@ -240,8 +243,12 @@ mod tests {
                 self.headers.push((name.to_owned(), v.as_bytes().to_vec()));
             }
         }
-        fn send_response(&mut self, status: u16, _: &[(&str, &str)], body: &[u8], _: &str) {
+        fn send_response(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8], _: &str) {
             self.sent = Some((status, String::from_utf8_lossy(body).into_owned()));
+            self.sent_headers = headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
         }
         fn record(&mut self, reason: Reason) {
             self.reasons.push(reason);
@@ -321,8 +328,32 @@ mod tests {
     #[test]
     fn the_internal_answer_fails_closed() {
         let mut f = request("/", &[]);
-        assert_eq!(render(internal(), &mut f), Verdict::Stop);
+        assert_eq!(render(internal(&f), &mut f), Verdict::Stop);
         assert_eq!(f.sent.map(|(s, _)| s), Some(503));
+        // A gRPC client reads the fault as UNAVAILABLE, never as Envoy's default OK.
+        let mut f = request("/", &[("content-type", "application/grpc")]);
+        assert_eq!(render(internal(&f), &mut f), Verdict::Stop);
+        assert!(
+            f.sent_headers
+                .contains(&("grpc-status".into(), "14".into()))
+        );
+    }
+
+    #[test]
+    fn a_grpc_client_reads_the_deny_from_grpc_status() {
+        let a = token("alice");
+        let grpc = ("content-type", "application/grpc");
+        let mut f = request("/api/bob/pkg.Tasks/Create", &[("authorization", &a), grpc]);
+        assert_eq!(gate().on_request_headers(&mut f), Verdict::Stop);
+        assert!(f.sent_headers.contains(&("grpc-status".into(), "7".into())));
+        assert_eq!(
+            f.sent.map(|(_, body)| body).as_deref(),
+            Some("token user does not own this path")
+        );
+        // An HTTP client's deny carries no gRPC status.
+        let mut f = request("/api/bob/x", &[("authorization", &a)]);
+        assert_eq!(gate().on_request_headers(&mut f), Verdict::Stop);
+        assert!(f.sent_headers.iter().all(|(k, _)| !k.starts_with("grpc-")));
     }
 
     #[test]

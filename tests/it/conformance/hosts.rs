@@ -2,12 +2,23 @@
 
 use uid_gate::config::Config;
 
-use super::{Seen, Table, by_config, challenge_error, mismatch, report};
+use super::{Case, Seen, Table, by_config, challenge_error, mismatch, report};
 use crate::helpers::{TestServer, check_request_raw, outcome};
 
-/// A deny must never be cached (README: every deny carries `cache-control: no-store`).
-fn deny_headers_ok(status: u16, cache_control: Option<&str>, content_type: Option<&str>) -> bool {
-    status == 200 || (cache_control == Some("no-store") && content_type == Some("application/json"))
+/// A deny must never be cached (README: every deny carries `cache-control: no-store`), and
+/// carries the content type of its form (a JSON body, or gRPC's).
+fn deny_headers_ok(
+    case: &Case,
+    status: u16,
+    cache_control: Option<&str>,
+    content_type: Option<&str>,
+) -> bool {
+    let form = if case.is_grpc() {
+        "application/grpc"
+    } else {
+        "application/json"
+    };
+    status == 200 || (cache_control == Some("no-store") && content_type == Some(form))
 }
 
 #[tokio::test]
@@ -36,7 +47,12 @@ async fn the_table_through_grpc() {
             }
             let o = outcome(client.check(req).await.expect("rpc").into_inner());
             let status = u16::try_from(o.http_status).unwrap_or(0);
-            if !deny_headers_ok(status, o.header("cache-control"), o.header("content-type")) {
+            if !deny_headers_ok(
+                &case,
+                status,
+                o.header("cache-control"),
+                o.header("content-type"),
+            ) {
                 failures.push(format!("{}: deny headers {:?}", case.id, o.headers));
             }
             let user = if status == 200 && o.headers_to_remove.iter().any(|h| h == "x-user-id") {
@@ -49,6 +65,7 @@ async fn the_table_through_grpc() {
                 error: o.header("www-authenticate").and_then(challenge_error),
                 reason: Some(o.grpc_message.clone()),
                 user,
+                grpc_status: o.header("grpc-status").and_then(|s| s.parse().ok()),
             };
             failures.extend(mismatch(&case, &seen));
             ran.push(case);

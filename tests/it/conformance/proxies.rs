@@ -151,8 +151,10 @@ async fn run(proxy: Proxy) {
             // long enough to age a "within leeway" token past its case's intent.
             let case = &table.refresh_one(host, case);
             let (seen, reached) = send(running.listener, case).await;
-            allowed += usize::from(seen.status == 200);
-            if reached != (seen.status == 200) {
+            // A gRPC deny is an HTTP 200 too: only its grpc-status tells it from an allow.
+            let let_through = seen.status == 200 && seen.grpc_status.is_none();
+            allowed += usize::from(let_through);
+            if reached != let_through {
                 failures.push(format!(
                     "{}: status {} but upstream reached: {reached}",
                     case.id, seen.status
@@ -174,8 +176,12 @@ async fn run(proxy: Proxy) {
     report(host, &table, &ran, &skipped, &failures);
 }
 
-/// Sends one case; returns what the client saw and whether the upstream answered.
+/// Sends one case as its client would; returns what the client saw and whether the upstream
+/// answered.
 async fn send(addr: SocketAddr, case: &Case) -> (Seen, bool) {
+    if case.is_grpc() {
+        return send_grpc(addr, case).await;
+    }
     let headers: Vec<(&str, &str)> = case
         .headers
         .iter()
@@ -206,6 +212,7 @@ async fn send(addr: SocketAddr, case: &Case) -> (Seen, bool) {
                 error: Some(format!("the upstream saw {lookalikes:?}")),
                 reason: None,
                 user: None,
+                grpc_status: None,
             },
             reached,
         );
@@ -242,6 +249,7 @@ async fn send(addr: SocketAddr, case: &Case) -> (Seen, bool) {
                 )),
                 reason,
                 user,
+                grpc_status: None,
             },
             reached,
         );
@@ -251,6 +259,41 @@ async fn send(addr: SocketAddr, case: &Case) -> (Seen, bool) {
         error: r.header("www-authenticate").and_then(challenge_error),
         reason,
         user,
+        grpc_status: r.header("grpc-status").and_then(|s| s.parse().ok()),
+    };
+    (seen, reached)
+}
+
+/// Sends a gRPC-client case over HTTP/2 and reads what a gRPC client reads: `grpc-status`
+/// and `grpc-message` (uid-gate's description), and, for an allowed call, what reached the
+/// upstream (the echo server, not a gRPC server, answers with what it received).
+async fn send_grpc(addr: SocketAddr, case: &Case) -> (Seen, bool) {
+    let headers: Vec<(&str, &str)> = case
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = grpc_call(addr, &case.path, &headers)
+        .await
+        .unwrap_or_else(|e| panic!("{}: gRPC call failed: {e}", case.id));
+    let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    let reached = body.get("headers").is_some() && body.get("path").is_some();
+    let user = body["headers"]["x-user-id"]
+        .as_array()
+        .and_then(|ids| match ids.as_slice() {
+            [] => None,
+            [one] => one.as_str().map(str::to_owned),
+            many => Some(format!("repeated x-user-id: {many:?}")),
+        });
+    let reason = r.grpc_message.as_deref().map(|d| {
+        reason_for_description(d).map_or_else(|| format!("unknown: {d}"), |r| r.code().to_owned())
+    });
+    let seen = Seen {
+        status: r.status,
+        error: r.header("www-authenticate").and_then(challenge_error),
+        reason,
+        user,
+        grpc_status: r.grpc_status,
     };
     (seen, reached)
 }

@@ -26,11 +26,13 @@ use uid_gate::pb::envoy::service::auth::v3::authorization_client::AuthorizationC
 use uid_gate::pb::envoy::service::auth::v3::check_response::HttpResponse;
 use uid_gate::pb::envoy::service::auth::v3::{AttributeContext, CheckRequest, CheckResponse};
 
+mod grpc_client;
 mod http_client;
 mod nginx;
 mod processes;
 mod provision;
 
+pub use grpc_client::*;
 pub use http_client::*;
 pub use nginx::*;
 pub use processes::*;

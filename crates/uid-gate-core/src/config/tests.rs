@@ -309,6 +309,7 @@ fn a_jwks_url_starts_with_an_empty_key_set() {
         &RequestView {
             path: "/api/alice",
             authorization: &values,
+            content_type: None,
         },
         1_800_000_000,
     );

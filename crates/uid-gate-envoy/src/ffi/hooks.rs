@@ -145,7 +145,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
                     filter: filter_envoy,
                     counters: &config.counters,
                 };
-                render(internal(), &mut stream)
+                render(internal(&stream), &mut stream)
             }));
             if answered.is_err() {
                 log_error("uid-gate: a request could not be answered after a fault");
