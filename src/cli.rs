@@ -54,7 +54,8 @@ pub enum Command {
     /// are judged; exit 2 naming the variable on any error.
     CheckConfig(CheckConfigArgs),
     /// Print an Envoy configuration generated from this configuration: ext_authz to uid-gate,
-    /// or with --inline the decision inside Envoy (jwt_authn + a generated Lua filter).
+    /// or with --inline the decision inside Envoy (uid-gate's core as a dynamic module; with
+    /// --engine lua, jwt_authn + a generated Lua filter).
     EnvoyConfig(EnvoyConfigArgs),
 }
 
@@ -139,6 +140,15 @@ pub struct EnvoyConfigArgs {
     /// With --istio: SIDECAR_INBOUND (the app's sidecar) or GATEWAY.
     #[arg(long, default_value = "SIDECAR_INBOUND", value_parser = ["SIDECAR_INBOUND", "GATEWAY"])]
     pub context: String,
+    /// A browser origin allowed to call the API (repeatable), e.g. https://app.example.com:
+    /// Envoy's CORS filter answers its preflights and every answer it gets, denies included,
+    /// carries access-control-allow-origin. Not with --filters-only or --istio.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Envoy's gRPC-Web filter before the gate, so a gRPC-Web client reads a deny's
+    /// grpc-status.
+    #[arg(long)]
+    pub grpc_web: bool,
 }
 
 /// `--engine`.
@@ -267,6 +277,12 @@ pub fn envoy_config_command(args: &EnvoyConfigArgs) -> ExitCode {
             },
             grpc_client: args.grpc_client,
             jwks_ca_pem: config.jwks_ca_pem.clone(),
+            cors_origins: args
+                .cors_origins
+                .iter()
+                .map(|o| ec::parse_origin(o))
+                .collect::<Result<_, _>>()?,
+            grpc_web: args.grpc_web,
         };
         if args.filters_only {
             ec::filters(&config.policy, &opts)

@@ -17,11 +17,13 @@ use serde_json::{Value, json};
 use uid_gate_core::config::Settings;
 use uid_gate_core::jwks::JwksKeys;
 
+mod clients;
 mod cluster;
 pub mod lua;
 mod module;
 mod yaml;
 
+pub use clients::parse_origin;
 use cluster::{check_retry_policy, cluster, socket_address};
 use module::module_filter;
 pub use module::{Engine, MODULE_FILE, MODULE_FILTER};
@@ -43,6 +45,17 @@ pub enum EnvoyConfigError {
     /// The JWKS URL did not split into scheme, host and port.
     #[error("UIDGATE_JWKS_URL: cannot take a host and port from it")]
     JwksUrl,
+    /// `--cors-origin` is not a serialised origin.
+    #[error("--cors-origin: '{value}' is not an origin: {why}")]
+    CorsOrigin { value: String, why: &'static str },
+    /// A CORS policy lives on a virtual host, which this output does not have.
+    #[error(
+        "--cors-origin with {output}: Envoy's CORS filter reads its policy from the virtual host, which {output} does not print; {instead}"
+    )]
+    CorsWithout {
+        output: &'static str,
+        instead: &'static str,
+    },
 }
 
 /// `HOST:PORT`, where HOST is an IP address (IPv6 in brackets) or a DNS name.
@@ -113,10 +126,21 @@ pub struct Options {
     /// A private CA (PEM) for an https JWKS URL (`UIDGATE_JWKS_CA_FILE`); `None` trusts the
     /// system bundle.
     pub jwks_ca_pem: Option<Vec<u8>>,
+    /// Browser origins allowed to call the API (`--cors-origin`, each checked by
+    /// [`parse_origin`]); empty: no CORS filter, so no page on another origin can read an answer.
+    pub cors_origins: Vec<String>,
+    /// Envoy's gRPC-Web filter before the gate (`--grpc-web`).
+    pub grpc_web: bool,
 }
 
 /// The HTTP filters, as a YAML list (without the router).
 pub fn filters(settings: &Settings, opts: &Options) -> Result<String, EnvoyConfigError> {
+    if !opts.cors_origins.is_empty() {
+        return Err(EnvoyConfigError::CorsWithout {
+            output: "--filters-only",
+            instead: "generate the whole bootstrap, or put Envoy's CORS filter before these filters and a CorsPolicy on your virtual host (docs/envoy-inline.md, \"A page on another origin\")",
+        });
+    }
     let filters = filter_values(settings, opts)?;
     let mut out = String::new();
     for f in &filters {
@@ -148,11 +172,7 @@ pub fn bootstrap(settings: &Settings, opts: &Options) -> Result<String, EnvoyCon
             "common_http_protocol_options": {"headers_with_underscores_action": "REJECT_REQUEST"},
             "route_config": {
                 "name": "app",
-                "virtual_hosts": [{
-                    "name": "app",
-                    "domains": ["*"],
-                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "app"}}]
-                }]
+                "virtual_hosts": [virtual_host(opts)]
             },
             "http_filters": filters,
         }
@@ -185,6 +205,21 @@ pub fn bootstrap(settings: &Settings, opts: &Options) -> Result<String, EnvoyCon
     Ok(out)
 }
 
+/// The one virtual host, with the CORS policy when origins are listed.
+fn virtual_host(opts: &Options) -> Value {
+    let mut host = json!({
+        "name": "app",
+        "domains": ["*"],
+        "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "app"}}]
+    });
+    if !opts.cors_origins.is_empty() {
+        host["typed_per_filter_config"] = json!({
+            "envoy.filters.http.cors": clients::cors_policy(&opts.cors_origins, opts.grpc_web)
+        });
+    }
+    host
+}
+
 /// An Istio `EnvoyFilter` inserting the inline filters before the router of the selected
 /// workloads' inbound HTTP (or a gateway's, with `context` `GATEWAY`).
 pub fn istio(
@@ -195,6 +230,12 @@ pub fn istio(
     selector: &[(String, String)],
     context: &str,
 ) -> Result<String, EnvoyConfigError> {
+    if !opts.cors_origins.is_empty() {
+        return Err(EnvoyConfigError::CorsWithout {
+            output: "--istio",
+            instead: "in Istio set corsPolicy on the VirtualService: Istio's CORS filter runs before the filters this EnvoyFilter inserts, answers preflights and adds the CORS headers to uid-gate's denies",
+        });
+    }
     let patches: Vec<Value> = filter_values(settings, opts)?
         .into_iter()
         .map(|f| {
@@ -260,6 +301,13 @@ fn header(opts: &Options) -> String {
 }
 
 fn filter_values(settings: &Settings, opts: &Options) -> Result<Vec<Value>, EnvoyConfigError> {
+    let mut filters = clients::filters(!opts.cors_origins.is_empty(), opts.grpc_web);
+    filters.extend(gate_filters(settings, opts)?);
+    Ok(filters)
+}
+
+/// The gate itself: ext_authz, the module, or jwt_authn + Lua.
+fn gate_filters(settings: &Settings, opts: &Options) -> Result<Vec<Value>, EnvoyConfigError> {
     if !opts.inline {
         let service = match opts.grpc_client {
             GrpcClient::Envoy => json!({

@@ -15,6 +15,8 @@ fn opts(inline: bool) -> Options {
         admin: None,
         grpc_client: GrpcClient::Envoy,
         jwks_ca_pem: None,
+        cors_origins: Vec::new(),
+        grpc_web: false,
     }
 }
 
@@ -95,4 +97,36 @@ fn a_jwks_url_gets_a_remote_provider_and_a_tls_cluster() {
     );
     let (t, sni) = jwks_target("http://[::1]:8080/jwks").expect("v6");
     assert_eq!((t.host.as_str(), t.port, sni), ("::1", 8080, None));
+}
+
+#[test]
+fn cors_needs_the_virtual_host_and_comes_first() {
+    let s = settings(&[("BETTER_AUTH_SECRET", "0123456789abcdef0123456789abcdef")]);
+    let mut o = opts(false);
+    o.cors_origins = vec!["https://app.example.com".into()];
+    o.grpc_web = true;
+    let yaml = bootstrap(&s, &o).expect("bootstrap");
+    // CORS, then gRPC-Web, then the gate: a preflight never meets the gate, and every deny
+    // passes back through the CORS filter.
+    let at = |name: &str| {
+        yaml.find(name)
+            .unwrap_or_else(|| panic!("{name} in {yaml}"))
+    };
+    assert!(at("name: \"envoy.filters.http.cors\"") < at("name: \"envoy.filters.http.grpc_web\""));
+    assert!(
+        at("name: \"envoy.filters.http.grpc_web\"") < at("name: \"envoy.filters.http.ext_authz\"")
+    );
+    assert!(
+        yaml.contains("exact: \"https://app.example.com\""),
+        "{yaml}"
+    );
+    assert!(yaml.contains("allow_credentials: false"), "{yaml}");
+    for refused in [filters(&s, &o), istio(&s, &o, "n", "ns", &[], "GATEWAY")] {
+        let e = refused
+            .expect_err("CORS without a virtual host")
+            .to_string();
+        assert!(e.contains("virtual host"), "{e}");
+    }
+    o.cors_origins.clear();
+    assert!(filters(&s, &o).expect("filters").contains("grpc_web"));
 }

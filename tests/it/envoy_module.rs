@@ -45,6 +45,8 @@ pub fn module_bootstrap(config: &Config, upstream: SocketAddr, module: &std::pat
     let unused = SocketAddr::from(([127, 0, 0, 1], 9191));
     let mut opts = envoy_options(true, upstream, unused, GrpcClient::Envoy);
     opts.engine = Engine::Module(module.display().to_string());
+    // gRPC-Web clients through the gRPC-Web filter, as in `inline_bootstrap`.
+    opts.grpc_web = true;
     bootstrap(&config.policy, &opts).expect("module bootstrap")
 }
 

@@ -9,6 +9,7 @@ mod deploy;
 mod deploy_k8s;
 mod docs_config;
 mod envoy;
+mod envoy_clients;
 mod envoy_config;
 mod envoy_config_paths;
 mod envoy_module;

@@ -276,16 +276,27 @@ async fn send_grpc(addr: SocketAddr, case: &Case) -> (Seen, bool) {
     let r = grpc_call(addr, &case.path, &headers)
         .await
         .unwrap_or_else(|e| panic!("{}: gRPC call failed: {e}", case.id));
-    let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
-    let reached = body.get("headers").is_some() && body.get("path").is_some();
-    let user = body["headers"]["x-user-id"]
-        .as_array()
+    // An allowed call reaches the echo upstream, which is no gRPC server: what it received
+    // comes back as the body, or, behind the gRPC-Web filter, as grpc-message (with the
+    // filter's UNKNOWN). Either way that status is the upstream's, not the gate's.
+    let echoed = [Some(r.body.as_str()), r.grpc_message.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(|t| {
+            serde_json::from_str::<Value>(t)
+                .ok()
+                .filter(|v| v.get("headers").is_some() && v.get("path").is_some())
+        });
+    let reached = echoed.is_some();
+    let user = echoed
+        .as_ref()
+        .and_then(|body| body["headers"]["x-user-id"].as_array())
         .and_then(|ids| match ids.as_slice() {
             [] => None,
             [one] => one.as_str().map(str::to_owned),
             many => Some(format!("repeated x-user-id: {many:?}")),
         });
-    let reason = r.grpc_message.as_deref().map(|d| {
+    let reason = r.grpc_message.as_deref().filter(|_| !reached).map(|d| {
         reason_for_description(d).map_or_else(|| format!("unknown: {d}"), |r| r.code().to_owned())
     });
     let seen = Seen {
@@ -293,7 +304,7 @@ async fn send_grpc(addr: SocketAddr, case: &Case) -> (Seen, bool) {
         error: r.header("www-authenticate").and_then(challenge_error),
         reason,
         user,
-        grpc_status: r.grpc_status,
+        grpc_status: r.grpc_status.filter(|_| !reached),
     };
     (seen, reached)
 }

@@ -109,7 +109,10 @@ pub fn envoy_config_cli(vars: &[(&str, &str)], args: &[&str]) -> String {
 /// port in front of `upstream`, with its admin on a free port too.
 pub fn inline_bootstrap(config: &Config, upstream: SocketAddr) -> String {
     let unused = SocketAddr::from(([127, 0, 0, 1], 9191));
-    let opts = envoy_options(true, upstream, unused, GrpcClient::Envoy);
+    let mut opts = envoy_options(true, upstream, unused, GrpcClient::Envoy);
+    // gRPC-Web clients through the gRPC-Web filter (`--grpc-web`); the ext_authz hosts run
+    // the shipped files, which have none, so both shapes meet the table's gRPC-Web cases.
+    opts.grpc_web = true;
     bootstrap(&config.policy, &opts).expect("inline bootstrap")
 }
 
@@ -131,6 +134,8 @@ pub fn envoy_options(
         admin: Some(hp("127.0.0.1:0")),
         grpc_client: client,
         jwks_ca_pem: None,
+        cors_origins: Vec::new(),
+        grpc_web: false,
     }
 }
 
