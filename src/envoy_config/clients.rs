@@ -50,10 +50,8 @@ pub fn parse_origin(value: &str) -> Result<String, EnvoyConfigError> {
             "an origin is a scheme, a lower-case host and an optional port: no path, query or trailing slash",
         ));
     }
-    if let Some(p) = port {
-        if p.parse::<u16>().is_err() {
-            return Err(bad("the port is a number up to 65535"));
-        }
+    if port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return Err(bad("the port is a number up to 65535"));
     }
     Ok(value.to_owned())
 }
