@@ -21,6 +21,8 @@ cat << MSG
 uid-gate demo is up: Better Auth (signing $signing, tokens for ${DEMO_JWT_TTL:-15m}), uid-gate and the FastAPI tasks app behind one Envoy.
 
   Open the page: $base/   (http://127.0.0.1:$port_envoy/ works too)
+  The same page on the front end's own origin, calling the API cross-origin at $api_url:
+                 $page_origin/
 
 Envoy on :$port_envoy sends /api/auth/* and the page to Better Auth (127.0.0.1:$port_auth), everything else
 through uid-gate (127.0.0.1:$port_grpc) to the app (127.0.0.1:$port_app), without cookies.
@@ -71,6 +73,15 @@ if [ "$mode" = "--check" ]; then
     note="sign-in from $origin" expect 200 "$origin/api/auth/sign-in/email" -H "origin: $origin" -H 'content-type: application/json' -d "$signin"
   done
   note="sign-in from a foreign origin" expect 403 "$B/api/auth/sign-in/email" -H "origin: http://evil.example" -H 'content-type: application/json' -d "$signin"
+  # The front end's own origin calls the API cross-origin: its preflight is answered without
+  # a token, and a denial carries the grant that lets the page read it.
+  grant() { curl -s -o /dev/null -D - "$@" | tr -d '\r' | sed -n 's/^access-control-allow-origin: //Ip'; }
+  got=$(grant -X OPTIONS "$api_url/api/$ALICE_ID/tasks" -H "origin: $page_origin" -H 'access-control-request-method: POST' -H 'access-control-request-headers: authorization, content-type')
+  if [ "$got" = "$page_origin" ]; then pass "200  preflight from $page_origin to $api_url"; else fail "preflight from $page_origin to $api_url: grant '$got'"; fi
+  got=$(grant "$api_url/api/$BOB_ID/tasks" -H "origin: $page_origin" -H "authorization: Bearer $ALICE")
+  if [ "$got" = "$page_origin" ]; then pass "403  alice, bob's tasks, from $page_origin: the page may read it"; else fail "403 from $api_url without a grant for $page_origin: '$got'"; fi
+  got=$(grant "$api_url/api/$BOB_ID/tasks" -H "origin: http://evil.example" -H "authorization: Bearer $ALICE")
+  if [ -z "$got" ]; then pass "403  from a foreign origin: no grant"; else fail "a foreign origin was granted '$got'"; fi
   added=$(status "$B/api/$ALICE_ID/tasks" -H "authorization: Bearer $ALICE" -H 'content-type: application/json' -d '{"title":"write docs"}')
   listed=$(curl -fs "$B/api/$ALICE_ID/tasks" -H "authorization: Bearer $ALICE")
   if [ "$added" = 201 ] && grep -q "\"user\":\"$ALICE_ID\"" <<< "$listed" && grep -q 'write docs' <<< "$listed"; then

@@ -13,6 +13,10 @@
 #   DEMO_SIGNING    hs256 (default: Better Auth's JWT plugin signs with BETTER_AUTH_SECRET) or
 #                   eddsa (the plugin's default keys; uid-gate reads them through UIDGATE_JWKS_URL)
 #   DEMO_JWT_TTL    the plugin's token lifetime (default 15m)
+#   DEMO_API        envoy (default) or app: where the page calls the tasks API when it is
+#                   served from Better Auth's own origin (http://localhost:$DEMO_AUTH_PORT/, the
+#                   front end on another origin): Envoy's URL (its CORS policy) or the FastAPI
+#                   app directly (its CORSMiddleware). Through Envoy's URL the page is same-origin.
 #   Ports: DEMO_PORT (Envoy, 10000), DEMO_ENVOY_ADMIN_PORT (9901), DEMO_GRPC_PORT (uid-gate,
 #   9191), DEMO_ADMIN_PORT (uid-gate /metrics, 9192), DEMO_APP_PORT (the FastAPI app, 8081),
 #   DEMO_AUTH_PORT (Better Auth, 3000).
@@ -35,6 +39,8 @@ else
 fi
 case $auth in better-auth | minted) ;; *) echo "uid-gate demo: DEMO_AUTH must be better-auth or minted, not '$auth'" >&2; exit 2 ;; esac
 signing=${DEMO_SIGNING:-hs256}
+api_target=${DEMO_API:-envoy}
+case $api_target in envoy | app) ;; *) echo "uid-gate demo: DEMO_API must be envoy or app, not '$api_target'" >&2; exit 2 ;; esac
 case $signing in hs256 | eddsa) ;; *) echo "uid-gate demo: DEMO_SIGNING must be hs256 or eddsa, not '$signing'" >&2; exit 2 ;; esac
 
 port_envoy=${DEMO_PORT:-10000}
@@ -126,7 +132,8 @@ fi
 # The Envoy config with the chosen ports (each appears once as `port_value: N `).
 sed -e "s/port_value: 9901 /port_value: $port_envoy_admin /" -e "s/port_value: 10000 /port_value: $port_envoy /" \
   -e "s/port_value: 9191 /port_value: $port_grpc /" -e "s/port_value: 8081 /port_value: $port_app /" \
-  -e "s/port_value: 3000 /port_value: $port_auth /" "$config" > "$state/envoy.yaml"
+  -e "s/port_value: 3000 /port_value: $port_auth /" \
+  -e "s#exact: \"http://localhost:3000\"#exact: \"http://localhost:$port_auth\"#" "$config" > "$state/envoy.yaml"
 
 pids=()
 cleanup() { kill "${pids[@]}" 2> /dev/null || true; wait 2> /dev/null || true; }
@@ -148,13 +155,23 @@ wait_for() {
 }
 
 rm -f "$state"/*.log
+# The page on Better Auth's own origin calls the API cross-origin: at Envoy's URL (its CORS
+# policy names that origin), or at the app directly (DEMO_API=app: the app's CORSMiddleware).
+page_origin=http://localhost:$port_auth
+api_url=$base
+app_env=()
+if [ "$api_target" = app ]; then
+  api_url=http://localhost:$port_app
+  app_env=(CORS_ORIGINS="$page_origin")
+fi
 if [ "$auth" = better-auth ]; then
-  BETTER_AUTH_URL=$base TRUSTED_ORIGINS=http://127.0.0.1:$port_envoy AUTH_SIGNING=$signing \
+  BETTER_AUTH_URL=$base TRUSTED_ORIGINS=http://127.0.0.1:$port_envoy,$page_origin,http://127.0.0.1:$port_auth \
+    API_URL=$api_url AUTH_SIGNING=$signing \
     AUTH_JWT_TTL=${DEMO_JWT_TTL:-15m} HOST=127.0.0.1 PORT=$port_auth \
     node examples/better-auth/server.mjs > "$state/better-auth.log" 2>&1 & pids+=($!)
   wait_for "http://127.0.0.1:$port_auth/"
 fi
-"${gate_env[@]}" "$venv/bin/python" -m uvicorn --app-dir examples/fastapi app:app --host 127.0.0.1 --port "$port_app" \
+"${gate_env[@]}" "${app_env[@]}" "$venv/bin/python" -m uvicorn --app-dir examples/fastapi app:app --host 127.0.0.1 --port "$port_app" \
   --log-level warning > "$state/app.log" 2>&1 & pids+=($!)
 "${gate_env[@]}" "$UIDGATE_BIN" > "$state/uid-gate.log" 2>&1 & pids+=($!)
 "$ENVOY" -c "$state/envoy.yaml" --disable-hot-restart --concurrency 1 --log-level warn \

@@ -14,6 +14,9 @@
 //   AUTH_JWT_TTL       the tokens' lifetime, in the plugin's format (default "15m")
 //   TRUSTED_ORIGINS    extra origins allowed to post forms, comma-separated (the URL's
 //                      origin always is)
+//   API_URL            where the page finds the tasks API when it is served from this
+//                      server's own origin (default: BETTER_AUTH_URL, i.e. through Envoy);
+//                      the page calls it cross-origin, and the CSP allows exactly it
 //   HOST, PORT         where to listen (default 127.0.0.1:3000)
 process.env.BETTER_AUTH_TELEMETRY = "0";
 import { readFileSync } from "node:fs";
@@ -44,6 +47,7 @@ const BASE = process.env.BETTER_AUTH_URL ?? fail("set BETTER_AUTH_URL to the pub
 const SIGNING = process.env.AUTH_SIGNING ?? "hs256";
 const TTL = process.env.AUTH_JWT_TTL ?? "15m";
 const TRUSTED = (process.env.TRUSTED_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean);
+const API_URL = process.env.API_URL ?? BASE;
 const HOST = process.env.HOST ?? "127.0.0.1";
 const PORT = Number(process.env.PORT ?? 3000);
 
@@ -80,13 +84,18 @@ const page = {
   "/": ["index.html", "text/html; charset=utf-8"],
   "/app.js": ["app.js", "text/javascript; charset=utf-8"],
 };
-// Read once: the page is two small static files.
+// Read once: the page is two small static files; the page learns the API's URL from a meta tag.
+const apiOrigin = new URL(API_URL).origin;
 const files = Object.fromEntries(
-  Object.entries(page).map(([path, [file, type]]) => [path, [readFileSync(new URL(`public/${file}`, import.meta.url)), type]]),
+  Object.entries(page).map(([path, [file, type]]) => {
+    let body = readFileSync(new URL(`public/${file}`, import.meta.url), "utf8");
+    if (file === "index.html") body = body.replace('<meta name="api-url" content="">', `<meta name="api-url" content="${apiOrigin}">`);
+    return [path, [body, type]];
+  }),
 );
 const pageHeaders = {
   "cache-control": "no-store",
-  "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+  "content-security-policy": `default-src 'self'; connect-src 'self' ${apiOrigin}; script-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'`,
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
 };

@@ -8,11 +8,19 @@ any valid token: it is listed in UIDGATE_AUTH_ONLY_PATHS so that uid-gate lets i
 (BETTER_AUTH_SECRET or _FILE, UIDGATE_PUBLIC_PATHS, UIDGATE_AUTH_ONLY_PATHS, ...):
 
     uvicorn --app-dir examples/fastapi app:app --port 8081
+
+CORS_ORIGINS (comma-separated) lets a page on those origins call the app directly: Starlette's
+CORSMiddleware, added last so that it is outermost, answers their preflights before any
+dependency runs and puts access-control-allow-origin on every answer, the gate's 401, 403
+and 400 included (docs/fastapi.md, "A page on another origin").
 """
 
 from __future__ import annotations
 
+import os
+
 from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -37,6 +45,21 @@ async def no_cookies(request: Request, call_next):
             status_code=400,
         )
     return await call_next(request)
+
+
+# Added after every other middleware, so it is the outermost: a preflight never meets the
+# gate or the cookie check, and every answer passes back through it.
+CORS_ORIGINS = [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
+if CORS_ORIGINS:
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=CORS_ORIGINS,
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["authorization", "content-type"],
+        expose_headers=["www-authenticate"],
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 class NewTask(BaseModel):

@@ -47,11 +47,10 @@ def browser():
         b.close()
 
 
-@pytest.fixture(params=["hs256", "eddsa"])
-def stack(request):
-    """`bash envoy/demo.sh` on free ports, in one signing mode; yields the page's URL."""
-    env = dict(os.environ, DEMO_AUTH="better-auth", DEMO_SIGNING=request.param, DEMO_JWT_TTL=f"{TTL}s",
-               UIDGATE_LEEWAY_SECS="0", UIDGATE_SKIP_WHEEL="1")
+def run_demo(**extra):
+    """`bash envoy/demo.sh` on free ports with `extra` variables; yields its environment."""
+    env = dict(os.environ, DEMO_AUTH="better-auth", DEMO_JWT_TTL=f"{TTL}s",
+               UIDGATE_LEEWAY_SECS="0", UIDGATE_SKIP_WHEEL="1", **extra)
     env.update({var: str(free_port()) for var in PORT_VARS})
     demo = subprocess.Popen(["bash", "envoy/demo.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -62,10 +61,27 @@ def stack(request):
             if line.startswith("Press Ctrl-C"):
                 break
         assert demo.poll() is None, "the demo stopped:\n" + "".join(out)
-        yield request.param, f"http://localhost:{env['DEMO_PORT']}"
+        yield env
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
         demo.wait(timeout=20)
+
+
+@pytest.fixture(params=["hs256", "eddsa"])
+def stack(request):
+    """The demo in one signing mode; yields the mode and the page's URL (Envoy's origin)."""
+    for env in run_demo(DEMO_SIGNING=request.param):
+        yield request.param, f"http://localhost:{env['DEMO_PORT']}"
+
+
+@pytest.fixture(params=["envoy", "app"])
+def cross_origin(request):
+    """The demo with the page on Better Auth's own origin, calling the API cross-origin at
+    Envoy's URL or at the FastAPI app directly (DEMO_API); yields the target, the page's URL
+    and the API's URL."""
+    for env in run_demo(DEMO_SIGNING="hs256", DEMO_API=request.param):
+        api_port = env["DEMO_PORT"] if request.param == "envoy" else env["DEMO_APP_PORT"]
+        yield request.param, f"http://localhost:{env['DEMO_AUTH_PORT']}", f"http://localhost:{api_port}"
 
 
 def status_text(page: Page) -> str:
@@ -156,5 +172,54 @@ def test_two_users_in_a_real_browser(browser, stack):
     assert "expired" in status_text(alice)
     alice.click("#new-token")
     expect(alice.locator("#status")).to_contain_text("200: 1 task(s)")
+    alice_ctx.close()
+    bob_ctx.close()
+
+
+def test_a_page_on_another_origin_reads_401_and_403(browser, cross_origin):
+    """The front end on its own origin (as a Next.js app on :3000), the API on another: every
+    call is preflighted (it carries Authorization), and the page reads each answer, the 401s
+    and the 403 included, as that status, never as a network error."""
+    target, page_url, api_url = cross_origin
+    shots = Path(os.environ.get("SCREENSHOTS", ROOT / "target" / "browser"))
+    shots.mkdir(parents=True, exist_ok=True)
+    alice_ctx, bob_ctx = browser.new_context(), browser.new_context()
+    alice, bob = alice_ctx.new_page(), bob_ctx.new_page()
+    api_requests = []
+    alice.on("request", lambda r: api_requests.append(r) if re.search(r"/api/(?!auth/)", r.url) else None)
+
+    alice_id = sign_up(alice, page_url, "alice")
+    bob_id = sign_up(bob, page_url, "bob")
+    add_task(alice, "alice's cross-origin task")
+    add_task(bob, "bob's cross-origin task")
+    expect(alice.locator("#tasks")).not_to_contain_text("bob's cross-origin task")
+    expect(alice.locator("#tasks-path")).to_have_text(f"{api_url}/api/{alice_id}/tasks")
+
+    alice.fill("#other-id", bob_id)
+    alice.click("#other")
+    expect(alice.locator("#status")).to_contain_text("403 insufficient_scope")
+    alice.screenshot(path=shots / f"cross-origin-{target}-403.png")
+    alice.click("#tampered")
+    expect(alice.locator("#status")).to_contain_text("401 invalid_token")
+    alice.click("#no-token")
+    expect(alice.locator("#status")).to_contain_text("401")
+    assert "network error" not in status_text(alice)
+
+    # Every API call went to the other origin, with the token and without a cookie.
+    assert api_requests and all(r.url.startswith(api_url + "/") for r in api_requests), [r.url for r in api_requests]
+    for r in api_requests:
+        assert "cookie" not in r.all_headers(), f"the page sent a cookie to {r.url}"
+    # The listed origin reads even a bad token's 401; the same page on an origin the API does
+    # not list (127.0.0.1 for localhost) reads nothing: the browser hides the answer.
+    probe = """async (url) => {
+        try { return String((await fetch(url, {headers: {authorization: "Bearer x"}})).status); }
+        catch (e) { return "blocked"; } }"""
+    url = f"{api_url}/api/{alice_id}/tasks"
+    assert alice.evaluate(probe, url) == "401"
+    stranger_ctx = browser.new_context()
+    stranger = stranger_ctx.new_page()
+    stranger.goto(page_url.replace("localhost", "127.0.0.1") + "/")
+    assert stranger.evaluate(probe, url) == "blocked"
+    stranger_ctx.close()
     alice_ctx.close()
     bob_ctx.close()

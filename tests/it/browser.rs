@@ -1,7 +1,8 @@
 //! The seeded stack in a real browser: tests/browser/test_page.py drives Debian's Chromium
 //! (Playwright for Python, no downloaded browser) through the demo's Envoy, with the real
-//! Better Auth server of examples/better-auth, in both signing modes. Chromium missing is a
-//! failure, never a skip (CI installs it).
+//! Better Auth server of examples/better-auth, in both signing modes, and the page on another
+//! origin calling Envoy and the FastAPI app cross-origin. Chromium missing is a failure,
+//! never a skip (CI installs it).
 
 use std::process::Command;
 
@@ -25,9 +26,9 @@ fn the_page_works_in_chromium_with_both_signing_modes() {
         "the browser test failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Both modes ran: nothing skipped or deselected.
+    // Both signing modes and both cross-origin targets ran: nothing skipped or deselected.
     assert!(
-        stdout.contains("2 passed") && !stdout.contains("skipped"),
+        stdout.contains("4 passed") && !stdout.contains("skipped"),
         "{stdout}"
     );
 }

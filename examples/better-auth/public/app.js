@@ -8,6 +8,14 @@ let token = null;
 let payload = null;
 const $ = (id) => document.getElementById(id);
 
+// Where the tasks API is. Served through Envoy (the API's own port) the page calls its own
+// origin; served from the front end's own origin (Better Auth's port, as a Next.js app on
+// :3000 would be) it calls the API URL the server names, cross-origin: every request then
+// carries a preflight (Authorization), and the API's CORS policy lets the page read the
+// answers, denials included.
+const API_URL = document.querySelector('meta[name="api-url"]')?.content ?? "";
+const API = API_URL && new URL(API_URL).port !== location.port ? API_URL.replace(/\/$/, "") : "";
+
 // What each deny means, in one line; the API's own error_description follows it.
 const MEANING = {
   401: "uid-gate refused: no valid token (missing, forged, tampered or expired)",
@@ -42,7 +50,7 @@ async function fetchToken() {
   payload = JSON.parse(atob(part));
   $("who").textContent = $("email").value || payload.email || payload.uid;
   $("user-id").textContent = payload.uid;
-  $("tasks-path").textContent = `/api/${payload.uid}/tasks`;
+  $("tasks-path").textContent = `${API}/api/${payload.uid}/tasks`;
   $("account").hidden = true;
   $("signed-in").hidden = false;
   tick();
@@ -61,9 +69,14 @@ async function api(userId, { method = "GET", body, bearer = token } = {}) {
   const headers = {};
   if (bearer) headers.authorization = `Bearer ${bearer}`;
   if (body) headers["content-type"] = "application/json";
-  const r = await fetch(`/api/${encodeURIComponent(userId)}/tasks`, {
+  const r = await fetch(`${API}/api/${encodeURIComponent(userId)}/tasks`, {
     method, headers, body: body ? JSON.stringify(body) : undefined, credentials: "omit",
-  });
+  }).catch(() => null);
+  if (!r) {
+    // What a page sees of a denial that carries no CORS grant: no status at all.
+    show(`network error: no answer this page may read from ${API || "its own origin"} (a CORS policy missing?)`, true);
+    return { status: 0, data: {} };
+  }
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
     const meaning = MEANING[r.status] ?? "refused";
