@@ -85,7 +85,7 @@ async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
     .expect("envoy, npm ci and the wheel");
     let ports: Vec<(&str, u16)> = PORT_VARS.iter().map(|v| (*v, free_port())).collect();
     // The default, with Node present: the real Better Auth server, HS256 with the secret.
-    let out = run_checks(&ports, &[], 23).await;
+    let out = run_checks(&ports, &[], 26).await;
     assert!(
         out.contains("Better Auth (signing hs256")
             && out.contains("Open the page: http://localhost:"),
@@ -93,11 +93,22 @@ async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
     );
     // At once again, on the same ports, with a connection of the app's port left in
     // TIME-WAIT (as a stopped server's actively closed connections are): a port that nothing
-    // listens on must count as free. This time the plugin's EdDSA keys, through the JWKS.
+    // listens on must count as free. This time the plugin's EdDSA keys, through the JWKS,
+    // and the page's cross-origin calls to the app directly (its CORSMiddleware).
     time_wait_on(ports[4].1);
-    let out = run_checks(&ports, &[("DEMO_SIGNING", "eddsa")], 23).await;
+    let out = run_checks(
+        &ports,
+        &[("DEMO_SIGNING", "eddsa"), ("DEMO_API", "app")],
+        26,
+    )
+    .await;
     assert!(
-        out.contains("200  http://localhost:") && out.contains("(public keys)"),
+        out.contains("200  http://localhost:")
+            && out.contains("(public keys)")
+            && out.contains(&format!(
+                "preflight from http://localhost:{} to http://localhost:{}",
+                ports[5].1, ports[4].1
+            )),
         "{out}"
     );
     // Without Better Auth: tokens from `uid-gate mint`.
@@ -106,7 +117,11 @@ async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
 
 #[tokio::test]
 async fn a_demo_variable_with_a_wrong_value_is_refused_in_one_line() {
-    for (var, value) in [("DEMO_AUTH", "firebase"), ("DEMO_SIGNING", "rs256")] {
+    for (var, value) in [
+        ("DEMO_AUTH", "firebase"),
+        ("DEMO_SIGNING", "rs256"),
+        ("DEMO_API", "nginx"),
+    ] {
         let out = demo(&[]).env(var, value).output().await.expect("run demo");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
