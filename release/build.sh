@@ -17,6 +17,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-full}
 case $mode in full | --fast) ;; *) echo "usage: bash release/build.sh [--fast]" >&2; exit 2 ;; esac
+# Every Debian package the full build needs, before minutes of building: installed as root,
+# otherwise all named in one line.
+[ "$mode" = --fast ] || bash release/prereqs.sh
 venv=$(bash .ci/venv.sh --dev --release)
 # zig (as `python -m ziglang`), cargo-zigbuild, maturin and auditwheel come from the venv.
 export PATH="$venv/bin:$PATH"
@@ -41,7 +44,7 @@ wheel() {
     musl_libc_name "$file" "${triple%%-*}"
     # auditwheel resolves the C library on this (glibc) machine through Debian's musl package,
     # under the name Alpine gives it.
-    [ -e /usr/lib/x86_64-linux-musl/libc.so ] || { say "Debian's musl package is needed to check the musllinux wheel: apt-get install musl"; exit 1; }
+    # (release/prereqs.sh, run first, installed Debian's musl or said that it is missing.)
     mkdir -p target/musl-ld
     ln -sf /usr/lib/x86_64-linux-musl/libc.so "target/musl-ld/libc.musl-${triple%%-*}.so.1"
     ldpaths=(--ldpaths "$PWD/target/musl-ld")

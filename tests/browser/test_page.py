@@ -4,8 +4,8 @@ alice's try at bob's tasks shows 403, a tampered token 401, an expired one 401, 
 reload the API still accepts nothing but the Bearer token: the session cookie never reaches
 the app. Both signing modes (HS256 with the shared secret, EdDSA through the JWKS).
 
-Run by tests/it/browser.rs. Needs Debian's chromium (CHROMIUM, default /usr/bin/chromium):
-missing, the test fails. Screenshots go to SCREENSHOTS (default target/browser/)."""
+Run by tests/it/browser.rs, which installs Debian's chromium on first use and names it in
+CHROMIUM (default /usr/bin/chromium): missing, the test fails. Screenshots go to SCREENSHOTS (default target/browser/)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def browser():
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    assert shutil.which(chromium), f"no Chromium at {chromium}: apt-get install chromium (CI installs it)"
+    assert shutil.which(chromium), f"no Chromium at {chromium}: apt-get install chromium (tests/it/browser.rs installs it)"
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield b

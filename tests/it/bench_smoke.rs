@@ -59,6 +59,9 @@ async fn bench_harness_runs_in_smoke_mode() {
     tokio::task::spawn_blocking(envoy_bin)
         .await
         .expect("envoy install");
+    tokio::task::spawn_blocking(load_tools)
+        .await
+        .expect("wrk, h2load");
     let module = tokio::task::spawn_blocking(|| crate::envoy_module::module_so(false))
         .await
         .expect("module");
@@ -103,6 +106,9 @@ async fn inline_parts_harness_runs_with_few_requests() {
     tokio::task::spawn_blocking(envoy_bin)
         .await
         .expect("envoy install");
+    tokio::task::spawn_blocking(load_tools)
+        .await
+        .expect("wrk, h2load");
     smoke(
         "inline-parts.sh",
         &[],
@@ -130,6 +136,9 @@ async fn inline_parts_harness_runs_with_few_requests() {
 #[tokio::test]
 async fn fastapi_bench_harness_runs_in_smoke_mode() {
     tokio::task::spawn_blocking(venv).await.expect("venv");
+    tokio::task::spawn_blocking(load_tools)
+        .await
+        .expect("wrk, h2load");
     smoke(
         "fastapi.sh",
         &["--smoke"],

@@ -1,8 +1,8 @@
 //! The seeded stack in a real browser: tests/browser/test_page.py drives Debian's Chromium
 //! (Playwright for Python, no downloaded browser) through the demo's Envoy, with the real
 //! Better Auth server of examples/better-auth, in both signing modes, and the page on another
-//! origin calling Envoy and the FastAPI app cross-origin. Chromium missing is a failure,
-//! never a skip (CI installs it).
+//! origin calling Envoy and the FastAPI app cross-origin. Chromium is installed on first use
+//! (Debian's package); one that cannot be had is a failure, never a skip.
 
 use std::process::Command;
 
@@ -13,10 +13,12 @@ fn the_page_works_in_chromium_with_both_signing_modes() {
     npm_ci("examples/better-auth");
     build_and_install_wheel();
     envoy_bin();
+    let chromium = chromium_bin();
     let out = Command::new(venv().join("bin/python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(repo_root().join("tests/browser"))
         .env("UIDGATE_BIN", env!("CARGO_BIN_EXE_uid-gate"))
+        .env("CHROMIUM", &chromium)
         .current_dir(repo_root())
         .output()
         .expect("pytest");

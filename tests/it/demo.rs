@@ -6,12 +6,18 @@ use std::time::Duration;
 
 use crate::helpers::*;
 
+/// A free port below Linux's ephemeral range (32768 and up), so that no other test's
+/// outgoing connection takes it between the demo's runs on the same ports.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port()
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let start = 20_000 + (std::process::id() % 6_000) as u16;
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = 20_000 + (start - 20_000 + n) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn demo(ports: &[(&str, u16)]) -> tokio::process::Command {

@@ -131,3 +131,72 @@ fn the_wheel_installs_into_a_fresh_venv() {
         "401 missing_token"
     );
 }
+
+/// The code block after the line `label` in `page` (a fenced block of any language).
+fn block_after(page: &str, label: &str) -> String {
+    let rest = &page[page.find(label).unwrap_or_else(|| panic!("no {label:?}"))..];
+    let open = rest.find("```").expect("a code block");
+    let body = &rest[open..];
+    let body = &body[body.find('\n').expect("fence line") + 1..];
+    body[..body.find("```").expect("closing fence")].to_owned()
+}
+
+/// docs/fastapi.md, "Testing your app", as a newcomer follows it: the documented install line
+/// (the wheel with its `testing` extra) in a fresh venv, the page's two files, and the page's
+/// command; every test passes and nothing warns (Starlette's test client once needed an HTTP
+/// library the `fastapi` extra does not bring, then warned about the one it got).
+#[test]
+fn the_documented_testing_example_passes_in_a_fresh_venv() {
+    let wheel = build_and_install_wheel();
+    let page = std::fs::read_to_string(repo_root().join("docs/fastapi.md")).expect("docs");
+    let section = &page[page.find("## Testing your app").expect("section")..];
+    let install = block_after(section, "Install the `testing` extra");
+    assert!(
+        install
+            .trim()
+            .starts_with("pip install \"$(ls /path/to/uid-gate/target/wheels/")
+            && install.trim().ends_with(".whl)[testing]\""),
+        "the documented install line changed: {install}"
+    );
+    let dir = TempDir::new("testing-example");
+    let python = fresh_venv(&dir.path().join("venv"));
+    let ok = pip_install(&python)
+        .arg(format!("{}[testing]", wheel.display()))
+        .status()
+        .expect("pip");
+    assert!(ok.success(), "the documented install failed");
+    std::fs::write(
+        dir.path().join("myapp.py"),
+        block_after(section, "`myapp.py`:"),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("test_myapp.py"),
+        block_after(section, "`test_myapp.py`:"),
+    )
+    .expect("write");
+    let run = block_after(section, "Run them with a throwaway secret");
+    assert_eq!(
+        run.trim(),
+        "BETTER_AUTH_SECRET=$(openssl rand -base64 32) pytest"
+    );
+    let out = Command::new("bash")
+        .args(["-c", run.trim()])
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                dir.path().join("venv/bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .current_dir(dir.path())
+        .output()
+        .expect("pytest");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("2 passed") && !stdout.contains("warning"),
+        "the documented example:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

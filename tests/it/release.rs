@@ -197,3 +197,65 @@ fn the_manylinux2014_wheel_installs_into_a_fresh_venv_and_passes_the_conformance
     );
     println!("{arch}: {}", summaries.join("; "));
 }
+
+/// Issue #36: the full release build names every Debian package it lacks before the first
+/// build step (release/prereqs.sh, which build.sh runs first): the list matches the machine,
+/// and a user who cannot install gets one line naming them all (as root they are installed).
+#[test]
+fn the_full_build_checks_its_debian_packages_before_building() {
+    let script = repo_root().join("release/prereqs.sh");
+    let list = |musl: &str| {
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("--list")
+            .env("UIDGATE_MUSL_LIBC", musl)
+            .output()
+            .expect("prereqs.sh");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let musl = "/usr/lib/x86_64-linux-musl/libc.so";
+    let qemu = std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| d.join("qemu-aarch64-static").is_file())
+    });
+    let mut want = Vec::new();
+    if !std::path::Path::new(musl).exists() {
+        want.push("musl".to_owned());
+    }
+    if !qemu {
+        want.push("qemu-user-static".to_owned());
+    }
+    assert_eq!(list(musl), want);
+    let missing = list("/nonexistent/libc.so");
+    assert_eq!(
+        missing.first().map(String::as_str),
+        Some("musl"),
+        "{missing:?}"
+    );
+    // Not root: nothing is installed, and every missing package is named in one line.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "bash"])
+        .arg(&script)
+        .env("UIDGATE_MUSL_LIBC", "/nonexistent/libc.so")
+        .output()
+        .expect("setpriv");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("apt-get install {}", missing.join(" "))),
+        "{stderr}"
+    );
+    // build.sh runs it before anything else in its full mode.
+    let build = std::fs::read_to_string(repo_root().join("release/build.sh")).expect("build.sh");
+    let check = build
+        .find("bash release/prereqs.sh")
+        .expect("build.sh runs prereqs.sh");
+    assert!(
+        check < build.find("venv=$(").expect("the venv step"),
+        "prereqs.sh runs first"
+    );
+}

@@ -53,21 +53,50 @@ pub fn envoy_bin() -> PathBuf {
     .clone()
 }
 
-/// nginx from Debian's packages, installed on first use (as root, which CI is).
-pub fn nginx_bin() -> std::path::PathBuf {
-    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.is_file());
-    if let Some(p) = found {
+/// A tool from Debian's packages: the first of `paths` that exists, else `package`
+/// installed on first use (as root, which CI is), one apt-get at a time in this test run.
+/// Panics (never skips) in one line naming the package when it cannot be had.
+pub fn debian_tool(package: &str, paths: &[&str]) -> PathBuf {
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let find = || paths.iter().map(PathBuf::from).find(|p| p.is_file());
+    if let Some(p) = find() {
         return p;
     }
+    let _one_at_a_time = APT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = find() {
+        return p;
+    }
+    eprintln!("installing Debian's {package} (apt-get, once)...");
+    // Another apt-get on the machine (a script of the project's) may hold the lock: wait.
+    let script = format!(
+        "apt-get update -qq > /dev/null && DEBIAN_FRONTEND=noninteractive \
+         apt-get install -y -qq -o DPkg::Lock::Timeout=300 {package} > /dev/null"
+    );
     let ok = std::process::Command::new("bash")
-        .args(["-c", "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null"])
+        .args(["-c", &script])
         .status()
-        .expect("apt-get");
-    assert!(ok.success(), "installing nginx failed");
-    std::path::PathBuf::from("/usr/sbin/nginx")
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "installing Debian's {package} failed: run `apt-get install {package}` as root"
+    );
+    find().unwrap_or_else(|| panic!("Debian's {package} installed none of {paths:?}"))
+}
+
+/// nginx from Debian's packages.
+pub fn nginx_bin() -> PathBuf {
+    debian_tool("nginx", &["/usr/sbin/nginx", "/usr/bin/nginx"])
+}
+
+/// Debian's Chromium, for the browser test (Playwright drives it; it downloads no browser).
+pub fn chromium_bin() -> PathBuf {
+    debian_tool("chromium", &["/usr/bin/chromium"])
+}
+
+/// The load generators of the benchmarks: wrk and h2load.
+pub fn load_tools() {
+    debian_tool("wrk", &["/usr/bin/wrk"]);
+    debian_tool("nghttp2-client", &["/usr/bin/h2load"]);
 }
 
 /// Builds the wheel with maturin and installs it into the project venv (python/build.sh),
