@@ -105,23 +105,29 @@ def add_task(page: Page, title: str) -> None:
     expect(page.locator("#tasks")).to_contain_text(title)
 
 
-def test_two_users_in_a_real_browser(browser, stack):
-    mode, base = stack
+def two_users(browser, base: str, task: str):
+    """alice and bob sign up on the page at `base` in their own browser contexts and each adds
+    a task; returns their contexts, pages and ids, and the list of alice's tasks-API requests
+    (with their headers as sent), filled as she goes on."""
     shots = Path(os.environ.get("SCREENSHOTS", ROOT / "target" / "browser"))
     shots.mkdir(parents=True, exist_ok=True)
     alice_ctx, bob_ctx = browser.new_context(), browser.new_context()
     alice, bob = alice_ctx.new_page(), bob_ctx.new_page()
-    # Every request the page makes to the tasks API, with its headers as sent.
     api_requests = []
     alice.on("request", lambda r: api_requests.append(r) if re.search(r"/api/(?!auth/)", r.url) else None)
-
     alice_id = sign_up(alice, base, "alice")
     bob_id = sign_up(bob, base, "bob")
     assert alice_id and bob_id and alice_id != bob_id
-    add_task(alice, "alice's first task")
-    add_task(bob, "bob's secret task")
-    expect(alice.locator("#tasks")).not_to_contain_text("bob's secret task")
-    expect(bob.locator("#tasks")).not_to_contain_text("alice's first task")
+    add_task(alice, f"alice's {task}")
+    add_task(bob, f"bob's {task}")
+    expect(alice.locator("#tasks")).not_to_contain_text(f"bob's {task}")
+    expect(bob.locator("#tasks")).not_to_contain_text(f"alice's {task}")
+    return shots, (alice_ctx, alice, alice_id), (bob_ctx, bob, bob_id), api_requests
+
+
+def test_two_users_in_a_real_browser(browser, stack):
+    mode, base = stack
+    shots, (alice_ctx, alice, alice_id), (bob_ctx, bob, bob_id), api_requests = two_users(browser, base, "first task")
     expect(alice.locator("#status")).to_contain_text(f"200: 1 task(s) of {alice_id}")
     alice.screenshot(path=shots / f"better-auth-{mode}-signed-in.png")
 
@@ -181,18 +187,7 @@ def test_a_page_on_another_origin_reads_401_and_403(browser, cross_origin):
     call is preflighted (it carries Authorization), and the page reads each answer, the 401s
     and the 403 included, as that status, never as a network error."""
     target, page_url, api_url = cross_origin
-    shots = Path(os.environ.get("SCREENSHOTS", ROOT / "target" / "browser"))
-    shots.mkdir(parents=True, exist_ok=True)
-    alice_ctx, bob_ctx = browser.new_context(), browser.new_context()
-    alice, bob = alice_ctx.new_page(), bob_ctx.new_page()
-    api_requests = []
-    alice.on("request", lambda r: api_requests.append(r) if re.search(r"/api/(?!auth/)", r.url) else None)
-
-    alice_id = sign_up(alice, page_url, "alice")
-    bob_id = sign_up(bob, page_url, "bob")
-    add_task(alice, "alice's cross-origin task")
-    add_task(bob, "bob's cross-origin task")
-    expect(alice.locator("#tasks")).not_to_contain_text("bob's cross-origin task")
+    shots, (alice_ctx, alice, alice_id), (bob_ctx, bob, bob_id), api_requests = two_users(browser, page_url, "cross-origin task")
     expect(alice.locator("#tasks-path")).to_have_text(f"{api_url}/api/{alice_id}/tasks")
 
     alice.fill("#other-id", bob_id)
