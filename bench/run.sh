@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # uid-gate benchmarks, measured side by side in one run on this machine:
 #   1. Envoy, no auth (ceiling)   2. Envoy + jwt_authn (HS256, oct JWKS)   3. Envoy + ext_authz -> uid-gate
-#   4. the same over HTTP ext_authz   5. inline: the config `uid-gate envoy-config --inline` generates
+#   4. the same over HTTP ext_authz   (5 was the Lua engine, removed in 0.3)
 #   6. setup 3 with Envoy's google_grpc client instead of envoy_grpc (also generated)
-#   7. the uid-gate module inside Envoy (`envoy-config --inline`, the module engine)
+#   7. the uid-gate module inside Envoy (`envoy-config --inline`)
 # through wrk with one Envoy worker and a direct-response route; then uid-gate alone over gRPC
 # with h2load and a pre-encoded CheckRequest (max rate, then p99 at half that rate, peak RSS),
 # start to SERVING, and the criterion micro-benchmark of the decision function.
@@ -11,8 +11,8 @@
 #   bash bench/run.sh            full run (release build, ~2 min of load)
 #   bash bench/run.sh --smoke    a few seconds, to keep the harness working (CI runs this)
 #
-# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_ROUNDS (3: setups 1, 2, 5, 7 and
-# the empty-Lua floor are interleaved this many times and their medians reported), BENCH_RUST_LOG (info: uid-gate logs
+# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_ROUNDS (3: setups 1, 2 and 7
+# are interleaved this many times and their medians reported), BENCH_RUST_LOG (info: uid-gate logs
 # every decision, as deployed), UIDGATE_BIN and UIDGATE_LOAD_BIN to skip the build (the module
 # is then the libuid_gate_envoy.so beside UIDGATE_BIN, or UIDGATE_MODULE).
 # CPUs: Envoy's worker is pinned to CPU 0; wrk and uid-gate to CPU 1. Measured alone, uid-gate
@@ -106,11 +106,11 @@ run_setup() { # name config
   local url="http://127.0.0.1:$port/api/alice/tasks"
   wait_http "$url" 200
   # Sanity: the setup really checks what it claims to, so we never time a misconfigured fast path.
-  [ "$name" = noop ] || [ "$name" = noauth ] || [ "$name" = luafloor ] || {
+  [ "$name" = noop ] || [ "$name" = noauth ] || {
     expect "$url" "" 401
     expect "$url" "authorization: Bearer ${TOKEN}x" 401
   }
-  { [ "$name" = uidgate ] || [ "$name" = http ] || [ "$name" = inline ] || [ "$name" = google ] || [ "$name" = module ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
+  { [ "$name" = uidgate ] || [ "$name" = http ] || [ "$name" = google ] || [ "$name" = module ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
   taskset -c 1 wrk -t1 -c"$conns" -d1s -H "authorization: Bearer $TOKEN" "$url" > /dev/null # warm-up
   local ticks_before; ticks_before=$(cpu_ticks "$envoy_pid")
   taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -H "authorization: Bearer $TOKEN" "$url" > "$work/wrk-$name.txt"
@@ -132,27 +132,13 @@ run_setup() { # name config
 echo "== uid-gate benchmarks: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), wrk -t1 -c$conns -d${seconds}s, Envoy $("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1) --concurrency 1"
 [ $smoke = 1 ] && echo "(smoke mode: numbers are not meaningful)"
 
-# Setups 1 and 2 interleaved with the module, the Lua inline setup and its floor (the same
-# jwt_authn with an empty Lua filter after it), BENCH_ROUNDS times; the medians are reported:
+# Setups 1 and 2 interleaved with the module, BENCH_ROUNDS times; the medians are reported:
 # this VM drifts by more than the margins between setups.
 module=$(generated module --inline --module "$UIDGATE_MODULE")
-inline=$(generated inline --inline --engine lua)
-python3 - "$inline" "$work/luafloor.yaml.in" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-# Replace the generated Lua source (a YAML literal block) with an empty request handler.
-m = re.search(r"^( *)inline_string: \|\n((?:\1  .*\n|[ ]*\n)+)", text, re.M)
-body = m.group(1) + "  function envoy_on_request(handle) end\n"
-open(sys.argv[2], "w").write(text[: m.start(2)] + body + text[m.end(2) :])
-PY
-grep -q 'envoy_on_request(handle) end' "$work/luafloor.yaml.in" && ! grep -q 'local function classify' "$work/luafloor.yaml.in" \
-  || { echo "could not build the empty-Lua floor config" >&2; exit 1; }
 for _ in $(seq 1 "$rounds"); do
   run_setup noauth bench/envoy-noauth.yaml
   run_setup jwt bench/envoy-jwt-authn.yaml
   run_setup module "$module"
-  run_setup inline "$inline"
-  run_setup luafloor "$work/luafloor.yaml.in"
 done
 ug_port=$(free_port)
 start_uid_gate 1 "$ug_port" uid-gate-envoy.log
@@ -178,7 +164,7 @@ ug_port=$http_port run_setup http bench/envoy-uid-gate-http.yaml
 kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
 
 echo
-[ "$rounds" = 1 ] || echo "(setups 1, 2, 5, 7 and the floor: medians of $rounds interleaved rounds: 1 =${ALL_RPS[noauth]}; 2 =${ALL_RPS[jwt]}; 7 =${ALL_RPS[module]}; 5 =${ALL_RPS[inline]}; floor =${ALL_RPS[luafloor]})"
+[ "$rounds" = 1 ] || echo "(setups 1, 2 and 7: medians of $rounds interleaved rounds: 1 =${ALL_RPS[noauth]}; 2 =${ALL_RPS[jwt]}; 7 =${ALL_RPS[module]})"
 row() { printf '%-38s %10s %10s %10s %12s\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "${CPU[$2]}"; }
 printf '%-38s %10s %10s %10s %12s\n' "through Envoy (HTTP/1.1, wrk)" "req/s" "p50 µs" "p99 µs" "Envoy CPU µs"
 row "1. Envoy, no auth" noauth
@@ -186,16 +172,12 @@ row "2. Envoy + jwt_authn (HS256)" jwt
 row "3. Envoy + ext_authz -> uid-gate" uidgate
 row "   (3 with a no-op decision: ceiling)" noop
 row "4. Envoy + HTTP ext_authz -> uid-gate" http
-row "5. Envoy inline (jwt_authn + Lua)" inline
-row "   (5 with an empty Lua filter: floor)" luafloor
 row "6. as 3, google_grpc client" google
 row "7. Envoy + uid-gate module" module
-awk -v a="${RPS[uidgate]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v i="${RPS[inline]}" -v g="${RPS[google]}" -v f="${RPS[luafloor]}" \
-  'BEGIN { printf "ratio 3/2 (uid-gate vs jwt_authn): %.2f   ratio 3/1 (uid-gate vs no auth): %.2f\n", a/b, a/c
-           printf "ratio 5/2 (inline vs jwt_authn): %.2f   ratio 5/3 (inline vs ext_authz): %.2f   ratio 6/3 (google_grpc vs envoy_grpc): %.2f\n", i/b, i/a, g/a
-           printf "ratio floor/2 (jwt_authn + empty Lua vs jwt_authn): %.2f\n", f/b }'
-awk -v m="${RPS[module]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v i="${RPS[inline]}" \
-  'BEGIN { printf "ratio 7/2 (module vs jwt_authn): %.2f   ratio 7/1 (module vs no auth): %.2f   ratio 7/5 (module vs Lua): %.2f\n", m/b, m/c, m/i }'
+awk -v a="${RPS[uidgate]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v g="${RPS[google]}" \
+  'BEGIN { printf "ratio 3/2 (uid-gate vs jwt_authn): %.2f   ratio 3/1 (uid-gate vs no auth): %.2f   ratio 6/3 (google_grpc vs envoy_grpc): %.2f\n", a/b, a/c, g/a }'
+awk -v m="${RPS[module]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v a="${RPS[uidgate]}" \
+  'BEGIN { printf "ratio 7/2 (module vs jwt_authn): %.2f   ratio 7/1 (module vs no auth): %.2f   ratio 7/3 (module vs ext_authz): %.2f\n", m/b, m/c, m/a }'
 
 echo
 echo "uid-gate alone (gRPC Check, 4 HTTP/2 connections; uid-gate: 1 worker thread on CPU 0; load on CPU 1)"

@@ -54,8 +54,7 @@ pub enum Command {
     /// are judged; exit 2 naming the variable on any error.
     CheckConfig(CheckConfigArgs),
     /// Print an Envoy configuration generated from this configuration: ext_authz to uid-gate,
-    /// or with --inline the decision inside Envoy (uid-gate's core as a dynamic module; with
-    /// --engine lua, jwt_authn + a generated Lua filter).
+    /// or with --inline the decision inside Envoy (uid-gate's core as a dynamic module).
     EnvoyConfig(EnvoyConfigArgs),
 }
 
@@ -102,19 +101,19 @@ pub struct EnvoyConfigArgs {
     /// Decide inside Envoy instead of asking a uid-gate service.
     #[arg(long)]
     pub inline: bool,
-    /// With --inline: uid-gate's core as an Envoy dynamic module (Envoy 1.40), or jwt_authn
-    /// plus a generated Lua filter (another Envoy, or a JWKS URL).
-    #[arg(long, value_enum, default_value = "module")]
+    /// With --inline: uid-gate's core as an Envoy dynamic module (Envoy 1.40), the only
+    /// engine since 0.3 (`lua` is refused with what to use instead).
+    #[arg(long, value_enum, default_value = "module", hide = true)]
     pub engine: EngineArg,
-    /// With --engine module: the module's path (default: libuid_gate_envoy.so beside this
+    /// With --inline: the module's path (default: libuid_gate_envoy.so beside this
     /// executable, where cargo builds it).
     #[arg(long, value_name = "PATH")]
     pub module: Option<String>,
     /// Print only the HTTP filters, to paste before the router of an existing config.
-    #[arg(long, conflicts_with = "istio")]
+    #[arg(long)]
     pub filters_only: bool,
-    /// Print an Istio EnvoyFilter (needs --inline) instead of a bootstrap.
-    #[arg(long, requires = "inline")]
+    /// Removed in 0.3 with the Lua engine: refused, with what to use in Istio instead.
+    #[arg(long, hide = true)]
     pub istio: bool,
     /// Where Envoy listens (an IP address).
     #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:10000")]
@@ -131,18 +130,9 @@ pub struct EnvoyConfigArgs {
     /// The gRPC client of ext_authz: Envoy's own (recommended) or Google's.
     #[arg(long, value_enum, default_value = "envoy")]
     pub grpc_client: crate::envoy_config::GrpcClient,
-    /// With --istio: the EnvoyFilter's namespace.
-    #[arg(long, default_value = "my-app")]
-    pub namespace: String,
-    /// With --istio: a workload label (repeatable), e.g. app=tasks.
-    #[arg(long = "selector", value_name = "KEY=VALUE")]
-    pub selectors: Vec<String>,
-    /// With --istio: SIDECAR_INBOUND (the app's sidecar) or GATEWAY.
-    #[arg(long, default_value = "SIDECAR_INBOUND", value_parser = ["SIDECAR_INBOUND", "GATEWAY"])]
-    pub context: String,
     /// A browser origin allowed to call the API (repeatable), e.g. https://app.example.com:
     /// Envoy's CORS filter answers its preflights and every answer it gets, denies included,
-    /// carries access-control-allow-origin. Not with --filters-only or --istio.
+    /// carries access-control-allow-origin. Not with --filters-only.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
     /// Envoy's gRPC-Web filter before the gate, so a gRPC-Web client reads a deny's
@@ -156,7 +146,7 @@ pub struct EnvoyConfigArgs {
 pub enum EngineArg {
     /// The dynamic module.
     Module,
-    /// jwt_authn + Lua.
+    /// Removed in 0.3: refused.
     Lua,
 }
 
@@ -256,18 +246,21 @@ pub fn envoy_config_command(args: &EnvoyConfigArgs) -> ExitCode {
         Err(code) => return code,
     };
     let result = (|| {
-        let engine = match args.engine {
-            EngineArg::Lua => ec::Engine::Lua,
-            EngineArg::Module => ec::Engine::Module(args.module.clone().unwrap_or_else(|| {
-                std::env::current_exe()
-                    .ok()
-                    .and_then(|exe| Some(exe.parent()?.join(ec::MODULE_FILE)))
-                    .map_or_else(|| ec::MODULE_FILE.to_owned(), |p| p.display().to_string())
-            })),
-        };
+        if matches!(args.engine, EngineArg::Lua) {
+            return Err(ec::EnvoyConfigError::LuaRemoved);
+        }
+        if args.istio {
+            return Err(ec::EnvoyConfigError::IstioRemoved);
+        }
+        let module = args.module.clone().unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| Some(exe.parent()?.join(ec::MODULE_FILE)))
+                .map_or_else(|| ec::MODULE_FILE.to_owned(), |p| p.display().to_string())
+        });
         let opts = ec::Options {
             inline: args.inline,
-            engine,
+            module,
             listen: HostPort::parse("--listen", &args.listen)?,
             upstream: HostPort::parse("--upstream", &args.upstream)?,
             authz: HostPort::parse("--authz", &args.authz)?,
@@ -286,24 +279,6 @@ pub fn envoy_config_command(args: &EnvoyConfigArgs) -> ExitCode {
         };
         if args.filters_only {
             ec::filters(&config.policy, &opts)
-        } else if args.istio {
-            let selector: Vec<(String, String)> = args
-                .selectors
-                .iter()
-                .map(|s| {
-                    s.split_once('=')
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .ok_or_else(|| ec::EnvoyConfigError::Selector(s.clone()))
-                })
-                .collect::<Result<_, _>>()?;
-            ec::istio(
-                &config.policy,
-                &opts,
-                "uid-gate-inline",
-                &args.namespace,
-                &selector,
-                &args.context,
-            )
         } else {
             ec::bootstrap(&config.policy, &opts)
         }

@@ -14,6 +14,8 @@
 //!   health client; [`metrics`], [`telemetry`]: counters and logs; [`cli`]: the command line;
 //!   [`envoy_config`]: Envoy configurations generated from the same settings (ext_authz or inline).
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod check_config;
 pub mod checks;

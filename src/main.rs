@@ -1,6 +1,8 @@
 //! uid-gate binary: parse the command line, read the configuration, start logging, bind, and
 //! serve until SIGTERM/SIGINT. The work is in the library ([`uid_gate::cli`], [`uid_gate::server`]).
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;

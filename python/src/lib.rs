@@ -2,6 +2,9 @@
 //! values in and a [`Decision`] out; every rule lives in the core. The Python package
 //! (`uid_gate`) wraps it with a typed, documented API.
 
+// No `unsafe` of ours: PyO3's macros write the FFI, and allow it only in what they expand.
+#![deny(unsafe_code)]
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -405,7 +408,6 @@ fn reason_for_description(description: &str) -> Option<&'static str> {
     uid_gate_core::response::reason_for_description(description).map(Reason::code)
 }
 
-/// The core's answer for a path the token's user does not own (403 `not_owner`).
 /// The core's variable names, in declaration order: Python derives its keyword arguments and
 /// `Gate.from_env` from them, so a variable the core gains is never silently ignored.
 #[pyfunction]
@@ -421,6 +423,7 @@ fn _unknown_var_warnings(names: Vec<String>) -> Vec<String> {
     uid_gate_core::config::vars::unknown_var_warnings(names.iter().map(String::as_str), &known)
 }
 
+/// The core's answer for a path the token's user does not own (403 `not_owner`).
 #[pyfunction]
 fn _not_owner() -> Decision {
     Decision {

@@ -1,32 +1,25 @@
 //! `uid-gate envoy-config`: Envoy configuration generated from uid-gate's own configuration.
 //!
-//! Inline mode puts the decision inside Envoy. With the module engine (the default), Envoy
-//! loads uid-gate's core as a dynamic module (`crates/uid-gate-envoy`) whose filter
-//! configuration carries the non-secret variables; the secrets come from Envoy's environment.
-//! With the Lua engine, `jwt_authn` verifies the token with the configured HS256 secrets (each
-//! an `oct` key, so a rotation list is several keys) and the JWKS, and a generated Lua filter
-//! (see [`lua`]) applies the path rules and claim checks. The default mode prints the
-//! ext_authz equivalent, with Envoy asking a uid-gate service. All carry the hardening of
-//! `envoy/envoy.yaml`.
+//! Inline mode puts the decision inside Envoy: Envoy loads uid-gate's core as a dynamic
+//! module (`crates/uid-gate-envoy`) whose filter configuration carries the non-secret
+//! variables; the secrets come from Envoy's environment. The default mode prints the
+//! ext_authz equivalent, with Envoy asking a uid-gate service. Both carry the hardening of
+//! `envoy/envoy.yaml`. Nothing here decides: the decision is the core's, in either host.
 //!
 //! The configuration is built as `serde_json` values and printed as YAML by `yaml`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use uid_gate_core::config::Settings;
-use uid_gate_core::jwks::JwksKeys;
 
 mod clients;
 mod cluster;
-pub mod lua;
 mod module;
 mod yaml;
 
 pub use clients::parse_origin;
 use cluster::{check_retry_policy, cluster, socket_address};
 use module::module_filter;
-pub use module::{Engine, MODULE_FILE, MODULE_FILTER};
+pub use module::{MODULE_FILE, MODULE_FILTER};
 
 use yaml::{yaml_item, yaml_map};
 
@@ -48,6 +41,16 @@ pub enum EnvoyConfigError {
     /// `--cors-origin` is not a serialised origin.
     #[error("--cors-origin: '{value}' is not an origin: {why}")]
     CorsOrigin { value: String, why: &'static str },
+    /// The Lua engine is gone (0.3): the module decides inline.
+    #[error(
+        "--engine lua: the Lua engine was removed in 0.3; --inline is uid-gate's core as an Envoy dynamic module (Envoy 1.40). For another Envoy, for Istio or Envoy Gateway, use the ext_authz service (uid-gate envoy-config without --inline). See docs/envoy-inline.md, \"Upgrading from the Lua engine\""
+    )]
+    LuaRemoved,
+    /// `--istio` generated the Lua engine's EnvoyFilter.
+    #[error(
+        "--istio: the EnvoyFilter it printed carried the Lua engine, removed in 0.3. In Istio use the CUSTOM ext_authz provider (k8s/istio/); the module only where the proxy's Envoy is the one it was built for (docs/envoy-inline.md, \"Istio\")"
+    )]
+    IstioRemoved,
     /// A CORS policy lives on a virtual host, which this output does not have.
     #[error(
         "--cors-origin with {output}: Envoy's CORS filter reads its policy from the virtual host, which {output} does not print; {instead}"
@@ -109,10 +112,10 @@ pub enum GrpcClient {
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The decision in Envoy instead of ext_authz to a uid-gate service.
+    /// The decision in Envoy (the module) instead of ext_authz to a uid-gate service.
     pub inline: bool,
-    /// With `inline`: the module or the Lua engine.
-    pub engine: Engine,
+    /// With `inline`: the module's `.so`, as Envoy finds it.
+    pub module: String,
     /// Where Envoy listens.
     pub listen: HostPort,
     /// The app behind Envoy.
@@ -138,7 +141,7 @@ pub fn filters(settings: &Settings, opts: &Options) -> Result<String, EnvoyConfi
     if !opts.cors_origins.is_empty() {
         return Err(EnvoyConfigError::CorsWithout {
             output: "--filters-only",
-            instead: "generate the whole bootstrap, or put Envoy's CORS filter before these filters and a CorsPolicy on your virtual host (docs/envoy-inline.md, \"A page on another origin\")",
+            instead: "generate the whole bootstrap, or put Envoy's CORS filter before these filters and a CorsPolicy on your virtual host (docs/envoy-inline.md, \"Every client reads its denial\")",
         });
     }
     let filters = filter_values(settings, opts)?;
@@ -220,65 +223,6 @@ fn virtual_host(opts: &Options) -> Value {
     host
 }
 
-/// An Istio `EnvoyFilter` inserting the inline filters before the router of the selected
-/// workloads' inbound HTTP (or a gateway's, with `context` `GATEWAY`).
-pub fn istio(
-    settings: &Settings,
-    opts: &Options,
-    name: &str,
-    namespace: &str,
-    selector: &[(String, String)],
-    context: &str,
-) -> Result<String, EnvoyConfigError> {
-    if !opts.cors_origins.is_empty() {
-        return Err(EnvoyConfigError::CorsWithout {
-            output: "--istio",
-            instead: "in Istio set corsPolicy on the VirtualService: Istio's CORS filter runs before the filters this EnvoyFilter inserts, answers preflights and adds the CORS headers to uid-gate's denies",
-        });
-    }
-    let patches: Vec<Value> = filter_values(settings, opts)?
-        .into_iter()
-        .map(|f| {
-            json!({
-                "applyTo": "HTTP_FILTER",
-                "match": {
-                    "context": context,
-                    "listener": {"filterChain": {"filter": {
-                        "name": "envoy.filters.network.http_connection_manager",
-                        "subFilter": {"name": "envoy.filters.http.router"}
-                    }}}
-                },
-                "patch": {"operation": "INSERT_BEFORE", "value": f}
-            })
-        })
-        .collect();
-    let labels: serde_json::Map<String, Value> = selector
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    let mut spec = serde_json::Map::new();
-    if !labels.is_empty() {
-        spec.insert("workloadSelector".into(), json!({"labels": labels}));
-    }
-    spec.insert("configPatches".into(), Value::Array(patches));
-    let doc = json!({
-        "apiVersion": "networking.istio.io/v1alpha3",
-        "kind": "EnvoyFilter",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    });
-    let mut out = header(opts).replace(
-        "keep Envoy's admin interface (which can dump it) on loopback",
-        "grant `get` on envoyfilters (and the proxies' config_dump) as you would on Secrets",
-    );
-    if let Value::Object(m) = &doc {
-        out.push_str(&yaml_map(m, 0));
-    }
-    Ok(out)
-}
-
-const PROVIDER: &str = "uid_gate";
-const JWKS_PROVIDER: &str = "uid_gate_jwks";
 const JWKS_CLUSTER: &str = "uid_gate_jwks";
 
 fn header(opts: &Options) -> String {
@@ -286,16 +230,11 @@ fn header(opts: &Options) -> String {
         "# Generated by `uid-gate envoy-config` from uid-gate's configuration; do not edit,\n\
          # change the variables and generate it again.\n",
     );
-    match (&opts.inline, &opts.engine) {
-        (true, Engine::Lua) => out.push_str(
-            "# It embeds the HS256 secrets (jwt_authn's local JWKS): keep it as secret as they\n\
-             # are, and keep Envoy's admin interface (which can dump it) on loopback.\n",
-        ),
-        (true, Engine::Module(_)) => out.push_str(
+    if opts.inline {
+        out.push_str(
             "# It holds no secret: the uid-gate module reads BETTER_AUTH_SECRET (or _SECRETS, or\n\
              # _SECRET_FILE) and UIDGATE_JWKS_FILE from Envoy's environment. Built for Envoy 1.40.\n",
-        ),
-        (false, _) => {}
+        );
     }
     out
 }
@@ -306,7 +245,7 @@ fn filter_values(settings: &Settings, opts: &Options) -> Result<Vec<Value>, Envo
     Ok(filters)
 }
 
-/// The gate itself: ext_authz, the module, or jwt_authn + Lua.
+/// The gate itself: ext_authz, or the module.
 fn gate_filters(settings: &Settings, opts: &Options) -> Result<Vec<Value>, EnvoyConfigError> {
     if !opts.inline {
         let service = match opts.grpc_client {
@@ -334,115 +273,7 @@ fn gate_filters(settings: &Settings, opts: &Options) -> Result<Vec<Value>, Envoy
             }
         })]);
     }
-    if let Engine::Module(path) = &opts.engine {
-        return Ok(vec![module_filter(settings, path)?]);
-    }
-    let mut providers = serde_json::Map::new();
-    let mut requirements = Vec::new();
-    if let Some(jwks) = local_jwks(settings) {
-        providers.insert(
-            PROVIDER.into(),
-            provider(settings, json!({"local_jwks": {"inline_string": jwks}})),
-        );
-        requirements.push(json!({"provider_name": PROVIDER}));
-    }
-    if let Some(url) = &settings.jwks_url {
-        jwks_target(url)?;
-        providers.insert(
-            JWKS_PROVIDER.into(),
-            provider(
-                settings,
-                json!({"remote_jwks": {
-                    "http_uri": {"uri": url, "cluster": JWKS_CLUSTER, "timeout": "5s"},
-                    "cache_duration": format!("{}s", settings.jwks_refresh.as_secs()),
-                    "async_fetch": {},
-                    "retry_policy": {}
-                }}),
-            ),
-        );
-        requirements.push(json!({"provider_name": JWKS_PROVIDER}));
-    }
-    // A missing or refused token is not answered by jwt_authn: the Lua filter answers it,
-    // with uid-gate's status, challenge and body (and lets public paths through).
-    requirements.push(json!({"allow_missing_or_failed": {}}));
-    let jwt_authn = json!({
-        "name": "envoy.filters.http.jwt_authn",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
-            "providers": providers,
-            "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": requirements}}}]
-        }
-    });
-    let decision = json!({
-        "name": "envoy.filters.http.lua",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
-            "default_source_code": {"inline_string": lua::decision_filter(settings)}
-        }
-    });
-    Ok(vec![jwt_authn, decision])
-}
-
-/// A jwt_authn provider with the common fields. Issuer and audience are left to the Lua
-/// filter, which compares them exactly (jwt_authn would also accept `https://api/` for `api`).
-fn provider(settings: &Settings, jwks: Value) -> Value {
-    let mut p = json!({
-        // The token is taken after the first space whatever the scheme's case; the Lua
-        // filter has already checked that the header is exactly `Bearer <token>`.
-        "from_headers": [{"name": "authorization", "value_prefix": " "}],
-        "forward": true,
-        // Not `require_expiration`: jwt_authn would refuse a token without exp before its
-        // signature is known; the Lua filter refuses it after (missing_exp, as uid-gate).
-        "clock_skew_seconds": settings.leeway_secs,
-        "payload_in_metadata": lua::PAYLOAD_KEY,
-        "header_in_metadata": lua::HEADER_KEY,
-        "failed_status_in_metadata": lua::FAILED_KEY,
-    });
-    if let (Value::Object(p), Value::Object(j)) = (&mut p, jwks) {
-        p.extend(j);
-    }
-    p
-}
-
-/// The HS256 secrets as `oct` keys pinned to HS256, plus the usable keys of a JWKS file
-/// pinned to their one algorithm (as the core pins them); `None` when there is neither.
-fn local_jwks(settings: &Settings) -> Option<String> {
-    let mut keys: Vec<Value> = settings
-        .secrets
-        .iter()
-        .flat_map(|set| set.iter())
-        .map(|s| json!({"kty": "oct", "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(s.expose())}))
-        .collect();
-    keys.extend(
-        settings
-            .jwks_json
-            .as_deref()
-            .map(pinned_jwks_keys)
-            .unwrap_or_default(),
-    );
-    (!keys.is_empty()).then(|| json!({ "keys": keys }).to_string())
-}
-
-/// The usable keys of a JWKS document (those the core's [`JwksKeys`] accepts), each with
-/// `alg` set to the one algorithm the core pins it to.
-fn pinned_jwks_keys(json: &[u8]) -> Vec<Value> {
-    let (Ok(usable), Ok(doc)) = (
-        JwksKeys::from_json(json),
-        serde_json::from_slice::<Value>(json),
-    ) else {
-        return Vec::new();
-    };
-    doc["keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|key| {
-            let (alg, _) = key["kid"].as_str().and_then(|kid| usable.get(kid))?;
-            let mut key = key.clone();
-            key["alg"] = Value::String(format!("{alg:?}"));
-            Some(key)
-        })
-        .collect()
+    Ok(vec![module_filter(settings, &opts.module)?])
 }
 
 /// The cluster address and TLS server name of a JWKS URL.

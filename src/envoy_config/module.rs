@@ -1,20 +1,10 @@
-//! The module engine: uid-gate's core as an Envoy dynamic module (`crates/uid-gate-envoy`),
-//! configured with the non-secret variables; its secrets come from Envoy's environment.
+//! Inline: uid-gate's core as an Envoy dynamic module (`crates/uid-gate-envoy`), configured
+//! with the non-secret variables; its secrets come from Envoy's environment.
 
 use serde_json::{Value, json};
 use uid_gate_core::config::{ENVOY_JWKS_CLUSTER_KEY, Settings, declare};
 
 use super::{EnvoyConfigError, JWKS_CLUSTER, jwks_target};
-
-/// Which engine decides inside Envoy (`--inline`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Engine {
-    /// uid-gate's core as an Envoy dynamic module, loaded from this `.so` path.
-    Module(String),
-    /// `jwt_authn` plus the generated Lua port of the rules, for an Envoy that cannot load
-    /// the module (another Envoy version, or a JWKS URL).
-    Lua,
-}
 
 /// The module's file name, as cargo builds it beside the `uid-gate` executable.
 pub const MODULE_FILE: &str = "libuid_gate_envoy.so";

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 /// YAML for a JSON object at `indent` spaces: block style, scalars as JSON (valid YAML),
-/// multi-line strings as literal blocks so the Lua source stays readable.
+/// multi-line strings as literal blocks so that they stay readable.
 pub(super) fn yaml_map(map: &serde_json::Map<String, Value>, indent: usize) -> String {
     let pad = " ".repeat(indent);
     let mut out = String::new();
@@ -72,7 +72,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn blocks_keep_the_lua_source_verbatim() {
+    fn blocks_keep_multi_line_strings_verbatim() {
         let m = json!({"a": {"code": "x = 1\n\ny = \"2\"\n", "list": [{"k": 1, "j": [true]}]}});
         let yaml = yaml_map(m.as_object().expect("object"), 0);
         assert_eq!(

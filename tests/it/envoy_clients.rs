@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use uid_gate::envoy_config::{Engine, GrpcClient, bootstrap, parse_origin};
+use uid_gate::envoy_config::{GrpcClient, bootstrap, parse_origin};
 
 use crate::envoy_module::{module_env, module_so};
 use crate::helpers::*;
@@ -23,7 +23,7 @@ fn cors_bootstrap(
 ) -> String {
     let mut opts = envoy_options(module.is_some(), upstream, authz, GrpcClient::Envoy);
     if let Some(so) = module {
-        opts.engine = Engine::Module(so.display().to_string());
+        opts.module = so.display().to_string();
     }
     opts.cors_origins = vec![parse_origin(PAGE).expect("origin")];
     opts.grpc_web = true;

@@ -1,7 +1,7 @@
 //! `uid-gate envoy-config`: every output passes `envoy --mode validate`, the generated
-//! ext_authz config fronts a real uid-gate, and a secret rotation in inline mode is a new
-//! generated config (the conformance table itself runs through the inline config in
-//! `conformance/proxies.rs`).
+//! ext_authz config fronts a real uid-gate, a secret rotation inline is Envoy's environment
+//! (the module reads the secrets there; the conformance table itself runs through the inline
+//! config in `conformance/proxies.rs`), and what is gone or unknown is refused by name.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -105,20 +105,10 @@ fn every_generated_config_passes_envoy_validate() {
             "https://auth.example.com:8443/api/auth/jwks",
         ),
     ];
-    let lua = ["--inline", "--engine", "lua"];
     let so = crate::envoy_module::module_so(false);
     let module = ["--inline", "--module", so.to_str().expect("utf8")];
+    let clients = ["--cors-origin", "https://app.example.com", "--grpc-web"];
     let outputs = [
-        ("inline", envoy_config_cli(&secret, &lua)),
-        ("inline, every setting", envoy_config_cli(&everything, &lua)),
-        ("inline, JWKS URL", envoy_config_cli(&jwks_url, &lua)),
-        (
-            "inline, DNS upstream, no admin",
-            envoy_config_cli(
-                &secret,
-                &[&lua[..], &["--upstream", "app:8000", "--admin", "none"]].concat(),
-            ),
-        ),
         ("module", envoy_config_cli(&secret, &module)),
         ("module, JWKS URL", envoy_config_cli(&jwks_url, &module)),
         (
@@ -126,10 +116,21 @@ fn every_generated_config_passes_envoy_validate() {
             envoy_config_cli(&everything, &module),
         ),
         (
+            "module, DNS upstream, no admin",
+            envoy_config_cli(
+                &secret,
+                &[&module[..], &["--upstream", "app:8000", "--admin", "none"]].concat(),
+            ),
+        ),
+        (
+            "module, CORS and gRPC-Web",
+            envoy_config_cli(&secret, &[&module[..], &clients[..]].concat()),
+        ),
+        (
             "module filters pasted",
             around(&envoy_config_cli(
                 &everything,
-                &[&module[..], &["--filters-only"]].concat(),
+                &[&module[..], &["--filters-only", "--grpc-web"]].concat(),
             )),
         ),
         ("ext_authz", envoy_config_cli(&secret, &[])),
@@ -141,11 +142,8 @@ fn every_generated_config_passes_envoy_validate() {
             ),
         ),
         (
-            "inline filters pasted",
-            around(&envoy_config_cli(
-                &everything,
-                &[&lua[..], &["--filters-only"]].concat(),
-            )),
+            "ext_authz, CORS and gRPC-Web",
+            envoy_config_cli(&secret, &clients),
         ),
         (
             "ext_authz filter pasted",
@@ -157,21 +155,20 @@ fn every_generated_config_passes_envoy_validate() {
         assert!(ok, "{name} does not validate:\n{out}\n{yaml}");
     }
     // The check can fail: a generated config with one field misspelt does not validate.
-    let broken = outputs[0]
-        .1
-        .replace("payload_in_metadata", "payload_in_metadatum");
+    let broken = outputs[0].1.replace("normalize_path", "normalise_path");
+    assert_ne!(broken, outputs[0].1);
     assert!(!envoy_validate(&broken).0, "a broken config validated");
-    // Secrets never appear in ext_authz configs; in Lua ones only as base64url `oct` keys; in
-    // module ones not at all (the module reads them from Envoy's environment).
-    let named = |n: &str| &outputs.iter().find(|(name, _)| *name == n).expect(n).1;
-    assert!(!named("ext_authz").contains("oct") && !named("inline").contains(OLD));
-    for m in ["module", "module, every setting", "module filters pasted"] {
-        let yaml = named(m);
-        assert!(yaml.contains("envoy.filters.http.dynamic_modules"), "{m}");
+    // Secrets never appear: the ext_authz configs have none, and the module reads them from
+    // Envoy's environment.
+    for (name, yaml) in &outputs {
         assert!(
-            !yaml.contains(OLD) && !yaml.contains("oct") && !yaml.contains(r#"\"BETTER_AUTH"#),
-            "{m}:\n{yaml}"
+            !yaml.contains(OLD) && !yaml.contains(NEW) && !yaml.contains(r#"\"BETTER_AUTH"#),
+            "{name}:\n{yaml}"
         );
+    }
+    for m in ["module", "module, every setting", "module filters pasted"] {
+        let yaml = &outputs.iter().find(|(name, _)| *name == m).expect(m).1;
+        assert!(yaml.contains("envoy.filters.http.dynamic_modules"), "{m}");
     }
 }
 
@@ -182,9 +179,19 @@ fn envoy_config_refuses_bad_addresses_naming_the_flag() {
         (&["--upstream", "app"][..], "--upstream"),
         (&["--authz", "a b:1"][..], "--authz"),
         (
-            &["--inline", "--istio", "--selector", "app"][..],
-            "--selector: 'app' is not KEY=VALUE",
+            &["--cors-origin", "*"][..],
+            "--cors-origin: '*' is not an origin",
         ),
+        (
+            &["--filters-only", "--cors-origin", "https://a.example"][..],
+            "reads its policy from the virtual host",
+        ),
+        // Gone with the Lua engine (0.3): refused, saying what to use instead.
+        (
+            &["--inline", "--engine", "lua"][..],
+            "the Lua engine was removed in 0.3",
+        ),
+        (&["--inline", "--istio"][..], "CUSTOM ext_authz provider"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_uid-gate"))
             .arg("envoy-config")
@@ -251,7 +258,7 @@ async fn the_generated_ext_authz_config_fronts_uid_gate_with_either_grpc_client(
 }
 
 #[tokio::test]
-async fn rotating_secrets_inline_is_a_regenerated_config() {
+async fn rotating_secrets_inline_is_envoys_environment() {
     let (_echo, echo) = spawn_echo().await;
     let owner = (200, Some("[String(\"alice\")]".to_owned()));
     // Before: only the old secret.
@@ -272,17 +279,19 @@ async fn rotating_secrets_inline_is_a_regenerated_config() {
     assert_eq!(ask(&envoy, OLD, "alice", "/api/alice/x").await, (401, None));
 }
 
-/// Envoy running the inline config generated from exactly these variables.
+/// Envoy running the module config generated from these variables, with them in its
+/// environment (where the module reads its secrets).
 async fn inline_envoy(upstream: SocketAddr, vars: &[(&str, &str)]) -> Envoy {
-    let config = Config::from_vars(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
-        .expect("config");
-    let unused: SocketAddr = "127.0.0.1:9".parse().expect("addr");
-    let yaml = bootstrap(
-        &config.policy,
-        &envoy_options(true, upstream, unused, GrpcClient::Envoy),
-    )
-    .expect("bootstrap");
-    Envoy::start(&yaml).await
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let config = Config::from_vars(vars.clone()).expect("config");
+    let so = tokio::task::spawn_blocking(|| crate::envoy_module::module_so(false))
+        .await
+        .expect("module");
+    let yaml = crate::envoy_module::module_bootstrap(&config, upstream, &so);
+    Envoy::start_with(&yaml, &crate::envoy_module::module_env(&vars), 1).await
 }
 
 /// A deterministic stream of numbers (xorshift64*), so a failing path can be replayed.

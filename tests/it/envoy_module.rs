@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use uid_gate::config::Config;
-use uid_gate::envoy_config::{Engine, GrpcClient, bootstrap};
+use uid_gate::envoy_config::{GrpcClient, bootstrap};
 
 use crate::helpers::{envoy_options, repo_root};
 
@@ -44,8 +44,9 @@ pub fn module_so(test_panic: bool) -> PathBuf {
 pub fn module_bootstrap(config: &Config, upstream: SocketAddr, module: &std::path::Path) -> String {
     let unused = SocketAddr::from(([127, 0, 0, 1], 9191));
     let mut opts = envoy_options(true, upstream, unused, GrpcClient::Envoy);
-    opts.engine = Engine::Module(module.display().to_string());
-    // gRPC-Web clients through the gRPC-Web filter, as in `inline_bootstrap`.
+    opts.module = module.display().to_string();
+    // gRPC-Web clients through the gRPC-Web filter (`--grpc-web`); the ext_authz hosts run
+    // the shipped files, which have none, so both shapes meet the table's gRPC-Web cases.
     opts.grpc_web = true;
     bootstrap(&config.policy, &opts).expect("module bootstrap")
 }

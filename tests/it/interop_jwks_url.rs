@@ -149,9 +149,8 @@ async fn an_https_jwks_url_is_verified_against_the_configured_ca() {
 
 #[tokio::test]
 async fn the_plugins_eddsa_token_passes_inline_envoy_that_fetches_the_jwks_url() {
-    // `uid-gate envoy-config --inline` with UIDGATE_JWKS_URL, both engines: with Lua, Envoy's
-    // jwt_authn fetches the JWKS (remote_jwks, before the listener opens); with the module, the
-    // module fetches it through the generated cluster (an HTTP callout on the main thread).
+    // `uid-gate envoy-config --inline` with UIDGATE_JWKS_URL: the module fetches it through
+    // the generated cluster (an HTTP callout on Envoy's main thread).
     let ba = minted().await;
     let (carol, alice) = (s(&ba["users"]["carol"]), s(&ba["users"]["alice"]));
     let token = s(&ba["tokens"]["eddsa"]);
@@ -170,13 +169,11 @@ async fn the_plugins_eddsa_token_passes_inline_envoy_that_fetches_the_jwks_url()
     let so = tokio::task::spawn_blocking(|| crate::envoy_module::module_so(false))
         .await
         .expect("module");
-    for engine in ["lua", "module"] {
-        let envoy = if engine == "lua" {
-            Envoy::start(&inline_bootstrap(&config, echo)).await
-        } else {
-            let yaml = crate::envoy_module::module_bootstrap(&config, echo, &so);
-            Envoy::start_with(&yaml, &crate::envoy_module::module_env(&env(&vars)), 1).await
-        };
+    {
+        let engine = "module";
+        let yaml = crate::envoy_module::module_bootstrap(&config, echo, &so);
+        let envoy =
+            Envoy::start_with(&yaml, &crate::envoy_module::module_env(&env(&vars)), 1).await;
         let ask = |path: String, token: String| {
             let addr = envoy.listener;
             async move {
@@ -239,36 +236,32 @@ async fn inline_envoy_fetches_an_https_jwks_url_only_from_a_server_the_configure
         .await
         .expect("module");
     let so = so.to_str().expect("utf8").to_owned();
-    for engine in [&["--engine", "lua"][..], &["--module", so.as_str()][..]] {
+    {
+        let engine = &["--module", so.as_str()][..];
         for (ca_file, want) in [(Some(&ca), 200), (None, 401)] {
             let mut vars = vec![("UIDGATE_JWKS_URL", url.as_str())];
             vars.extend(ca_file.map(|f| ("UIDGATE_JWKS_CA_FILE", f.to_str().expect("utf8"))));
-            let config = config(&vars);
-            let mut yaml = inline_bootstrap(&config, echo);
-            if ca_file.is_some() || engine[0] == "--module" {
-                // inline_bootstrap leaves the CA out; the CLI passes UIDGATE_JWKS_CA_FILE's PEM.
-                let upstream = echo.to_string();
-                let args = [
-                    "--inline",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--admin",
-                    "127.0.0.1:0",
-                ];
-                let args = [&args[..], engine, &["--upstream", &upstream]].concat();
-                yaml = envoy_config_cli(&vars, &args);
-                assert_eq!(
-                    yaml.contains("BEGIN CERTIFICATE"),
-                    ca_file.is_some(),
-                    "the CA is inlined"
-                );
-            }
+            // The CLI, which passes UIDGATE_JWKS_CA_FILE's PEM into the JWKS cluster.
+            let upstream = echo.to_string();
+            let args = [
+                "--inline",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin",
+                "127.0.0.1:0",
+            ];
+            let args = [&args[..], engine, &["--upstream", &upstream]].concat();
+            let yaml = envoy_config_cli(&vars, &args);
+            assert_eq!(
+                yaml.contains("BEGIN CERTIFICATE"),
+                ca_file.is_some(),
+                "the CA is inlined"
+            );
             let envoy =
                 Envoy::start_with(&yaml, &crate::envoy_module::module_env(&env(&vars)), 1).await;
             let auth = format!("Bearer {token}");
-            // Lua: Envoy opens the listener after its first fetch. The module fetches once
-            // Envoy runs, so give it a moment; a failed fetch leaves no keys either way (for
-            // the 401, the fetches have that moment too before the answer counts).
+            // The module fetches once Envoy runs, so give it a moment; a failed fetch leaves no
+            // keys (for the 401, the fetches have that moment too before the answer counts).
             if want == 401 {
                 tokio::time::sleep(std::time::Duration::from_secs(3)).await;
             }

@@ -12,6 +12,8 @@
 //! - [`response`]: a decision as an HTTP answer: status, challenge, body, reason, identity.
 //! - [`mint`]: signing dev and test tokens; never on the request path.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod decision;
 pub mod extract;

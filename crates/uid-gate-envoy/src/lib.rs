@@ -8,6 +8,9 @@
 //!
 //! Built for the dynamic-module ABI of Envoy 1.40 ([`ffi::ABI_VERSION`]).
 
+// `unsafe` is denied everywhere but `ffi`, which allows it with every block documented.
+#![deny(unsafe_code)]
+
 pub mod ffi;
 pub mod filter;
 pub mod settings;

@@ -19,9 +19,6 @@ use crate::helpers::*;
 enum Proxy {
     EnvoyGrpc,
     EnvoyHttp,
-    /// Envoy alone, with the configuration `uid-gate envoy-config --inline --engine lua`
-    /// generates.
-    EnvoyInline,
     /// Envoy alone with uid-gate's core as a dynamic module (`--inline`, the module engine).
     EnvoyModule,
     Nginx,
@@ -34,7 +31,6 @@ impl Proxy {
         match self {
             Proxy::EnvoyGrpc => "envoy_grpc",
             Proxy::EnvoyHttp => "envoy_http",
-            Proxy::EnvoyInline => "envoy_inline",
             Proxy::EnvoyModule => "envoy_module",
             Proxy::Nginx => "nginx",
             Proxy::Caddy => "caddy",
@@ -64,14 +60,6 @@ async fn start(
                 .expect("module");
             let yaml = module_bootstrap(config, echo, &so);
             let envoy = Envoy::start_with(&yaml, &module_env(vars), 1).await;
-            Running {
-                listener: envoy.listener,
-                _envoy: Some(envoy),
-                _proc: None,
-            }
-        }
-        Proxy::EnvoyInline => {
-            let envoy = Envoy::start(&inline_bootstrap(config, echo)).await;
             Running {
                 listener: envoy.listener,
                 _envoy: Some(envoy),
@@ -328,11 +316,6 @@ async fn the_table_through_envoy_grpc() {
 #[tokio::test]
 async fn the_table_through_envoy_http() {
     run(Proxy::EnvoyHttp).await;
-}
-
-#[tokio::test]
-async fn the_table_through_envoy_inline() {
-    run(Proxy::EnvoyInline).await;
 }
 
 #[tokio::test]

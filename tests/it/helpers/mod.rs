@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use uid_gate::config::Config;
-use uid_gate::envoy_config::{Engine, GrpcClient, HostPort, Options, bootstrap};
+use uid_gate::envoy_config::{GrpcClient, HostPort, Options};
 use uid_gate::metrics::Metrics;
 use uid_gate::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
 use uid_gate::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};

@@ -105,17 +105,6 @@ pub fn envoy_config_cli(vars: &[(&str, &str)], args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf8")
 }
 
-/// The bootstrap `uid-gate envoy-config --inline` prints for `config`, listening on a free
-/// port in front of `upstream`, with its admin on a free port too.
-pub fn inline_bootstrap(config: &Config, upstream: SocketAddr) -> String {
-    let unused = SocketAddr::from(([127, 0, 0, 1], 9191));
-    let mut opts = envoy_options(true, upstream, unused, GrpcClient::Envoy);
-    // gRPC-Web clients through the gRPC-Web filter (`--grpc-web`); the ext_authz hosts run
-    // the shipped files, which have none, so both shapes meet the table's gRPC-Web cases.
-    opts.grpc_web = true;
-    bootstrap(&config.policy, &opts).expect("inline bootstrap")
-}
-
 /// `envoy-config` options for a test: listener and admin on free ports, in front of
 /// `upstream`, asking `authz` (ext_authz mode).
 pub fn envoy_options(
@@ -127,7 +116,8 @@ pub fn envoy_options(
     let hp = |s: &str| HostPort::parse("--test", s).expect("host:port");
     Options {
         inline,
-        engine: Engine::Lua,
+        // Inline tests name the module they built (envoy_module::module_bootstrap).
+        module: String::new(),
         listen: hp("127.0.0.1:0"),
         upstream: hp(&upstream.to_string()),
         authz: hp(&authz.to_string()),

@@ -84,14 +84,18 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
     // SAFETY: as in `config_scheduled`: the live configuration.
     let config = unsafe { &*config_module.cast::<Config>() };
     let done = catch_unwind(AssertUnwindSafe(|| {
-        let bytes = |b: &EnvoyBuffer| slice_of(b.ptr, b.len);
-        let headers = slice_of(headers, headers_len);
+        // SAFETY: each buffer, header and chunk is what Envoy handed this hook, valid until
+        // it returns; nothing borrowed here outlives the closure, which runs inside the hook.
+        let bytes = |b: &EnvoyBuffer| unsafe { slice_of(b.ptr, b.len) };
+        // SAFETY: as above: `headers_len` headers from Envoy, for this hook only.
+        let headers = unsafe { slice_of(headers, headers_len) };
         let ok = result == SUCCESS
             && headers
                 .iter()
                 .any(|h| bytes(&h.key) == b":status" && bytes(&h.value) == b"200");
         let document = ok.then(|| {
-            slice_of(chunks, chunks_len)
+            // SAFETY: as above: `chunks_len` chunks from Envoy, for this hook only.
+            unsafe { slice_of(chunks, chunks_len) }
                 .iter()
                 .flat_map(|c| bytes(c).iter().copied())
                 .collect::<Vec<u8>>()
