@@ -242,6 +242,16 @@ pub struct DenyParts {
     pub body: String,
 }
 
+impl DenyParts {
+    /// The value of header `name` (lower case, as declared here), if the deny carries it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Status, headers and body of a deny. `description` must be one of uid-gate's fixed
 /// messages: it is quoted into a header.
 pub fn deny_parts(kind: DenyKind, description: &str) -> DenyParts {

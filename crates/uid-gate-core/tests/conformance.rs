@@ -63,13 +63,7 @@ fn the_table_through_the_core() {
                     grpc_status: None,
                 },
                 Answer::Deny { reason, parts } => {
-                    let header = |n: &str| {
-                        parts
-                            .headers
-                            .iter()
-                            .find(|(k, _)| *k == n)
-                            .map(|(_, v)| v.as_str())
-                    };
+                    let header = |n: &str| parts.header(n);
                     if !deny_headers_ok(&case, header("cache-control"), header("content-type")) {
                         failures.push(format!("{}: deny headers {:?}", case.id, parts.headers));
                     }

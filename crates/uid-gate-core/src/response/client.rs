@@ -124,13 +124,7 @@ mod tests {
     #[test]
     fn a_grpc_deny_carries_its_code_and_the_description() {
         let parts = deny_parts_for(Client::Grpc, DenyKind::InvalidRequest, "50% é\n");
-        let header = |n: &str| {
-            parts
-                .headers
-                .iter()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.as_str())
-        };
+        let header = |n: &str| parts.header(n);
         assert_eq!(header("grpc-status"), Some("3"));
         assert_eq!(header("grpc-message"), Some("50%25 %C3%A9%0A"));
         assert_eq!(header("content-type"), Some("application/grpc"));
