@@ -293,6 +293,13 @@ async fn cors_preflights_are_answered_without_a_token() {
         denied.header("access-control-allow-origin"),
         Some("http://localhost:3000")
     );
+    // ... and the page may read the challenge, which says why.
+    assert!(
+        denied
+            .header("access-control-expose-headers")
+            .is_some_and(|h| h.contains("www-authenticate")),
+        "{denied:?}"
+    );
     let a = bearer("user_A");
     let allowed = http_request(
         envoy.listener,
