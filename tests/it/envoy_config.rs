@@ -358,7 +358,7 @@ fn the_module_refuses_a_bad_configuration_naming_the_variable() {
 fn the_envoy_the_module_is_built_for_is_pinned() {
     // The module speaks the dynamic-module ABI of Envoy 1.40 (uid_gate_envoy::ffi::ABI_VERSION,
     // v0.2.0). Another Envoy logs an ABI mismatch warning and may refuse to load it; the
-    // project's pinned Envoy is this one (docs/envoy-inline.md, "Upgrading Envoy").
+    // project's pinned Envoy is this one (docs/envoy-inline.md, "Which Envoy loads it").
     let out = Command::new(envoy_bin())
         .arg("--version")
         .output()
