@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use tokio_rustls::rustls;
+use uid_gate_core::config::JwksUrl;
 
 /// Why a JWKS could not be fetched (or the TLS settings for it built).
 #[derive(Debug, thiserror::Error)]
@@ -52,15 +53,14 @@ pub async fn fetch(
     tls: &Arc<rustls::ClientConfig>,
     timeout: std::time::Duration,
 ) -> Result<Vec<u8>, FetchError> {
-    let uri: http::Uri = url.parse().map_err(|_| FetchError::BadUrl)?;
-    let https = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
-        _ => return Err(FetchError::BadUrl),
-    };
-    let host = uri.host().ok_or(FetchError::BadUrl)?.to_owned();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    // The core's one parse of the URL (the configuration already refused a malformed one).
+    let JwksUrl {
+        tls: https,
+        host,
+        port,
+        authority,
+        path,
+    } = JwksUrl::parse(url).map_err(|_| FetchError::BadUrl)?;
     let tls = tls.clone();
     let fetch = async move {
         let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
@@ -73,9 +73,9 @@ pub async fn fetch(
                 .connect(name, tcp)
                 .await
                 .map_err(|e| FetchError::Fetch(e.to_string()))?;
-            get(stream, &host, &path).await
+            get(stream, &authority, &path).await
         } else {
-            get(tcp, &host, &path).await
+            get(tcp, &authority, &path).await
         }
     };
     tokio::time::timeout(timeout, fetch)
@@ -83,7 +83,8 @@ pub async fn fetch(
         .map_err(|_| FetchError::Fetch("timed out".into()))?
 }
 
-async fn get<S>(stream: S, host: &str, path: &str) -> Result<Vec<u8>, FetchError>
+/// GET `path` with `Host: authority` (the URL's `host[:port]`, as RFC 9110 §7.2 wants).
+async fn get<S>(stream: S, authority: &str, path: &str) -> Result<Vec<u8>, FetchError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -96,7 +97,7 @@ where
         let _ = conn.await;
     });
     let req = http::Request::get(path)
-        .header(http::header::HOST, host)
+        .header(http::header::HOST, authority)
         .header(http::header::ACCEPT, "application/json")
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .map_err(|_| FetchError::BadUrl)?;

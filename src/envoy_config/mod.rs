@@ -9,7 +9,7 @@
 //! The configuration is built as `serde_json` values and printed as YAML by `yaml`.
 
 use serde_json::{Value, json};
-use uid_gate_core::config::Settings;
+use uid_gate_core::config::{JwksUrl, Settings};
 
 mod clients;
 mod cluster;
@@ -276,24 +276,17 @@ fn gate_filters(settings: &Settings, opts: &Options) -> Result<Vec<Value>, Envoy
     Ok(vec![module_filter(settings, &opts.module)?])
 }
 
-/// The cluster address and TLS server name of a JWKS URL.
+/// The cluster address and TLS server name of a JWKS URL (the core's parse).
 fn jwks_target(url: &str) -> Result<(HostPort, Option<String>), EnvoyConfigError> {
-    let (rest, tls, default_port) = if let Some(r) = url.strip_prefix("https://") {
-        (r, true, 443)
-    } else if let Some(r) = url.strip_prefix("http://") {
-        (r, false, 80)
-    } else {
-        return Err(EnvoyConfigError::JwksUrl);
-    };
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let target = if authority.ends_with(']') || !authority.contains(':') {
-        HostPort::parse("UIDGATE_JWKS_URL", &format!("{authority}:{default_port}"))
-    } else {
-        HostPort::parse("UIDGATE_JWKS_URL", authority)
-    }
-    .map_err(|_| EnvoyConfigError::JwksUrl)?;
-    let sni = tls.then(|| target.host.clone());
-    Ok((target, sni))
+    let url = JwksUrl::parse(url).map_err(|_| EnvoyConfigError::JwksUrl)?;
+    let sni = url.tls.then(|| url.host.clone());
+    Ok((
+        HostPort {
+            host: url.host,
+            port: url.port,
+        },
+        sni,
+    ))
 }
 
 fn bracket(host: &str) -> String {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use uid_gate_core::config::vars::{did_you_mean, unknown_var_warnings};
-use uid_gate_core::config::{ConfigError, Settings, VARS, declare};
+use uid_gate_core::config::{ConfigError, JwksUrl, Settings, VARS, declare};
 
 /// Variables that only Envoy's environment may supply: a secret never sits in Envoy's
 /// configuration (which the admin interface can dump), only a path to one may.
@@ -110,17 +110,15 @@ pub fn from_config(
         None => None,
         Some(url) => {
             let cluster = cluster.ok_or(SettingsError::JwksCluster)?;
-            // The core checked the form: http(s)://authority[/path][?query].
-            let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-            let (authority, path) = match rest.find(['/', '?']) {
-                Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
-                Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-                None => (rest, "/".to_owned()),
-            };
+            // The core's one parse of the URL (it already refused a malformed one).
+            let url = JwksUrl::parse(url).map_err(|reason| ConfigError::Invalid {
+                var: declare::JWKS_URL.name,
+                reason,
+            })?;
             Some(JwksSource {
                 cluster,
-                authority: authority.to_owned(),
-                path,
+                authority: url.authority,
+                path: url.path,
             })
         }
     };

@@ -13,10 +13,12 @@ use crate::path_policy::{PathPolicy, PathPrefix, PathTemplate, PatternError, Unl
 use crate::verify::{ClaimRules, Verifier};
 
 pub mod declare;
+mod jwks_url;
 mod secrets;
 pub mod vars;
 
 pub use declare::{ENVOY_JWKS_CLUSTER_KEY, Kind, VARS, Var};
+pub use jwks_url::JwksUrl;
 
 pub use secrets::{
     MIN_SECRET_BYTES, Reload, Secret, SecretSet, read_secret_file, reload_secret_file,
@@ -352,8 +354,8 @@ impl Settings {
     }
 }
 
-/// `http(s)://host[:port][/path]`, checked without a URL library: the host parses it again
-/// when it fetches.
+/// `http(s)://host[:port][/path]`, checked by [`JwksUrl::parse`], the one parser every host
+/// takes the URL's parts from.
 fn jwks_url(value: Option<String>, file_too: bool) -> Result<Option<String>, ConfigError> {
     let var = declare::JWKS_URL.name;
     let Some(url) = non_empty(var, value)? else {
@@ -365,24 +367,8 @@ fn jwks_url(value: Option<String>, file_too: bool) -> Result<Option<String>, Con
             reason: "set either UIDGATE_JWKS_URL or UIDGATE_JWKS_FILE, not both".into(),
         });
     }
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"));
-    let authority = rest.map(|r| r.split(['/', '?']).next().unwrap_or_default());
-    let host = authority.map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h));
-    match host {
-        Some(h)
-            if !h.is_empty()
-                && !authority.unwrap_or_default().contains('@')
-                && url.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            Ok(Some(url))
-        }
-        _ => Err(ConfigError::Invalid {
-            var,
-            reason: format!("expected http(s)://host[:port]/path, got {url:?}"),
-        }),
-    }
+    JwksUrl::parse(&url).map_err(|reason| ConfigError::Invalid { var, reason })?;
+    Ok(Some(url))
 }
 
 /// `deny` (the default) or `authenticated`.
