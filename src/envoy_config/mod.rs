@@ -164,21 +164,34 @@ pub fn bootstrap(settings: &Settings, opts: &Options) -> Result<String, EnvoyCon
         "name": "envoy.filters.http.router",
         "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
     }));
+    let mut manager = json!({
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "ingress",
+    });
+    for (path, value) in HARDENING {
+        let value = match *value {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            text => Value::String(text.to_owned()),
+        };
+        let mut at = &mut manager;
+        let mut keys = path.split('.').peekable();
+        while let Some(key) = keys.next() {
+            if keys.peek().is_none() {
+                at[key] = value.clone();
+            } else {
+                if at.get(key).is_none() {
+                    at[key] = json!({});
+                }
+                at = &mut at[key];
+            }
+        }
+    }
+    manager["route_config"] = json!({"name": "app", "virtual_hosts": [virtual_host(opts)]});
+    manager["http_filters"] = Value::Array(filters);
     let hcm = json!({
         "name": "envoy.filters.network.http_connection_manager",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": "ingress",
-            "normalize_path": true,
-            "merge_slashes": true,
-            "path_with_escaped_slashes_action": "REJECT_REQUEST",
-            "common_http_protocol_options": {"headers_with_underscores_action": "REJECT_REQUEST"},
-            "route_config": {
-                "name": "app",
-                "virtual_hosts": [virtual_host(opts)]
-            },
-            "http_filters": filters,
-        }
+        "typed_config": manager,
     });
     let mut clusters = vec![cluster("app", &opts.upstream, false, None)];
     if !opts.inline {
@@ -207,6 +220,22 @@ pub fn bootstrap(settings: &Settings, opts: &Options) -> Result<String, EnvoyCon
     out.push_str(&yaml_map(&doc, 0));
     Ok(out)
 }
+
+/// The hardening of the HTTP connection manager, stated once: every bootstrap the generator
+/// prints carries it, and a test holds each shipped `envoy/*.yaml` to it (tests/it/deploy.rs).
+/// Each is (field path in the connection manager, YAML value). uid-gate judges the path it is
+/// sent, so Envoy first normalises it (dot segments, `//`) and refuses `%2F`/`%5C`, so that the
+/// path checked is the path the app routes on; and a header spelled with underscores
+/// (`x_user_id`, read by CGI/WSGI-style apps as `x-user-id`) is refused.
+pub const HARDENING: &[(&str, &str)] = &[
+    ("normalize_path", "true"),
+    ("merge_slashes", "true"),
+    ("path_with_escaped_slashes_action", "REJECT_REQUEST"),
+    (
+        "common_http_protocol_options.headers_with_underscores_action",
+        "REJECT_REQUEST",
+    ),
+];
 
 /// The one virtual host, with the CORS policy when origins are listed.
 fn virtual_host(opts: &Options) -> Value {

@@ -21,6 +21,49 @@ pub(crate) fn run(cmd: &mut Command) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Issue #32, item 4: the hardening is stated once (`envoy_config::HARDENING`, which the
+/// generator emits); every shipped `envoy/*.yaml` carries each field, with that value, in each
+/// of its HTTP connection managers, so a hardening change is one edit there and this test
+/// names every file it has not reached.
+#[test]
+fn every_shipped_envoy_config_carries_the_declared_hardening() {
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(repo_root().join("envoy")).expect("envoy dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let yaml = std::fs::read_to_string(&path).expect("read");
+        let managers = yaml.matches("v3.HttpConnectionManager").count();
+        assert!(managers >= 1, "{}: no connection manager", path.display());
+        for (field, value) in uid_gate::envoy_config::HARDENING {
+            let key = field.rsplit('.').next().unwrap_or(field);
+            let line = format!("{key}: {value}");
+            let found = yaml
+                .lines()
+                .filter(|l| l.split('#').next().unwrap_or_default().trim() == line)
+                .count();
+            if found != managers {
+                missing.push(format!(
+                    "{}: `{line}` {found} of {managers}",
+                    path.display()
+                ));
+            }
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 5,
+        "expected the five shipped Envoy configs, found {checked}"
+    );
+    assert!(
+        missing.is_empty(),
+        "hardening not as declared:\n{}",
+        missing.join("\n")
+    );
+}
+
 #[test]
 fn every_envoy_config_passes_envoy_validate() {
     let envoy = envoy_bin();
