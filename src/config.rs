@@ -82,7 +82,7 @@ pub const HTTP_URI_HEADER: Var = Var {
 /// `UIDGATE_JWKS_CA_FILE`.
 pub const JWKS_CA_FILE: Var = Var {
     name: "UIDGATE_JWKS_CA_FILE",
-    kind: Kind::Text,
+    kind: Kind::File,
     default: None,
     help: "PEM CA trusted for an https UIDGATE_JWKS_URL, besides Mozilla's roots",
 };
@@ -350,7 +350,7 @@ mod tests {
                 Kind::Choice(_) => vars::choice(v, None).is_ok(),
                 Kind::Bool => ["true", "false"].contains(&d),
                 Kind::Address => d.parse::<SocketAddr>().is_ok(),
-                Kind::Text | Kind::Secret => !d.trim().is_empty(),
+                Kind::Text | Kind::Secret | Kind::File => !d.trim().is_empty(),
             };
             assert!(ok, "{}: default {d:?} is not a valid {:?}", v.name, v.kind);
         }

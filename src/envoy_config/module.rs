@@ -2,7 +2,7 @@
 //! with the non-secret variables; its secrets come from Envoy's environment.
 
 use serde_json::{Value, json};
-use uid_gate_core::config::{ENVOY_JWKS_CLUSTER_KEY, Settings, declare};
+use uid_gate_core::config::{ENVOY_JWKS_CLUSTER_KEY, Settings};
 
 use super::{EnvoyConfigError, JWKS_CLUSTER, jwks_target};
 
@@ -19,19 +19,14 @@ pub(super) fn module_filter(settings: &Settings, path: &str) -> Result<Value, En
         .into_iter()
         .map(|(k, v)| (k.to_owned(), Value::String(v)))
         .collect();
+    // The JWKS URL travels with the other variables; the module fetches it through the
+    // cluster `bootstrap` adds, which it names by this key.
     if let Some(url) = &settings.jwks_url {
         jwks_target(url)?;
-        let jwks = [
-            (declare::JWKS_URL.name, url.clone()),
-            (
-                declare::JWKS_REFRESH_SECS.name,
-                settings.jwks_refresh.as_secs().to_string(),
-            ),
-            (ENVOY_JWKS_CLUSTER_KEY, JWKS_CLUSTER.to_owned()),
-        ];
-        for (k, v) in jwks {
-            vars.insert(k.to_owned(), Value::String(v));
-        }
+        vars.insert(
+            ENVOY_JWKS_CLUSTER_KEY.to_owned(),
+            Value::String(JWKS_CLUSTER.to_owned()),
+        );
     }
     Ok(json!({
         "name": "envoy.filters.http.dynamic_modules",

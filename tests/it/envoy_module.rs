@@ -51,22 +51,15 @@ pub fn module_bootstrap(config: &Config, upstream: SocketAddr, module: &std::pat
     bootstrap(&config.policy, &opts).expect("module bootstrap")
 }
 
-/// The variables Envoy's environment must hold for the module: the secrets and key files.
+/// The variables Envoy's environment must hold for the module: the environment-only ones
+/// (secrets and the files the module reads), as their declarations say.
 pub fn module_env(vars: &[(String, String)]) -> Vec<(String, String)> {
     vars.iter()
-        .filter(|(k, _)| uid_gate_envoy_secret_var(k))
+        .filter(|(k, _)| {
+            uid_gate::config::all_vars().any(|v| v.name == k.as_str() && v.environment_only())
+        })
         .cloned()
         .collect()
-}
-
-fn uid_gate_envoy_secret_var(name: &str) -> bool {
-    [
-        "BETTER_AUTH_SECRET",
-        "BETTER_AUTH_SECRETS",
-        "BETTER_AUTH_SECRET_FILE",
-        "UIDGATE_JWKS_FILE",
-    ]
-    .contains(&name)
 }
 
 mod tests {

@@ -6,14 +6,12 @@ use std::collections::BTreeMap;
 use uid_gate_core::config::vars::{did_you_mean, unknown_var_warnings};
 use uid_gate_core::config::{ConfigError, JwksUrl, Settings, VARS, declare};
 
-/// Variables that only Envoy's environment may supply: a secret never sits in Envoy's
-/// configuration (which the admin interface can dump), only a path to one may.
-pub const FROM_ENVIRONMENT: &[&str] = &[
-    declare::SECRET.name,
-    declare::SECRETS.name,
-    declare::SECRET_FILE.name,
-    declare::JWKS_FILE.name,
-];
+/// Whether only Envoy's environment may supply `name`: a secret, or a file the module reads
+/// (the declaration says which: `Var::environment_only`). Such a value never sits in Envoy's
+/// configuration, which the admin interface can dump.
+pub fn environment_only(name: &str) -> bool {
+    VARS.iter().any(|v| v.name == name && v.environment_only())
+}
 
 /// Why the filter configuration was refused; the message names the variable.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +74,7 @@ pub fn from_config(
     } else {
         serde_json::from_slice(json).map_err(|e| SettingsError::NotAnObject(e.to_string()))?
     };
-    if let Some(secret) = vars.keys().find(|k| FROM_ENVIRONMENT.contains(&k.as_str())) {
+    if let Some(secret) = vars.keys().find(|k| environment_only(k)) {
         return Err(SettingsError::SecretInConfig(secret.clone()));
     }
     let names: Vec<&str> = VARS.iter().map(|v| v.name).collect();
@@ -89,7 +87,7 @@ pub fn from_config(
     let env: Vec<(String, String)> = env.collect();
     let mut warnings = Vec::new();
     for (k, _) in &env {
-        if declared(k) && !FROM_ENVIRONMENT.contains(&k.as_str()) {
+        if declared(k) && !environment_only(k) {
             warnings.push(format!(
                 "{k} in Envoy's environment is ignored: the module reads it from the filter configuration"
             ));
@@ -103,7 +101,7 @@ pub fn from_config(
     // (BETTER_AUTH_SECERT), as the service does; the core reads declared names only.
     let secrets = env
         .into_iter()
-        .filter(|(k, _)| FROM_ENVIRONMENT.contains(&k.as_str()) || !declared(k));
+        .filter(|(k, _)| environment_only(k) || !declared(k));
     let settings = Settings::from_vars(vars.into_iter().chain(secrets))?;
     warnings.extend(settings.warnings());
     let jwks = match &settings.jwks_url {

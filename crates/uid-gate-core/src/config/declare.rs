@@ -9,6 +9,8 @@ pub enum Kind {
     Text,
     /// Secret material: never echoed, never a flag.
     Secret,
+    /// A path to a file the host reads (secrets, keys): it names the host's own filesystem.
+    File,
     /// A whole number in `min..=max`.
     Number {
         /// The least value accepted.
@@ -38,6 +40,12 @@ pub struct Var {
 }
 
 impl Var {
+    /// Whether only the host's own environment may supply it (secret material, or a file the
+    /// host reads): never a generated configuration, which Envoy's admin interface can dump.
+    pub fn environment_only(&self) -> bool {
+        matches!(self.kind, Kind::Secret | Kind::File)
+    }
+
     /// The help line: the description, then the accepted values.
     pub fn help_line(&self) -> String {
         match self.kind {
@@ -65,7 +73,7 @@ pub const SECRETS: Var = Var {
 /// `BETTER_AUTH_SECRET_FILE`.
 pub const SECRET_FILE: Var = Var {
     name: "BETTER_AUTH_SECRET_FILE",
-    kind: Kind::Text,
+    kind: Kind::File,
     default: None,
     help: "file with one secret per line, current first; re-read on change",
 };
@@ -162,7 +170,7 @@ pub const MAX_TOKEN_TTL_SECS: Var = Var {
 /// `UIDGATE_JWKS_FILE`.
 pub const JWKS_FILE: Var = Var {
     name: "UIDGATE_JWKS_FILE",
-    kind: Kind::Text,
+    kind: Kind::File,
     default: None,
     help: "JWKS document for EdDSA/ES256/RS256 tokens",
 };

@@ -99,6 +99,9 @@ pub struct Settings {
     /// How often a host re-reads `BETTER_AUTH_SECRET_FILE`, in seconds
     /// (`UIDGATE_SECRET_RELOAD_SECS`): the server, the Envoy module and the Python package.
     pub secret_reload_secs: u64,
+    /// Every declared variable a generated configuration may carry, as given (or its declared
+    /// default): see [`Settings::non_secret_vars`].
+    carried: Vec<(&'static str, String)>,
 }
 
 impl Settings {
@@ -212,6 +215,17 @@ impl Settings {
                 raw(&declare::MAX_TOKEN_BYTES),
             )?)
             .unwrap_or(usize::MAX),
+            // What a generated configuration carries: each declared variable that is not
+            // environment-only (Var::environment_only), as given, or its default.
+            carried: VARS
+                .iter()
+                .filter(|v| !v.environment_only())
+                .filter_map(|v| {
+                    let given = raw(v).filter(|value| !value.trim().is_empty());
+                    let value = given.or_else(|| v.default.map(str::to_owned))?;
+                    Some((v.name, value))
+                })
+                .collect(),
         };
         settings.check_prefixes()?;
         Ok(settings)
@@ -250,58 +264,12 @@ impl Settings {
     }
 
     /// The settings that are not secrets, as the variables that give them: what a generated
-    /// Envoy module configuration carries (secrets, the secret file and the JWKS come from
-    /// Envoy's environment; a JWKS URL is not for the module). Parsing these variables, plus
-    /// the secrets, gives these settings again.
+    /// Envoy module configuration carries. Derived from the declarations: every declared
+    /// variable that is not environment-only ([`Var::environment_only`]: secrets and the files
+    /// a host reads), as it was given, or its declared default. Parsing these, plus the
+    /// secrets, gives these settings again.
     pub fn non_secret_vars(&self) -> Vec<(&'static str, String)> {
-        let join = |items: Vec<&str>| items.join(",");
-        let mut vars = vec![
-            (
-                declare::PATH_TEMPLATES.name,
-                join(self.path_templates.iter().map(|t| t.as_str()).collect()),
-            ),
-            (
-                declare::UNLISTED_PATHS.name,
-                match self.unlisted_paths {
-                    Unlisted::Deny => "deny",
-                    Unlisted::Authenticated => "authenticated",
-                }
-                .to_owned(),
-            ),
-            (
-                declare::CASE_INSENSITIVE_PATHS.name,
-                self.case_insensitive_paths.to_string(),
-            ),
-            (declare::UID_CLAIMS.name, self.uid_claims.join(",")),
-            (declare::LEEWAY_SECS.name, self.leeway_secs.to_string()),
-            (
-                declare::SECRET_RELOAD_SECS.name,
-                self.secret_reload_secs.to_string(),
-            ),
-            (
-                declare::MAX_TOKEN_BYTES.name,
-                self.max_token_bytes.to_string(),
-            ),
-        ];
-        let lists = [
-            (declare::PUBLIC_PATHS.name, &self.public_paths),
-            (declare::AUTH_ONLY_PATHS.name, &self.auth_only_paths),
-        ];
-        for (var, prefixes) in lists {
-            if !prefixes.is_empty() {
-                vars.push((var, join(prefixes.iter().map(|p| p.as_str()).collect())));
-            }
-        }
-        if let Some(iss) = &self.issuer {
-            vars.push((declare::ISSUER.name, iss.clone()));
-        }
-        if !self.audiences.is_empty() {
-            vars.push((declare::AUDIENCE.name, self.audiences.join(",")));
-        }
-        if let Some(ttl) = self.max_token_ttl {
-            vars.push((declare::MAX_TOKEN_TTL_SECS.name, ttl.to_string()));
-        }
-        vars
+        self.carried.clone()
     }
 
     /// What a host should warn about at start (and `check-config` shows): settings that are
