@@ -138,26 +138,9 @@ class Gate:
         secret_reload_secs: Optional[int] = None,
         refresh: bool = True,
     ) -> None:
-        given = dict(
-            secret=secret,
-            secrets=secrets,
-            secret_file=secret_file,
-            path_templates=path_templates,
-            public_paths=public_paths,
-            auth_only_paths=auth_only_paths,
-            unlisted_paths=unlisted_paths,
-            case_insensitive_paths=case_insensitive_paths,
-            uid_claims=uid_claims,
-            leeway_secs=leeway_secs,
-            issuer=issuer,
-            audience=audience,
-            max_token_bytes=max_token_bytes,
-            max_token_ttl_secs=max_token_ttl_secs,
-            jwks_file=jwks_file,
-            jwks_url=jwks_url,
-            jwks_refresh_secs=jwks_refresh_secs,
-            secret_reload_secs=secret_reload_secs,
-        )
+        # The keywords that name a variable, read back from the signature (written out above
+        # for editors and type checkers; tests/test_api.py holds it to the core's list).
+        given = {k: v for k, v in locals().items() if k in _VARS}
         pairs = [(_VARS[k], _text(_VARS[k], os.fspath(v) if isinstance(v, os.PathLike) else v)) for k, v in given.items() if v is not None]
         self._init(pairs, refresh)
 
