@@ -1,4 +1,4 @@
-# Sourced by bench/run.sh and bench/inline-parts.sh.
+# Sourced by bench/run.sh.
 
 # bench/envoy-filters.yaml with the HTTP filter list in file $1 (as `uid-gate envoy-config
 # --filters-only` prints it) pasted in at __FILTERS__, to stdout. Run from the repository root.
