@@ -3,7 +3,9 @@
 #   1. Envoy, no auth (ceiling)   2. Envoy + jwt_authn (HS256, oct JWKS)   3. Envoy + ext_authz -> uid-gate
 #   4. the same over HTTP ext_authz   (5 was the Lua engine, removed in 0.3)
 #   6. setup 3 with Envoy's google_grpc client instead of envoy_grpc (also generated)
-#   7. the uid-gate module inside Envoy (`envoy-config --inline`)
+#   7. the uid-gate module inside Envoy (`envoy-config --inline`), beside 7a, the same module
+#      built with `bench-null-filter`: it reads nothing and lets every request through (the
+#      dynamic-module mechanism's floor)
 # through wrk with one Envoy worker and a direct-response route; then uid-gate alone over gRPC
 # with h2load and a pre-encoded CheckRequest (max rate, then p99 at half that rate, peak RSS),
 # start to SERVING, and the criterion micro-benchmark of the decision function.
@@ -11,10 +13,11 @@
 #   bash bench/run.sh            full run (release build, ~2 min of load)
 #   bash bench/run.sh --smoke    a few seconds, to keep the harness working (CI runs this)
 #
-# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_ROUNDS (3: setups 1, 2 and 7
+# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_ROUNDS (3: setups 1, 2, 7 and 7a
 # are interleaved this many times and their medians reported), BENCH_RUST_LOG (info: uid-gate logs
 # every decision, as deployed), UIDGATE_BIN and UIDGATE_LOAD_BIN to skip the build (the module
-# is then the libuid_gate_envoy.so beside UIDGATE_BIN, or UIDGATE_MODULE).
+# is then the libuid_gate_envoy.so beside UIDGATE_BIN, or UIDGATE_MODULE; the null module
+# UIDGATE_NULL_MODULE, else built here).
 # CPUs: Envoy's worker is pinned to CPU 0; wrk and uid-gate to CPU 1. Measured alone, uid-gate
 # runs one worker thread on CPU 0 ("per core") and h2load runs on CPU 1.
 set -euo pipefail
@@ -48,6 +51,12 @@ if [ -z "${UIDGATE_BIN:-}" ]; then
 fi
 UIDGATE_MODULE=${UIDGATE_MODULE:-$(dirname "$UIDGATE_BIN")/libuid_gate_envoy.so}
 [ -f "$UIDGATE_MODULE" ] || { echo "no Envoy module at $UIDGATE_MODULE (cargo build -p uid-gate-envoy)" >&2; exit 1; }
+if [ -z "${UIDGATE_NULL_MODULE:-}" ]; then
+  # The floor: the same crate, release, with the benchmark-only feature, in its own target
+  # directory so that it never replaces the real module.
+  cargo build --release --locked -p uid-gate-envoy --features bench-null-filter --target-dir target/bench-null --quiet
+  UIDGATE_NULL_MODULE=target/bench-null/release/libuid_gate_envoy.so
+fi
 : "${UIDGATE_LOAD_BIN:?set UIDGATE_LOAD_BIN together with UIDGATE_BIN}"
 
 work=$(mktemp -d)
@@ -106,7 +115,9 @@ run_setup() { # name config
   local url="http://127.0.0.1:$port/api/alice/tasks"
   wait_http "$url" 200
   # Sanity: the setup really checks what it claims to, so we never time a misconfigured fast path.
-  [ "$name" = noop ] || [ "$name" = noauth ] || {
+  # The floor must be the null module: a request without a token goes through.
+  [ "$name" != null ] || expect "$url" "" 200
+  [ "$name" = noop ] || [ "$name" = noauth ] || [ "$name" = null ] || {
     expect "$url" "" 401
     expect "$url" "authorization: Bearer ${TOKEN}x" 401
   }
@@ -135,10 +146,12 @@ echo "== uid-gate benchmarks: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuin
 # Setups 1 and 2 interleaved with the module, BENCH_ROUNDS times; the medians are reported:
 # this VM drifts by more than the margins between setups.
 module=$(generated module --inline --module "$UIDGATE_MODULE")
+null=$(generated null --inline --module "$UIDGATE_NULL_MODULE")
 for _ in $(seq 1 "$rounds"); do
   run_setup noauth bench/envoy-noauth.yaml
   run_setup jwt bench/envoy-jwt-authn.yaml
   run_setup module "$module"
+  run_setup null "$null"
 done
 ug_port=$(free_port)
 start_uid_gate 1 "$ug_port" uid-gate-envoy.log
@@ -164,7 +177,7 @@ ug_port=$http_port run_setup http bench/envoy-uid-gate-http.yaml
 kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
 
 echo
-[ "$rounds" = 1 ] || echo "(setups 1, 2 and 7: medians of $rounds interleaved rounds: 1 =${ALL_RPS[noauth]}; 2 =${ALL_RPS[jwt]}; 7 =${ALL_RPS[module]})"
+[ "$rounds" = 1 ] || echo "(setups 1, 2, 7 and 7a: medians of $rounds interleaved rounds: 1 =${ALL_RPS[noauth]}; 2 =${ALL_RPS[jwt]}; 7 =${ALL_RPS[module]}; 7a =${ALL_RPS[null]})"
 row() { printf '%-38s %10s %10s %10s %12s\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "${CPU[$2]}"; }
 printf '%-38s %10s %10s %10s %12s\n' "through Envoy (HTTP/1.1, wrk)" "req/s" "p50 µs" "p99 µs" "Envoy CPU µs"
 row "1. Envoy, no auth" noauth
@@ -174,10 +187,13 @@ row "   (3 with a no-op decision: ceiling)" noop
 row "4. Envoy + HTTP ext_authz -> uid-gate" http
 row "6. as 3, google_grpc client" google
 row "7. Envoy + uid-gate module" module
+row "   (7a the null module: floor)" null
 awk -v a="${RPS[uidgate]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v g="${RPS[google]}" \
   'BEGIN { printf "ratio 3/2 (uid-gate vs jwt_authn): %.2f   ratio 3/1 (uid-gate vs no auth): %.2f   ratio 6/3 (google_grpc vs envoy_grpc): %.2f\n", a/b, a/c, g/a }'
 awk -v m="${RPS[module]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v a="${RPS[uidgate]}" \
   'BEGIN { printf "ratio 7/2 (module vs jwt_authn): %.2f   ratio 7/1 (module vs no auth): %.2f   ratio 7/3 (module vs ext_authz): %.2f\n", m/b, m/c, m/a }'
+awk -v m="${RPS[module]}" -v n="${RPS[null]}" -v c="${RPS[noauth]}" \
+  'BEGIN { printf "ratio 7/7a (module vs the null module): %.2f   ratio 7a/1 (null module vs no auth): %.2f\n", m/n, n/c }'
 
 echo
 echo "uid-gate alone (gRPC Check, 4 HTTP/2 connections; uid-gate: 1 worker thread on CPU 0; load on CPU 1)"

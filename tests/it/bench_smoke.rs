@@ -66,11 +66,18 @@ async fn bench_harness_runs_in_smoke_mode() {
         .await
         .expect("module");
     let module = module.to_str().expect("utf8");
+    let null = tokio::task::spawn_blocking(|| {
+        crate::envoy_module::module_variant(Some("bench-null-filter"))
+    })
+    .await
+    .expect("null module");
+    let null = null.to_str().expect("utf8");
     let [(bin_var, bin), (load_var, load)] = binaries();
     let envs = [
         (bin_var, bin.as_str()),
         (load_var, load.as_str()),
         ("UIDGATE_MODULE", module),
+        ("UIDGATE_NULL_MODULE", null),
     ];
     smoke(
         "run.sh",
@@ -83,9 +90,11 @@ async fn bench_harness_runs_in_smoke_mode() {
             "4. Envoy + HTTP ext_authz -> uid-gate",
             "6. as 3, google_grpc client",
             "7. Envoy + uid-gate module",
+            "(7a the null module: floor)",
             "ratio 7/2",
             "ratio 3/2",
             "ratio 7/3",
+            "ratio 7/7a",
             "  max ",
             "  half ",
             "peak RSS",

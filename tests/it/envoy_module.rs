@@ -11,32 +11,48 @@ use uid_gate::envoy_config::{GrpcClient, bootstrap};
 use crate::helpers::{envoy_options, repo_root};
 
 /// Builds the module (once per test run) and returns the `.so`. With `test_panic`, the build
-/// that panics on the `x-uid-gate-test-panic` header, in a target directory of its own.
+/// that panics on the `x-uid-gate-test-panic` header.
 pub fn module_so(test_panic: bool) -> PathBuf {
-    static PLAIN: OnceLock<PathBuf> = OnceLock::new();
-    static PANICS: OnceLock<PathBuf> = OnceLock::new();
-    let cell = if test_panic { &PANICS } else { &PLAIN };
-    cell.get_or_init(|| {
-        let target = repo_root().join(if test_panic {
-            "target/module-test-panic"
-        } else {
-            "target"
-        });
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "--locked", "-p", "uid-gate-envoy", "--target-dir"])
-            .arg(&target)
-            .current_dir(repo_root());
-        if test_panic {
-            cmd.args(["--features", "test-panic"]);
-        }
-        let status = cmd.status().expect("cargo build -p uid-gate-envoy");
-        assert!(status.success(), "building the Envoy module failed");
-        let so = target.join("debug/libuid_gate_envoy.so");
-        assert!(so.is_file(), "no module at {}", so.display());
-        so
-    })
-    .clone()
+    module_variant(test_panic.then_some("test-panic"))
+}
+
+/// The module built with one of its test or benchmark `feature`s (or none), once per test
+/// run. The variants share one target directory (only the module crate differs between them)
+/// and are built one at a time, each copied to a name of its own.
+pub fn module_variant(feature: Option<&'static str>) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(Option<&'static str>, PathBuf)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, so)) = built.iter().find(|(f, _)| *f == feature) {
+        return so.clone();
+    }
+    let target = repo_root().join(if feature.is_some() {
+        "target/module-variants"
+    } else {
+        "target"
+    });
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["build", "--locked", "-p", "uid-gate-envoy", "--target-dir"])
+        .arg(&target)
+        .current_dir(repo_root());
+    if let Some(f) = feature {
+        cmd.args(["--features", f]);
+    }
+    let status = cmd.status().expect("cargo build -p uid-gate-envoy");
+    assert!(
+        status.success(),
+        "building the Envoy module ({feature:?}) failed"
+    );
+    let mut so = target.join("debug/libuid_gate_envoy.so");
+    assert!(so.is_file(), "no module at {}", so.display());
+    if let Some(f) = feature {
+        let named = target.join(format!("libuid_gate_envoy-{f}.so"));
+        std::fs::copy(&so, &named).expect("copy the module variant");
+        so = named;
+    }
+    built.push((feature, so.clone()));
+    so
 }
 
 /// The bootstrap `envoy-config --inline` (module engine) prints for `config`, in front of

@@ -33,6 +33,12 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
         };
         let env = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        if cfg!(feature = "bench-null-filter") {
+            log(
+                LOG_WARN,
+                "uid-gate: THIS IS THE BENCHMARK'S NULL MODULE: it lets every request through unchecked",
+            );
+        }
         let settings = match settings::from_config(json, env) {
             Ok(s) => {
                 for w in &s.warnings {
@@ -122,6 +128,10 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     filter_module: *const c_void,
     _end_of_stream: bool,
 ) -> u32 {
+    // The benchmark's floor (`bench-null-filter`): the same module, reading and deciding nothing.
+    if cfg!(feature = "bench-null-filter") {
+        return CONTINUE;
+    }
     // SAFETY: `filter_module` is the `Config` returned by `config_new` (through `filter_new`),
     // alive while any filter made from it exists; it is only read (atomics and a mutex inside).
     let config = unsafe { &*filter_module.cast::<Config>() };
