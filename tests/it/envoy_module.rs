@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use uid_gate::config::Config;
 use uid_gate::envoy_config::{GrpcClient, bootstrap};

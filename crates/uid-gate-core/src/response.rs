@@ -335,6 +335,13 @@ impl Answer {
     /// client). An allow whose user id cannot travel faithfully in a header becomes a deny
     /// (`unsendable_user_id`), never an allow without the header.
     pub fn for_client(decision: Decision, client: Client) -> Answer {
+        Answer::rendered(decision, || client)
+    }
+
+    /// [`Answer::for_client`], asking `client` only when a deny is rendered: an allow's form
+    /// is the same for every client, so a host on the hot path (the Envoy module) reads the
+    /// request's content type only for a deny.
+    pub fn rendered(decision: Decision, client: impl FnOnce() -> Client) -> Answer {
         let reason = decision.reason();
         match decision {
             Decision::Allow(Allow::Public) => Answer::Allow {
@@ -352,12 +359,12 @@ impl Answer {
                         user_id: Some(user_id),
                     }
                 } else {
-                    Answer::host_deny(Reason::UnsendableUserId, client)
+                    Answer::host_deny(Reason::UnsendableUserId, client())
                 }
             }
             Decision::Deny(denial) => Answer::Deny {
                 reason,
-                parts: deny_parts_for(client, denial.kind(), &denial.to_string()),
+                parts: deny_parts_for(client(), denial.kind(), &denial.to_string()),
             },
         }
     }

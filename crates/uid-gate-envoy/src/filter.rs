@@ -132,14 +132,17 @@ impl Gate {
             for i in 1..count {
                 values.extend(stream.header("authorization", i).0);
             }
-            self.authorizer.judge(
+            // `judge`, in its two steps: the client's form (its content type, one more header
+            // lookup through Envoy) is read only when a deny is rendered, never on an allow.
+            let decision = self.authorizer.decide(
                 &RequestView {
                     path: &path,
                     authorization: &values,
-                    content_type: stream.header(CONTENT_TYPE, 0).0,
+                    content_type: None,
                 },
                 now,
-            )
+            );
+            Answer::rendered(decision, || Client::of(stream.header(CONTENT_TYPE, 0).0))
         };
         render(answer, stream)
     }
