@@ -5,7 +5,8 @@
 #   6. setup 3 with Envoy's google_grpc client instead of envoy_grpc (also generated)
 #   7. the uid-gate module inside Envoy (`envoy-config --inline`), beside 7a, the same module
 #      built with `bench-null-filter`: it reads nothing and lets every request through (the
-#      dynamic-module mechanism's floor)
+#      dynamic-module mechanism's floor); then 1, 2 and 7 again over HTTP/2 downstream (h2load)
+#      and with Envoy --concurrency 2
 # through wrk with one Envoy worker and a direct-response route; then uid-gate alone over gRPC
 # with h2load and a pre-encoded CheckRequest (max rate, then p99 at half that rate, peak RSS),
 # start to SERVING, and the criterion micro-benchmark of the decision function.
@@ -106,22 +107,28 @@ declare -A RPS P50 P99 CPU ALL_RPS ALL_P50 ALL_P99 ALL_CPU
 # Envoy's CPU time (user + system) in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-run_setup() { # name config
-  local name=$1 config=$2 port admin
+run_setup() { # name config [h2|c2]: h2, HTTP/2 downstream (h2load); c2, Envoy --concurrency 2
+  local name=$1 config=$2 mode=${3:-} port admin workers=1 cpus=0
+  [ "$mode" = c2 ] && { workers=2; cpus=0,1; }
   port=$(free_port); admin=$(free_port)
   sed -e "s/__PORT__/$port/; s/__ADMIN_PORT__/$admin/; s/__UIDGATE_PORT__/${ug_port:-0}/; s/__JWK_K__/$JWK_K/" "$config" > "$work/$name.yaml"
-  taskset -c 0 "$ENVOY" -c "$work/$name.yaml" --concurrency 1 --disable-hot-restart --log-level error > "$work/envoy-$name.log" 2>&1 &
+  taskset -c "$cpus" "$ENVOY" -c "$work/$name.yaml" --concurrency "$workers" --disable-hot-restart --log-level error > "$work/envoy-$name.log" 2>&1 &
   local envoy_pid=$!; pids+=("$envoy_pid")
   local url="http://127.0.0.1:$port/api/alice/tasks"
   wait_http "$url" 200
   # Sanity: the setup really checks what it claims to, so we never time a misconfigured fast path.
   # The floor must be the null module: a request without a token goes through.
-  [ "$name" != null ] || expect "$url" "" 200
-  [ "$name" = noop ] || [ "$name" = noauth ] || [ "$name" = null ] || {
+  local base=${name%%_*}
+  [ "$base" != null ] || expect "$url" "" 200
+  [ "$base" = noop ] || [ "$base" = noauth ] || [ "$base" = null ] || {
     expect "$url" "" 401
     expect "$url" "authorization: Bearer ${TOKEN}x" 401
   }
-  { [ "$name" = uidgate ] || [ "$name" = http ] || [ "$name" = google ] || [ "$name" = module ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
+  { [ "$base" = uidgate ] || [ "$base" = http ] || [ "$base" = google ] || [ "$base" = module ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
+  if [ "$mode" = h2 ]; then
+    run_h2load "$name" "$url" "$envoy_pid"
+    return
+  fi
   taskset -c 1 wrk -t1 -c"$conns" -d1s -H "authorization: Bearer $TOKEN" "$url" > /dev/null # warm-up
   local ticks_before; ticks_before=$(cpu_ticks "$envoy_pid")
   taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -H "authorization: Bearer $TOKEN" "$url" > "$work/wrk-$name.txt"
@@ -140,6 +147,30 @@ run_setup() { # name config
   kill "$envoy_pid"; wait "$envoy_pid" 2> /dev/null || true
 }
 
+# The same measure over HTTP/2 (cleartext, prior knowledge), as gRPC clients and browsers
+# talk to Envoy: h2load, 64 connections of 10 streams, its per-request log for percentiles.
+run_h2load() { # name url envoy-pid
+  local name=$1 url=$2 envoy_pid=$3
+  taskset -c 1 h2load -t1 -c"$conns" -m10 -D 1 -H "authorization: Bearer $TOKEN" "$url" > /dev/null # warm-up
+  local ticks_before; ticks_before=$(cpu_ticks "$envoy_pid")
+  taskset -c 1 h2load -t1 -c"$conns" -m10 -D "$seconds" -H "authorization: Bearer $TOKEN" \
+    --log-file="$work/h2load-$name.log" "$url" > "$work/h2load-$name.txt"
+  local ticks=$(( $(cpu_ticks "$envoy_pid") - ticks_before ))
+  local requests non2xx
+  requests=$(awk '/^requests:/ { print $6 }' "$work/h2load-$name.txt")
+  non2xx=$(awk '/^status codes:/ { gsub(",", ""); print $5 + $7 + $9 }' "$work/h2load-$name.txt")
+  [ "${non2xx:-1}" = 0 ] || { echo "$name: non-2xx responses under HTTP/2 load" >&2; cat "$work/h2load-$name.txt" >&2; exit 1; }
+  ALL_CPU[$name]+=" $(awk -v t="$ticks" -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t * 1000000 / hz / n }')"
+  ALL_RPS[$name]+=" $(awk '/^finished in/ { gsub(",", "", $4); printf "%.0f", $4 }' "$work/h2load-$name.txt")"
+  ALL_P50[$name]+=" $(sort -n -k3 "$work/h2load-$name.log" | awk '{ d[NR] = $3 } END { print d[int(NR * 0.5)] }')"
+  ALL_P99[$name]+=" $(sort -n -k3 "$work/h2load-$name.log" | awk '{ d[NR] = $3 } END { print d[int(NR * 0.99)] }')"
+  CPU[$name]=$(echo "${ALL_CPU[$name]}" | median)
+  RPS[$name]=$(echo "${ALL_RPS[$name]}" | median)
+  P50[$name]=$(echo "${ALL_P50[$name]}" | median)
+  P99[$name]=$(echo "${ALL_P99[$name]}" | median)
+  kill "$envoy_pid"; wait "$envoy_pid" 2> /dev/null || true
+}
+
 echo "== uid-gate benchmarks: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), wrk -t1 -c$conns -d${seconds}s, Envoy $("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1) --concurrency 1"
 [ $smoke = 1 ] && echo "(smoke mode: numbers are not meaningful)"
 
@@ -152,6 +183,15 @@ for _ in $(seq 1 "$rounds"); do
   run_setup jwt bench/envoy-jwt-authn.yaml
   run_setup module "$module"
   run_setup null "$null"
+done
+# No auth, jwt_authn and the module again: over HTTP/2, and with two Envoy workers (on both
+# CPUs, sharing CPU 1 with the load), each interleaved the same way.
+for _ in $(seq 1 "$rounds"); do
+  for mode in h2 c2; do
+    run_setup "noauth_$mode" bench/envoy-noauth.yaml "$mode"
+    run_setup "jwt_$mode" bench/envoy-jwt-authn.yaml "$mode"
+    run_setup "module_$mode" "$module" "$mode"
+  done
 done
 ug_port=$(free_port)
 start_uid_gate 1 "$ug_port" uid-gate-envoy.log
@@ -192,6 +232,15 @@ awk -v a="${RPS[uidgate]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v g="${RPS[
   'BEGIN { printf "ratio 3/2 (uid-gate vs jwt_authn): %.2f   ratio 3/1 (uid-gate vs no auth): %.2f   ratio 6/3 (google_grpc vs envoy_grpc): %.2f\n", a/b, a/c, g/a }'
 awk -v m="${RPS[module]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v a="${RPS[uidgate]}" \
   'BEGIN { printf "ratio 7/2 (module vs jwt_authn): %.2f   ratio 7/1 (module vs no auth): %.2f   ratio 7/3 (module vs ext_authz): %.2f\n", m/b, m/c, m/a }'
+for mode in h2 c2; do
+  label=$([ "$mode" = h2 ] && echo "HTTP/2 downstream (h2load -m10)" || echo "Envoy --concurrency 2 (wrk)")
+  printf '%-38s %10s %10s %10s %12s\n' "$label" "req/s" "p50 µs" "p99 µs" "Envoy CPU µs"
+  row "1. Envoy, no auth" "noauth_$mode"
+  row "2. Envoy + jwt_authn (HS256)" "jwt_$mode"
+  row "7. Envoy + uid-gate module" "module_$mode"
+  awk -v m="${RPS[module_$mode]}" -v b="${RPS[jwt_$mode]}" -v c="${RPS[noauth_$mode]}" -v l="$mode" \
+    'BEGIN { printf "ratio %s 7/2 (module vs jwt_authn): %.2f   ratio %s 7/1 (module vs no auth): %.2f\n", l, m/b, l, m/c }'
+done
 awk -v m="${RPS[module]}" -v n="${RPS[null]}" -v c="${RPS[noauth]}" \
   'BEGIN { printf "ratio 7/7a (module vs the null module): %.2f   ratio 7a/1 (null module vs no auth): %.2f\n", m/n, n/c }'
 
