@@ -55,7 +55,9 @@ impl Authorization for AuthzService {
             .and_then(|a| a.request.as_ref())
             .and_then(|r| r.http.as_ref());
         let path = http.map_or("", |h| h.path.as_str());
-        let authorization = http.map(authorization_values).unwrap_or_default();
+        let authorization = http
+            .map(|h| header_values(h, "authorization"))
+            .unwrap_or_default();
         let request_id = http
             .and_then(|h| h.headers.get("x-request-id"))
             .map_or("", String::as_str);
@@ -65,7 +67,8 @@ impl Authorization for AuthzService {
             &RequestView {
                 path,
                 authorization: &authorization,
-                content_type: http.and_then(content_type),
+                // The first value tells a gRPC client.
+                content_type: http.and_then(|h| header_values(h, "content-type").first().copied()),
             },
             request_id,
             started,
@@ -74,18 +77,18 @@ impl Authorization for AuthzService {
     }
 }
 
-/// Every `authorization` value, from the merged `headers` map and from raw `header_map`
-/// entries (Envoy's `encode_raw_headers`), which are not merged.
-fn authorization_values(http: &HttpRequest) -> Vec<&[u8]> {
+/// Every value of header `name` (lower case), from the merged `headers` map and from raw
+/// `header_map` entries (Envoy's `encode_raw_headers`), which are not merged.
+fn header_values<'a>(http: &'a HttpRequest, name: &str) -> Vec<&'a [u8]> {
     let mut values: Vec<&[u8]> = Vec::with_capacity(1);
-    if let Some(v) = http.headers.get("authorization") {
+    if let Some(v) = http.headers.get(name) {
         values.push(v.as_bytes());
     }
     if let Some(map) = &http.header_map {
         for h in map
             .headers
             .iter()
-            .filter(|h| h.key.eq_ignore_ascii_case("authorization"))
+            .filter(|h| h.key.eq_ignore_ascii_case(name))
         {
             values.push(if h.raw_value.is_empty() {
                 h.value.as_bytes()
@@ -95,25 +98,6 @@ fn authorization_values(http: &HttpRequest) -> Vec<&[u8]> {
         }
     }
     values
-}
-
-/// The request's `content-type` (it tells a gRPC client), from the merged `headers` map or
-/// the raw `header_map` entries.
-fn content_type(http: &HttpRequest) -> Option<&[u8]> {
-    if let Some(v) = http.headers.get("content-type") {
-        return Some(v.as_bytes());
-    }
-    let raw = http.header_map.as_ref()?;
-    raw.headers
-        .iter()
-        .find(|h| h.key.eq_ignore_ascii_case("content-type"))
-        .map(|h| {
-            if h.raw_value.is_empty() {
-                h.value.as_bytes()
-            } else {
-                &h.raw_value[..]
-            }
-        })
 }
 
 /// gRPC status code in `CheckResponse.status` for a kind of deny (declared in the core).

@@ -73,9 +73,9 @@ fn header_values<'py>(value: Option<&Bound<'py, PyAny>>) -> PyResult<Vec<Vec<u8>
 }
 
 fn guarded(f: impl FnOnce() -> Answer) -> Decision {
+    // A fault inside the binding becomes a deny: the gate never fails open.
     let answer =
         catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Answer::internal(Client::Http));
-    // A fault inside the binding becomes a deny: the gate never fails open.
     Decision { answer }
 }
 

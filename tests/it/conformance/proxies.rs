@@ -180,19 +180,8 @@ async fn send(addr: SocketAddr, case: &Case) -> (Seen, bool) {
         .unwrap_or_else(|e| panic!("{}: request failed: {e}", case.id));
     let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
     // The echo upstream answers with what it received; denies carry uid-gate's JSON body.
-    let reached = body.get("headers").is_some() && body.get("path").is_some();
-    // Nothing that a backend could read as x-user-id may reach it besides uid-gate's header
-    // (nginx drops, and the shipped Envoy configs refuse, headers with underscores).
-    let lookalikes: Vec<&String> = body["headers"]
-        .as_object()
-        .map(|h| {
-            h.keys()
-                .filter(|k| {
-                    *k != "x-user-id" && k.to_ascii_lowercase().replace('_', "-") == "x-user-id"
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let reached = is_echo(&body);
+    let lookalikes = lookalikes(&body);
     if !lookalikes.is_empty() {
         return (
             Seen {
@@ -205,18 +194,8 @@ async fn send(addr: SocketAddr, case: &Case) -> (Seen, bool) {
             reached,
         );
     }
-    let user = if reached {
-        match body["headers"]["x-user-id"].as_array().map(Vec::as_slice) {
-            None | Some([]) => None,
-            Some([one]) => one.as_str().map(str::to_owned),
-            Some(many) => Some(format!("repeated x-user-id: {many:?}")),
-        }
-    } else {
-        None
-    };
-    let reason = body["error_description"].as_str().map(|d| {
-        reason_for_description(d).map_or_else(|| format!("unknown: {d}"), |r| r.code().to_owned())
-    });
+    let user = if reached { upstream_user(&body) } else { None };
+    let reason = body["error_description"].as_str().map(reason_of);
     let challenges = r
         .headers
         .iter()
@@ -270,31 +249,67 @@ async fn send_grpc(addr: SocketAddr, case: &Case) -> (Seen, bool) {
     let echoed = [Some(r.body.as_str()), r.grpc_message.as_deref()]
         .into_iter()
         .flatten()
-        .find_map(|t| {
-            serde_json::from_str::<Value>(t)
-                .ok()
-                .filter(|v| v.get("headers").is_some() && v.get("path").is_some())
-        });
+        .find_map(|t| serde_json::from_str::<Value>(t).ok().filter(is_echo));
     let reached = echoed.is_some();
-    let user = echoed
-        .as_ref()
-        .and_then(|body| body["headers"]["x-user-id"].as_array())
-        .and_then(|ids| match ids.as_slice() {
-            [] => None,
-            [one] => one.as_str().map(str::to_owned),
-            many => Some(format!("repeated x-user-id: {many:?}")),
-        });
-    let reason = r.grpc_message.as_deref().filter(|_| !reached).map(|d| {
-        reason_for_description(d).map_or_else(|| format!("unknown: {d}"), |r| r.code().to_owned())
-    });
+    let user = echoed.as_ref().and_then(upstream_user);
+    let reason = r
+        .grpc_message
+        .as_deref()
+        .filter(|_| !reached)
+        .map(reason_of);
+    // As over HTTP: nothing a backend could read as x-user-id but uid-gate's own header.
+    let lookalikes = echoed.as_ref().map(lookalikes).unwrap_or_default();
     let seen = Seen {
         status: r.status,
-        error: r.header("www-authenticate").and_then(challenge_error),
+        error: if lookalikes.is_empty() {
+            r.header("www-authenticate").and_then(challenge_error)
+        } else {
+            Some(format!("the upstream saw {lookalikes:?}"))
+        },
         reason,
         user,
         grpc_status: r.grpc_status.filter(|_| !reached),
     };
     (seen, reached)
+}
+
+/// Whether `body` is the echo upstream's answer (what it received), not a deny's.
+fn is_echo(body: &Value) -> bool {
+    body.get("headers").is_some() && body.get("path").is_some()
+}
+
+/// Headers the upstream received that a backend could read as `x-user-id` besides
+/// uid-gate's own (nginx drops, and the shipped Envoy configs refuse, underscore spellings).
+fn lookalikes(body: &Value) -> Vec<String> {
+    body["headers"]
+        .as_object()
+        .map(|h| {
+            h.keys()
+                .filter(|k| {
+                    *k != "x-user-id" && k.to_ascii_lowercase().replace('_', "-") == "x-user-id"
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The one `x-user-id` the upstream received, or a note that there were several.
+fn upstream_user(body: &Value) -> Option<String> {
+    match body["headers"]["x-user-id"].as_array().map(Vec::as_slice) {
+        None | Some([]) => None,
+        Some([one]) => one.as_str().map(str::to_owned),
+        Some(many) => Some(format!("repeated x-user-id: {many:?}")),
+    }
+}
+
+/// The reason code whose deny carries `description` (`unknown: …` for a text uid-gate never
+/// sends).
+fn reason_of(description: &str) -> String {
+    reason_for_description(description).map_or_else(
+        || format!("unknown: {description}"),
+        |r| r.code().to_owned(),
+    )
 }
 
 async fn upstream_count(echo: SocketAddr) -> usize {
