@@ -61,6 +61,7 @@ fn bench(c: &mut Criterion) {
             path,
             authorization: &values,
             content_type: None,
+            method: None,
         };
         assert_eq!(gate.decide(&view, NOW).http_status(), want, "{name}");
         group.bench_function(name, |b| {

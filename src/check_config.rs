@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use uid_gate_core::path_policy::{PathClass, Unlisted};
+use uid_gate_core::path_policy::{PathClass, Rule, TemplateSegment, Unlisted};
+use uid_gate_core::scope::ScopeRules;
 
 use crate::config::Config;
 
@@ -70,6 +71,31 @@ pub fn summary(config: &Config, extra_paths: &[String]) -> String {
             .to_owned(),
         ),
         ("uid claims", p.uid_claims.join(", ")),
+        (
+            "scope claims",
+            list(
+                p.scope
+                    .bindings()
+                    .iter()
+                    .map(|b| format!("{{{}}} = {}", b.placeholder, b.path.as_str()))
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(String::as_str)
+                    .collect(),
+            ),
+        ),
+        (
+            "admin override",
+            p.scope.admin().map_or("(none)".into(), |a| {
+                let claims: Vec<&str> = a.role_claims.iter().map(|c| c.as_str()).collect();
+                format!(
+                    "roles {} (from {}) may {} any templated path",
+                    a.roles.join(", "),
+                    claims.join(", then "),
+                    a.methods.join(", ")
+                )
+            }),
+        ),
         ("leeway", format!("{}s", p.leeway_secs)),
         (
             "issuer",
@@ -113,10 +139,9 @@ pub fn summary(config: &Config, extra_paths: &[String]) -> String {
         let verdict = match policy.rule_for(path) {
             Ok((PathClass::Public, rule)) => format!("public: no token needed ({rule})"),
             Ok((PathClass::AuthOnly, rule)) => format!("any valid token ({rule})"),
-            Ok((PathClass::Scoped { user_id }, rule)) => format!(
-                "user-scoped: only user {:?} may pass ({rule})",
-                String::from_utf8_lossy(&user_id)
-            ),
+            Ok((PathClass::Scoped { values }, rule)) => {
+                scoped(&values, rule, &p.scope, &p.uid_claims)
+            }
             Ok((PathClass::Unlisted, _)) if policy.unlisted() == Unlisted::Authenticated => {
                 "any valid token (no rule; UIDGATE_UNLISTED_PATHS=authenticated)".to_owned()
             }
@@ -149,6 +174,53 @@ pub fn summary(config: &Config, extra_paths: &[String]) -> String {
         "  (a route like /api/health under /api/{user_id} is read as user \"health\": list it in\n   UIDGATE_PUBLIC_PATHS or UIDGATE_AUTH_ONLY_PATHS, or move it out of the template's prefix;\n   behind a proxy that rewrites paths, templates and prefixes name the path the client sends)\n",
     );
     out
+}
+
+/// Which claims decide a scoped path: each placeholder's segment and what it must equal.
+fn scoped(
+    values: &[std::borrow::Cow<'_, [u8]>],
+    rule: Rule<'_>,
+    scope: &ScopeRules,
+    uid_claims: &[String],
+) -> String {
+    let Rule::Template(t) = rule else {
+        return format!("scoped ({rule})");
+    };
+    let placeholders = t.segments().iter().filter(|s| s.placeholder().is_some());
+    let mut parts = Vec::new();
+    let mut user_only = true;
+    for (segment, value) in placeholders.zip(values) {
+        let value = String::from_utf8_lossy(value);
+        match segment {
+            TemplateSegment::Scope(name) => {
+                user_only = false;
+                let claim = scope
+                    .bindings()
+                    .iter()
+                    .find(|b| b.placeholder == *name)
+                    .map_or("(unbound)", |b| b.path.as_str());
+                parts.push(format!(
+                    "{{{name}}} {value:?} must be in the token's {claim}"
+                ));
+            }
+            _ => parts.push(format!(
+                "{{user_id}} {value:?} must be the token's user id ({})",
+                uid_claims.join(", then ")
+            )),
+        }
+    }
+    let admin = scope.admin().map_or(String::new(), |a| {
+        format!(
+            "; or roles {} with {}",
+            a.roles.join(", "),
+            a.methods.join(", ")
+        )
+    });
+    if user_only && values.len() == 1 {
+        let user = String::from_utf8_lossy(&values[0]);
+        return format!("user-scoped: only user {user:?} may pass ({rule}){admin}");
+    }
+    format!("scoped: {} ({rule}){admin}", parts.join(" and "))
 }
 
 #[cfg(test)]
@@ -205,6 +277,35 @@ mod tests {
             "{s}"
         );
         assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    }
+
+    #[test]
+    fn the_summary_shows_bindings_and_which_claims_decide() {
+        let config = Config::from_vars([
+            ("BETTER_AUTH_SECRET".to_owned(), "s".repeat(32)),
+            (
+                "UIDGATE_PATH_TEMPLATES".to_owned(),
+                "/api/{user_id},/api/orgs/{org_id},/t/{team_id}/u/{user_id}".to_owned(),
+            ),
+            (
+                "UIDGATE_SCOPE_CLAIMS".to_owned(),
+                "org_id=activeOrganizationId,team_id=teams.id".to_owned(),
+            ),
+            ("UIDGATE_ADMIN_ROLES".to_owned(), "admin".to_owned()),
+        ])
+        .expect("config");
+        let s = summary(
+            &config,
+            &["/api/orgs/o1/tasks".to_owned(), "/t/t1/u/bob".to_owned()],
+        );
+        for want in [
+            "scope claims        {org_id} = activeOrganizationId, {team_id} = teams.id",
+            "admin override      roles admin (from role) may GET, HEAD any templated path",
+            "/api/orgs/o1/tasks    scoped: {org_id} \"o1\" must be in the token's activeOrganizationId (template /api/orgs/{org_id}); or roles admin with GET, HEAD",
+            "/t/t1/u/bob           scoped: {team_id} \"t1\" must be in the token's teams.id and {user_id} \"bob\" must be the token's user id (uid, then sub)",
+        ] {
+            assert!(s.contains(want), "{want}\n{s}");
+        }
     }
 
     #[test]

@@ -42,8 +42,16 @@ fn log(authorizer: &Authorizer, answer: &Answer, target: &str, request_id: &str,
     let status = answer.status();
     let reason = answer.reason();
     // Why a path was judged as someone's: the usual surprise is `/api/health` read as user "health".
+    // An admin's read is logged with the owner's segment too.
     let (template, segment) = match reason {
-        Reason::Owner | Reason::NotOwner | Reason::MissingUserSegment => authorizer
+        Reason::Owner
+        | Reason::Member
+        | Reason::Admin
+        | Reason::NotOwner
+        | Reason::NotMember
+        | Reason::NoScope
+        | Reason::BadScopeClaim
+        | Reason::MissingUserSegment => authorizer
             .paths()
             .matching_template(target)
             .map_or(("", Default::default()), |(t, s)| {
@@ -56,9 +64,14 @@ fn log(authorizer: &Authorizer, answer: &Answer, target: &str, request_id: &str,
     let rule = match reason {
         Reason::Public
         | Reason::Owner
+        | Reason::Member
+        | Reason::Admin
         | Reason::Authenticated
         | Reason::UnlistedAllowed
         | Reason::NotOwner
+        | Reason::NotMember
+        | Reason::NoScope
+        | Reason::BadScopeClaim
         | Reason::UnlistedPath => authorizer
             .paths()
             .rule_for(target)

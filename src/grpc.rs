@@ -69,6 +69,7 @@ impl Authorization for AuthzService {
                 authorization: &authorization,
                 // The first value tells a gRPC client.
                 content_type: http.and_then(|h| header_values(h, "content-type").first().copied()),
+                method: http.map(|h| h.method.as_str()).filter(|m| !m.is_empty()),
             },
             request_id,
             started,

@@ -6,6 +6,11 @@
 //! `x-forwarded-uri` for Caddy and Traefik). The header is trusted only when configured:
 //! a header the proxy does not overwrite is one the client chose.
 //!
+//! The method follows the path: the request's own (Envoy forwards the original method), or,
+//! with a URI header configured, exactly one `X-Forwarded-Method` (nginx's subrequest is always
+//! a GET; Caddy and Traefik send the header; the nginx example sets it). Missing or repeated,
+//! the decision gets no method, and the admin override never applies.
+//!
 //! Allow: 200 with `x-user-id` (absent on public paths). Deny: 400/401/403 with the same
 //! challenge and JSON body as the gRPC mode.
 
@@ -76,6 +81,7 @@ fn respond(
         path,
         authorization: &authorization,
         content_type: content_type(req),
+        method: method(req, uri_header.is_some()),
     };
     let answer = checks::judge(authorizer, metrics, &view, request_id, started);
     render(&answer).unwrap_or_else(|| {
@@ -95,6 +101,22 @@ fn respond(
 
 /// The request's content type, which tells a gRPC client (Envoy's HTTP ext_authz forwards
 /// it when `allowed_headers` lists it).
+/// The client's method: the request's own, or behind a proxy that describes the request in
+/// headers, its one `X-Forwarded-Method`.
+fn method(req: &Request<Incoming>, described: bool) -> Option<&str> {
+    if !described {
+        return Some(req.method().as_str());
+    }
+    let mut values = req.headers().get_all(FORWARDED_METHOD).iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) => v.to_str().ok(),
+        _ => None,
+    }
+}
+
+/// The header a proxy that asks with a subrequest names the client's method in.
+const FORWARDED_METHOD: &str = "x-forwarded-method";
+
 fn content_type(req: &Request<Incoming>) -> Option<&[u8]> {
     req.headers()
         .get(hyper::header::CONTENT_TYPE)

@@ -13,6 +13,9 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+mod decision;
+use decision::Decision;
 use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
 use uid_gate_core::refresh::{FETCH_TIMEOUT, JwksSchedule, MAX_BYTES, ReloadSchedule};
 use uid_gate_core::response::{Answer, Client, Reason};
@@ -37,12 +40,6 @@ struct Gate {
     started: Instant,
     /// The secrets in force, to tell a changed secret file from an unchanged one.
     secrets: std::sync::Mutex<Option<SecretSet>>,
-}
-
-/// What the gate answered, in HTTP terms.
-#[pyclass(frozen, module = "uid_gate._uid_gate", name = "Decision")]
-struct Decision {
-    answer: Answer,
 }
 
 /// The `authorization` values: `None`, one `str` or `bytes`, or a list/tuple of them.
@@ -72,11 +69,9 @@ fn header_values<'py>(value: Option<&Bound<'py, PyAny>>) -> PyResult<Vec<Vec<u8>
     }
 }
 
-fn guarded(f: impl FnOnce() -> Answer) -> Decision {
+fn guarded(f: impl FnOnce() -> Decision) -> Decision {
     // A fault inside the binding becomes a deny: the gate never fails open.
-    let answer =
-        catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Answer::internal(Client::Http));
-    Decision { answer }
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Answer::internal(Client::Http).into())
 }
 
 impl Gate {
@@ -100,19 +95,33 @@ impl Gate {
     }
 
     /// The decision for one request; `public: false` requires a token under public prefixes too.
-    fn answer(&self, path: &str, authorization: &[&[u8]], public: bool) -> Answer {
+    fn answer(
+        &self,
+        path: &str,
+        authorization: &[&[u8]],
+        public: bool,
+        method: Option<&str>,
+    ) -> Decision {
         // An ASGI app serves HTTP clients; gRPC reaches it never.
         let view = RequestView {
             path,
             authorization,
             content_type: None,
+            method,
         };
         let decision = if public {
             self.authorizer.decide(&view, unix_now())
         } else {
             self.authorizer.decide_user(&view, unix_now())
         };
-        Answer::from(decision)
+        let placeholders = match &decision {
+            uid_gate_core::Decision::Allow(_) => self.authorizer.placeholders(path),
+            uid_gate_core::Decision::Deny(_) => Vec::new(),
+        };
+        Decision {
+            answer: Answer::from(decision),
+            placeholders,
+        }
     }
 }
 
@@ -144,35 +153,39 @@ impl Gate {
     }
 
     /// Judges a request: `path` is the raw request target (`/api/alice/tasks?x=1`), as sent.
-    #[pyo3(signature = (path, authorization=None, *, public=true))]
+    /// `method`: the request method (`None`: unknown, so no admin override).
+    #[pyo3(signature = (path, authorization=None, *, public=true, method=None))]
     fn check(
         &self,
         path: &str,
         authorization: Option<&Bound<'_, PyAny>>,
         public: bool,
+        method: Option<&str>,
     ) -> PyResult<Decision> {
         let values = header_values(authorization)?;
         let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-        Ok(guarded(|| self.answer(path, &refs, public)))
+        Ok(guarded(|| self.answer(path, &refs, public, method)))
     }
 
     /// The same with raw ASGI values: `path` and each authorization value as bytes.
+    #[pyo3(signature = (path, authorization, public, method=None))]
     fn check_raw(
         &self,
         path: &[u8],
         authorization: Vec<Bound<'_, PyBytes>>,
         public: bool,
+        method: Option<&str>,
     ) -> Decision {
         // Borrowed, not copied: a `Vec<u8>` would be extracted byte by byte from each value.
         let refs: Vec<&[u8]> = authorization.iter().map(|b| b.as_bytes()).collect();
         // A raw target that is not UTF-8 has raw non-ASCII bytes: judge it as such.
-        guarded(|| self.answer(&String::from_utf8_lossy(path), &refs, public))
+        guarded(|| self.answer(&String::from_utf8_lossy(path), &refs, public, method))
     }
 
     /// The path rules for an identity a trusted gateway verified (`None`: no identity).
     #[pyo3(signature = (path, user_id))]
     fn check_identity(&self, path: &str, user_id: Option<&str>) -> Decision {
-        guarded(|| Answer::from(self.authorizer.decide_for_identity(path, user_id)))
+        guarded(|| Answer::from(self.authorizer.decide_for_identity(path, user_id)).into())
     }
 
     /// Whether the refresher fetches the JWKS now (`force`: whatever the schedule says); if
@@ -291,6 +304,20 @@ impl Gate {
             .collect()
     }
 
+    /// Every placeholder name the templates use, in first-use order.
+    #[getter]
+    fn placeholders(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for t in &self.settings.path_templates {
+            for name in t.placeholders() {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        names
+    }
+
     /// Valid settings that weaken the gate, for a start-up warning (`Settings::warnings`).
     #[getter]
     fn warnings(&self) -> Vec<String> {
@@ -330,78 +357,6 @@ impl Gate {
     }
 }
 
-#[pymethods]
-impl Decision {
-    /// Whether the request may pass.
-    #[getter]
-    fn allowed(&self) -> bool {
-        self.answer.is_allow()
-    }
-
-    /// 200 for an allow; 400, 401, 403 (or 503) for a deny.
-    #[getter]
-    fn status(&self) -> u16 {
-        self.answer.status()
-    }
-
-    /// The stable reason code (`owner`, `expired`, `not_owner`, ...).
-    #[getter]
-    fn reason(&self) -> &'static str {
-        self.answer.reason().code()
-    }
-
-    /// The verified user id (`None` on public paths and denies).
-    #[getter]
-    fn user_id(&self) -> Option<&str> {
-        match &self.answer {
-            Answer::Allow { user_id, .. } => user_id.as_deref(),
-            Answer::Deny { .. } => None,
-        }
-    }
-
-    /// The RFC 6750 `error` code (`invalid_token`, ...); `None` for allows and a bare challenge.
-    #[getter]
-    fn error(&self) -> Option<&'static str> {
-        match &self.answer {
-            Answer::Deny { parts, .. } => parts.kind.error_code(),
-            Answer::Allow { .. } => None,
-        }
-    }
-
-    /// The deny's headers as (name, value) pairs: `www-authenticate`, `content-type`,
-    /// `cache-control`; empty for an allow.
-    #[getter]
-    fn headers(&self) -> Vec<(&'static str, String)> {
-        match &self.answer {
-            Answer::Deny { parts, .. } => parts.headers.clone(),
-            Answer::Allow { .. } => Vec::new(),
-        }
-    }
-
-    /// The deny's JSON body (`{"error":..,"error_description":..}`); `None` for an allow.
-    #[getter]
-    fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        match &self.answer {
-            Answer::Deny { parts, .. } => Some(PyBytes::new(py, parts.body.as_bytes())),
-            Answer::Allow { .. } => None,
-        }
-    }
-
-    fn __repr__(&self) -> String {
-        // Python's spelling: True/False, None, quoted strings.
-        let user = match self.user_id() {
-            None => "None".to_owned(),
-            Some(u) => format!("{u:?}"),
-        };
-        let allowed = if self.allowed() { "True" } else { "False" };
-        format!(
-            "Decision(allowed={allowed}, status={}, reason={:?}, user_id={user})",
-            self.status(),
-            self.reason(),
-        )
-    }
-}
-
 /// The reason code whose deny carries `description` (hosts behind a proxy see only bodies).
 #[pyfunction]
 fn reason_for_description(description: &str) -> Option<&'static str> {
@@ -426,11 +381,10 @@ fn _unknown_var_warnings(names: Vec<String>) -> Vec<String> {
 /// The core's answer for a path the token's user does not own (403 `not_owner`).
 #[pyfunction]
 fn _not_owner() -> Decision {
-    Decision {
-        answer: Answer::of(&uid_gate_core::Decision::Deny(
-            uid_gate_core::decision::Denial::NotOwner,
-        )),
-    }
+    Answer::of(&uid_gate_core::Decision::Deny(
+        uid_gate_core::decision::Denial::NotOwner,
+    ))
+    .into()
 }
 
 /// Panics inside uid-gate on purpose, to test that the binding fails closed.

@@ -77,7 +77,7 @@ def test_the_table_through_the_python_api():
         gate = _gate(cases[0]["config"])
         for case in cases:
             auth = [v for k, v in case["headers"] if k.lower() == "authorization"]
-            d = gate.check(case["path"], auth)
+            d = gate.check(case["path"], auth, method=case["method"])
             headers = dict(d.headers)
             if not d.allowed and headers.get("cache-control") != "no-store":
                 failures.append(f"{case['id']}: deny without no-store")

@@ -127,6 +127,10 @@ class Gate:
         unlisted_paths: Optional[str] = None,
         case_insensitive_paths: Optional[bool] = None,
         uid_claims: Optional[Union[str, Sequence[str]]] = None,
+        scope_claims: Optional[Union[str, Sequence[str]]] = None,
+        admin_roles: Optional[Union[str, Sequence[str]]] = None,
+        role_claims: Optional[Union[str, Sequence[str]]] = None,
+        admin_methods: Optional[Union[str, Sequence[str]]] = None,
         leeway_secs: Optional[int] = None,
         issuer: Optional[str] = None,
         audience: Optional[Union[str, Sequence[str]]] = None,
@@ -171,20 +175,24 @@ class Gate:
         gate._init(pairs, refresh)
         return gate
 
-    def check(self, path: str, authorization: Authorization = None, *, public: bool = True) -> Decision:
+    def check(
+        self, path: str, authorization: Authorization = None, *, public: bool = True, method: Optional[str] = None
+    ) -> Decision:
         """Judges a request.
 
         ``path`` is the raw request target as the client sent it (``/api/alice/tasks?x=1``);
         never a decoded path, which would hide ``%2F`` and friends. ``authorization`` holds
         every ``Authorization`` value the request carried. With ``public=False`` a public
-        prefix allows nothing by itself: a token is required everywhere.
+        prefix allows nothing by itself: a token is required everywhere. ``method`` is the
+        request method; without it the admin override (``admin_roles``) never applies.
         """
-        return self._inner.check(path, authorization, public=public)
+        return self._inner.check(path, authorization, public=public, method=method)
 
     def check_scope(self, scope: Mapping, *, public: bool = True) -> Decision:
-        """Judges an ASGI ``scope`` (HTTP or WebSocket) from its raw path and headers."""
+        """Judges an ASGI ``scope`` (HTTP or WebSocket) from its raw path, method and headers."""
         auth = [v for k, v in scope.get("headers", ()) if k == b"authorization"]
-        return self._inner.check_raw(raw_target(scope), auth, public)
+        # A WebSocket scope has no method: no admin override there.
+        return self._inner.check_raw(raw_target(scope), auth, public, scope.get("method"))
 
     def check_identity(self, path: str, user_id: Optional[str]) -> Decision:
         """The path rules for an identity a trusted gateway already verified."""
@@ -210,6 +218,11 @@ class Gate:
     def path_templates(self) -> list[str]:
         """The user-scoped templates, as configured."""
         return self._inner.path_templates
+
+    @property
+    def placeholders(self) -> list[str]:
+        """Every placeholder name the templates use (``user_id``, ``org_id``)."""
+        return self._inner.placeholders
 
     @property
     def public_paths(self) -> list[str]:

@@ -16,6 +16,10 @@
     @app.get("/me")
     async def me(user_id: str = Depends(auth.user)): ...        # any valid token
 
+    @app.get("/api/orgs/{org_id}/tasks")
+    async def org_tasks(org_id: str, access: Access = Depends(auth.access)): ...
+        # the token names org_id (UIDGATE_SCOPE_CLAIMS), or holds an admin role on a GET
+
 Each dependency is also the OpenAPI ``HTTP bearer`` security scheme, so ``/docs`` has a
 working *Authorize* button. The path is the one the router routes, read from the raw request
 target (``raw_path`` without ``root_path``, and the query string), never from the decoded
@@ -27,7 +31,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Optional, Union
 
 from fastapi import FastAPI, HTTPException, Request, WebSocketException
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -38,9 +43,25 @@ from starlette.requests import HTTPConnection
 from . import Decision, Gate
 from ._uid_gate import _not_owner
 
-__all__ = ["GateAuth", "GateHTTPException", "install"]
+__all__ = ["Access", "GateAuth", "GateHTTPException", "install"]
 
 log = logging.getLogger("uid_gate")
+
+#: The reasons of an allow under a template: the path's placeholders were judged.
+_SCOPED = ("owner", "member", "admin")
+
+
+@dataclass(frozen=True)
+class Access:
+    """What :attr:`GateAuth.access` hands a route: who asked and why the path is theirs."""
+
+    #: The verified user id of the token (an admin's own id on an admin read).
+    user_id: str
+    #: ``owner`` (the path's ``{user_id}``), ``member`` (every placeholder matched the token's
+    #: claims) or ``admin`` (an admin role on a method of ``UIDGATE_ADMIN_METHODS``).
+    reason: str
+    #: The judging template's placeholders and their decoded segments: ``{"org_id": "o1"}``.
+    placeholders: dict[str, str] = field(default_factory=dict)
 
 
 class GateHTTPException(HTTPException):
@@ -86,8 +107,9 @@ class _GateDependency(SecurityBase):
         self.scheme_name = scheme_name
         self._gate = gate
         self._mode = mode
+        self._placeholders = tuple(gate.placeholders)
 
-    async def __call__(self, conn: HTTPConnection) -> Optional[str]:
+    async def __call__(self, conn: HTTPConnection) -> Union[Optional[str], Access]:
         # HTTPConnection, not Request: FastAPI hands the same dependency a WebSocket too.
         # Async and I/O-free: the check takes microseconds, so no thread-pool hop.
         decision = self._gate.check_scope(conn.scope, public=self._mode == "identity")
@@ -95,20 +117,24 @@ class _GateDependency(SecurityBase):
             if decision.reason == "internal":
                 log.error("uid-gate failed inside; request denied (503)")
             _deny(conn, decision)
-        # A route with a {user_id} parameter names its owner, whatever the dependency: the
-        # path must have been judged user-scoped (or public), never "any valid token".
-        names_owner = self._mode == "owner" or "user_id" in conn.path_params
-        allowed_for_owner = ("owner",) if self._mode == "owner" else ("owner", "public")
-        if names_owner and decision.reason not in allowed_for_owner:
-            # The path is under no user-scoped template, so it names no owner this token
-            # could match: 403 insufficient_scope, as for someone else's path.
+        # The route's contract: `owner` is the path's {user_id} itself; `access` any judged
+        # placeholder; a route parameter named like a placeholder ({user_id}, {org_id}) names
+        # an owner too, whatever the dependency: never "any valid token".
+        wanted = {"owner": ("owner",), "access": _SCOPED}.get(self._mode)
+        if wanted is None and any(p in conn.path_params for p in self._placeholders):
+            wanted = _SCOPED + (("public",) if self._mode == "identity" else ())
+        if wanted is not None and decision.reason not in wanted:
+            # The path is judged by no template this route's contract needs, so it names no
+            # owner this token could match: 403 insufficient_scope, as for someone else's path.
             _deny(conn, _not_owner())
-        routed_user = conn.path_params.get("user_id")
-        if decision.reason == "owner" and routed_user is not None and routed_user != decision.user_id:
-            # The template read another segment as the user than the route's {user_id}
-            # (e.g. /api/{user_id} before /api/{org}/{user_id}/x): the handler would act for
-            # a user the token does not own.
-            _deny(conn, _not_owner())
+        for name, value in decision.placeholders.items():
+            if conn.path_params.get(name, value) != value:
+                # The template read another segment for a placeholder than the route's
+                # parameter of that name (e.g. /api/{user_id} before /api/{org}/{user_id}/x):
+                # the handler would act for an owner the token was not judged for.
+                _deny(conn, _not_owner())
+        if self._mode == "access":
+            return Access(decision.user_id, decision.reason, decision.placeholders)
         return decision.user_id
 
 
@@ -132,6 +158,13 @@ class GateAuth:
       Any dependency on a route with a ``{user_id}`` parameter behaves this way.
     - :attr:`identity`: exactly the service's decision: ``None`` on public paths, the user
       id elsewhere (``Optional[str]``); for a catch-all route or a router-wide dependency.
+    - :attr:`access`: for organization, team and admin-readable routes: the path must be
+      judged by a template (``owner``, ``member`` or ``admin``), and the route gets an
+      :class:`Access` with the user id, the reason and the placeholders that matched.
+      :attr:`owner` stays strict (``owner`` only): an admin read needs a route on ``access``.
+
+    Every route parameter named like a template placeholder must equal the segment the
+    template judged, whatever the dependency.
 
     Denials raise :class:`GateHTTPException` with the service's status, challenge and body.
     """
@@ -145,3 +178,5 @@ class GateAuth:
         self.owner = _GateDependency(gate, "owner", scheme_name, description)
         #: Dependency: the service's decision; ``None`` on public paths (``Optional[str]``).
         self.identity = _GateDependency(gate, "identity", scheme_name, description)
+        #: Dependency: an :class:`Access` on a path a template judged (``Access``).
+        self.access = _GateDependency(gate, "access", scheme_name, description)

@@ -276,3 +276,41 @@ async fn through_envoy_http_ext_authz() {
     drop(echo);
     server.stop().await;
 }
+
+/// Behind a proxy that describes the request in headers, the method is its one
+/// `X-Forwarded-Method`: missing or repeated, the admin override never applies, and the
+/// subrequest's own method (nginx's is always GET) is never taken for the client's.
+#[tokio::test]
+async fn the_forwarded_method_decides_the_admin_override_only_when_single() {
+    let server = TestServer::start(&[
+        ("UIDGATE_HTTP_URI_HEADER", "X-Original-URI"),
+        ("UIDGATE_ADMIN_ROLES", "admin"),
+    ])
+    .await;
+    let exp = now() + 600;
+    let admin = format!(
+        "Bearer {}",
+        token(serde_json::json!({"uid": "admin_1", "role": "admin", "exp": exp}))
+    );
+    let go = |methods: &'static [&'static str]| {
+        let (addr, admin) = (server.http, admin.clone());
+        async move {
+            let mut h = vec![
+                ("authorization", admin.as_str()),
+                ("x-original-uri", "/api/user_B/tasks"),
+            ];
+            h.extend(methods.iter().map(|m| ("x-forwarded-method", *m)));
+            let r = http_request(addr, "GET", "/_auth", &h).await.expect("http");
+            (r.status, r.header("x-user-id").map(str::to_owned))
+        }
+    };
+    assert_eq!(go(&["GET"]).await, (200, Some("admin_1".to_owned())));
+    assert_eq!(go(&["POST"]).await, (403, None));
+    assert_eq!(go(&[]).await, (403, None), "no method: no override");
+    assert_eq!(
+        go(&["GET", "GET"]).await,
+        (403, None),
+        "repeated: no override"
+    );
+    server.stop().await;
+}

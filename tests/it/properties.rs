@@ -178,11 +178,18 @@ fn check(gate: &Authorizer, path: &str, auth: &[Vec<u8>]) -> Result<(), TestCase
             path,
             authorization: &values,
             content_type: None,
+            method: None,
         },
         NOW,
     );
     match decision {
         Decision::Deny(_) => {}
+        Decision::Allow(Allow::Member { .. } | Allow::Admin { .. }) => {
+            prop_assert!(
+                false,
+                "no scope binding or admin role is configured: {path:?}"
+            );
+        }
         Decision::Allow(Allow::Public) => {
             for view in backend_views(path) {
                 prop_assert!(
@@ -321,7 +328,7 @@ proptest! {
     #[test]
     fn arbitrary_input_never_panics(path in ".{0,300}", auth in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..3)) {
         let values: Vec<&[u8]> = auth.iter().map(Vec::as_slice).collect();
-        let _ = gate().decide(&RequestView { path: &path, authorization: &values, content_type: None }, NOW);
+        let _ = gate().decide(&RequestView { path: &path, authorization: &values, content_type: None, method: None }, NOW);
     }
 
     #[test]

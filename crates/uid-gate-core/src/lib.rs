@@ -8,6 +8,7 @@
 //! - [`jwks`]: a JWKS document as a key set (fetching is the host's job).
 //! - [`refresh`]: when a host fetches the JWKS or re-reads the secret file, and what it keeps.
 //! - [`path_policy`]: public, user-scoped or authentication-only; safe to judge or not.
+//! - [`scope`]: placeholders bound to claims (organizations, teams) and the admin override.
 //! - [`decision`]: the order in which the three are combined.
 //! - [`response`]: a decision as an HTTP answer: status, challenge, body, reason, identity.
 //! - [`mint`]: signing dev and test tokens; never on the request path.
@@ -22,6 +23,7 @@ pub mod mint;
 pub mod path_policy;
 pub mod refresh;
 pub mod response;
+pub mod scope;
 pub mod verify;
 
 pub use config::{ConfigError, Settings};

@@ -101,6 +101,8 @@ reasons! {
     allow {
         Public => "public",
         Owner => "owner",
+        Member => "member",
+        Admin => "admin",
         Authenticated => "authenticated",
         UnlistedAllowed => "unlisted_allowed",
     }
@@ -143,6 +145,9 @@ reasons! {
         BadPercentEncoding => "bad_percent_encoding", InvalidRequest, [Denial::Path(PathError::BadPercentEncoding)],
         MissingUserSegment => "missing_user_segment", InvalidRequest, [Denial::Path(PathError::MissingUserSegment)],
         NotOwner => "not_owner", InsufficientScope, [Denial::NotOwner],
+        NotMember => "not_member", InsufficientScope, [Denial::NotMember],
+        NoScope => "no_scope_claim", InsufficientScope, [Denial::NoScope],
+        BadScopeClaim => "invalid_scope_claim", InsufficientScope, [Denial::BadScopeClaim],
         UnlistedPath => "unlisted_path", InsufficientScope, [Denial::Unlisted],
     }
     host {
@@ -165,6 +170,8 @@ impl Decision {
         match self {
             Decision::Allow(Allow::Public) => Reason::Public,
             Decision::Allow(Allow::Owner { .. }) => Reason::Owner,
+            Decision::Allow(Allow::Member { .. }) => Reason::Member,
+            Decision::Allow(Allow::Admin { .. }) => Reason::Admin,
             Decision::Allow(Allow::Authenticated { .. }) => Reason::Authenticated,
             Decision::Allow(Allow::Unlisted { .. }) => Reason::UnlistedAllowed,
             Decision::Deny(d) => d.reason(),
@@ -315,7 +322,7 @@ impl crate::decision::Authorizer {
 pub enum Answer {
     /// Let the request through.
     Allow {
-        /// `public`, `owner`, `authenticated` or `unlisted_allowed`.
+        /// `public`, `owner`, `member`, `admin`, `authenticated` or `unlisted_allowed`.
         reason: Reason,
         /// The value for [`USER_ID_HEADER`]; `None` on public paths, where hosts must remove
         /// any client-sent one instead.
@@ -350,6 +357,8 @@ impl Answer {
             },
             Decision::Allow(
                 Allow::Owner { user_id }
+                | Allow::Member { user_id }
+                | Allow::Admin { user_id }
                 | Allow::Authenticated { user_id }
                 | Allow::Unlisted { user_id },
             ) => {

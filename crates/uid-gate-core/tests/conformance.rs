@@ -52,6 +52,7 @@ fn the_table_through_the_core() {
                 path: &case.path,
                 authorization: &auth,
                 content_type: content_type(&case.headers),
+                method: Some(&case.method),
             };
             let answer = authorizer.judge(&view, table.now);
             let seen = match &answer {

@@ -132,6 +132,13 @@ impl Gate {
             for i in 1..count {
                 values.extend(stream.header("authorization", i).0);
             }
+            // The method is one more header lookup through Envoy: read only where the
+            // configuration judges it (the core says when).
+            let method = if self.authorizer.judges_method() {
+                stream.header(":method", 0).0
+            } else {
+                None
+            };
             // `judge`, in its two steps: the client's form (its content type, one more header
             // lookup through Envoy) is read only when a deny is rendered, never on an allow.
             let decision = self.authorizer.decide(
@@ -139,6 +146,7 @@ impl Gate {
                     path: &path,
                     authorization: &values,
                     content_type: None,
+                    method: method.and_then(|m| std::str::from_utf8(m).ok()),
                 },
                 now,
             );

@@ -89,7 +89,7 @@ pub const PATH_TEMPLATES: Var = Var {
     name: "UIDGATE_PATH_TEMPLATES",
     kind: Kind::Text,
     default: Some("/api/{user_id}"),
-    help: "comma-separated user-scoped templates, each with one {user_id} segment",
+    help: "comma-separated scoped templates, each with placeholder segments ({user_id}, {org_id}), each name at most once",
 };
 /// `UIDGATE_PUBLIC_PATHS`.
 pub const PUBLIC_PATHS: Var = Var {
@@ -125,6 +125,34 @@ pub const UID_CLAIMS: Var = Var {
     kind: Kind::Text,
     default: Some("uid,sub"),
     help: "claims tried in order for the user id",
+};
+/// `UIDGATE_SCOPE_CLAIMS`.
+pub const SCOPE_CLAIMS: Var = Var {
+    name: "UIDGATE_SCOPE_CLAIMS",
+    kind: Kind::Text,
+    default: None,
+    help: "binds each template placeholder other than {user_id} to a claim path: org_id=activeOrganizationId,team_id=teams.id",
+};
+/// `UIDGATE_ADMIN_ROLES`.
+pub const ADMIN_ROLES: Var = Var {
+    name: "UIDGATE_ADMIN_ROLES",
+    kind: Kind::Text,
+    default: None,
+    help: "comma-separated roles whose tokens may use UIDGATE_ADMIN_METHODS on any templated path (unset: no override)",
+};
+/// `UIDGATE_ROLE_CLAIMS`.
+pub const ROLE_CLAIMS: Var = Var {
+    name: "UIDGATE_ROLE_CLAIMS",
+    kind: Kind::Text,
+    default: Some("role"),
+    help: "claim paths tried in order for the roles: a comma-separated string or an array of strings",
+};
+/// `UIDGATE_ADMIN_METHODS`.
+pub const ADMIN_METHODS: Var = Var {
+    name: "UIDGATE_ADMIN_METHODS",
+    kind: Kind::Text,
+    default: Some("GET,HEAD"),
+    help: "request methods the admin override covers",
 };
 /// `UIDGATE_LEEWAY_SECS`.
 pub const LEEWAY_SECS: Var = Var {
@@ -201,6 +229,10 @@ pub const VARS: &[Var] = &[
     UNLISTED_PATHS,
     CASE_INSENSITIVE_PATHS,
     UID_CLAIMS,
+    SCOPE_CLAIMS,
+    ADMIN_ROLES,
+    ROLE_CLAIMS,
+    ADMIN_METHODS,
     LEEWAY_SECS,
     ISSUER,
     AUDIENCE,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::decision::Authorizer;
 use crate::jwks::JwksKeys;
 use crate::path_policy::{PathPolicy, PathPrefix, PathTemplate, PatternError, Unlisted};
+use crate::scope::ScopeRules;
 use crate::verify::{ClaimRules, Verifier};
 
 pub mod declare;
@@ -86,6 +87,9 @@ pub struct Settings {
     pub case_insensitive_paths: bool,
     /// Claims tried in order for the user id (`UIDGATE_UID_CLAIMS`).
     pub uid_claims: Vec<String>,
+    /// Placeholders bound to claims and the admin override (`UIDGATE_SCOPE_CLAIMS`,
+    /// `UIDGATE_ADMIN_ROLES`, `UIDGATE_ROLE_CLAIMS`, `UIDGATE_ADMIN_METHODS`).
+    pub scope: ScopeRules,
     /// Clock skew tolerated on time claims (`UIDGATE_LEEWAY_SECS`).
     pub leeway_secs: u64,
     /// Required `iss` (`UIDGATE_ISSUER`).
@@ -134,7 +138,20 @@ impl Settings {
         let secret_file = raw(&declare::SECRET_FILE).map(PathBuf::from);
         let jwks_configured =
             raw(&declare::JWKS_URL).is_some() || raw(&declare::JWKS_FILE).is_some();
+        let path_templates = patterns(
+            declare::PATH_TEMPLATES.name,
+            &vars::or_default(&declare::PATH_TEMPLATES, raw(&declare::PATH_TEMPLATES))
+                .unwrap_or_default(),
+            PathTemplate::parse,
+            true,
+        )?;
+        let uid_claims = uid_claims(
+            &vars::or_default(&declare::UID_CLAIMS, raw(&declare::UID_CLAIMS)).unwrap_or_default(),
+        )?;
         let settings = Settings {
+            scope: crate::scope::scope_rules(raw, &path_templates, &uid_claims)?,
+            path_templates,
+            uid_claims,
             secrets: match secrets::secrets(
                 raw(&declare::SECRET),
                 raw(&declare::SECRETS),
@@ -172,13 +189,6 @@ impl Settings {
                     Some(json)
                 }
             },
-            path_templates: patterns(
-                declare::PATH_TEMPLATES.name,
-                &vars::or_default(&declare::PATH_TEMPLATES, raw(&declare::PATH_TEMPLATES))
-                    .unwrap_or_default(),
-                PathTemplate::parse,
-                true,
-            )?,
             public_paths: patterns(
                 declare::PUBLIC_PATHS.name,
                 raw(&declare::PUBLIC_PATHS).as_deref().unwrap_or(""),
@@ -195,10 +205,6 @@ impl Settings {
             case_insensitive_paths: boolean(
                 &declare::CASE_INSENSITIVE_PATHS,
                 raw(&declare::CASE_INSENSITIVE_PATHS),
-            )?,
-            uid_claims: uid_claims(
-                &vars::or_default(&declare::UID_CLAIMS, raw(&declare::UID_CLAIMS))
-                    .unwrap_or_default(),
             )?,
             leeway_secs: number(&declare::LEEWAY_SECS, raw(&declare::LEEWAY_SECS))?,
             secret_reload_secs: number(
@@ -282,6 +288,20 @@ impl Settings {
                     .to_owned(),
             );
         }
+        if let Some(admin) = self.scope.admin() {
+            let writes: Vec<&str> = admin
+                .methods
+                .iter()
+                .map(String::as_str)
+                .filter(|m| !matches!(*m, "GET" | "HEAD" | "OPTIONS"))
+                .collect();
+            if !writes.is_empty() {
+                out.push(format!(
+                    "UIDGATE_ADMIN_METHODS has {}: tokens with an admin role may change any user's and organization's data, not only read it",
+                    writes.join(", ")
+                ));
+            }
+        }
         out
     }
 
@@ -303,7 +323,8 @@ impl Settings {
                 audiences: self.audiences.clone(),
             },
         )
-        .with_max_ttl(self.max_token_ttl);
+        .with_max_ttl(self.max_token_ttl)
+        .with_captured(self.scope.captured().to_vec());
         // Validated when the settings were read; a JWKS that no longer parses enables nothing.
         let verifier = match self.jwks_json.as_deref().map(JwksKeys::from_json) {
             Some(Ok(keys)) => verifier.with_jwks(keys),
@@ -311,6 +332,7 @@ impl Settings {
             _ => verifier,
         };
         Authorizer::new(verifier, self.path_policy(), self.max_token_bytes)
+            .with_scope(self.scope.clone())
     }
 
     /// The path half of the decision: templates, public prefixes and their case rule.

@@ -310,6 +310,7 @@ fn a_jwks_url_starts_with_an_empty_key_set() {
             path: "/api/alice",
             authorization: &values,
             content_type: None,
+            method: None,
         },
         1_800_000_000,
     );

@@ -6,7 +6,7 @@ use super::declare::{Kind, Var};
 use crate::path_policy::PatternError;
 
 /// Claims that carry time, issuer or audience: never a user id.
-const RESERVED_CLAIMS: &[&str] = &["exp", "nbf", "iat", "iss", "aud", "jti"];
+pub(crate) const RESERVED_CLAIMS: &[&str] = &["exp", "nbf", "iat", "iss", "aud", "jti"];
 
 /// The value `vars` give the declared name of `var` (exactly that name; the last one wins).
 pub fn lookup(vars: &[(String, String)], var: &Var) -> Option<String> {

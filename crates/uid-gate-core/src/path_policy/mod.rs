@@ -4,13 +4,14 @@
 //! Envoy hands us the raw request target ("No decoding is performed"), so every rule here
 //! works on the undecoded bytes and refuses anything whose meaning a backend could read
 //! differently: dot segments, empty segments, encoded separators, backslashes, path
-//! parameters, control bytes and non-ASCII bytes. Only the `{user_id}` segment is
-//! percent-decoded, once, to be compared with the token's user id byte for byte.
+//! parameters, control bytes and non-ASCII bytes. Only placeholder segments (`{user_id}`,
+//! `{org_id}`) are percent-decoded, once, to be compared with the token's claims byte for byte.
 
 use std::borrow::Cow;
 
 mod patterns;
 
+pub(crate) use patterns::is_placeholder_name;
 pub use patterns::{PathPrefix, PathTemplate, PatternError, TemplateSegment, USER_ID};
 
 /// Why a path cannot be judged safely (answered with 400 `invalid_request`).
@@ -49,8 +50,8 @@ pub enum PathError {
     /// `%` not followed by two hex digits.
     #[error("path contains a malformed percent-encoding")]
     BadPercentEncoding,
-    /// The path names a user-scoped prefix but no user id segment.
-    #[error("path has no user id segment")]
+    /// The path names a template's fixed prefix but stops before its first placeholder.
+    #[error("path has no user id or scope segment")]
     MissingUserSegment,
 }
 
@@ -70,10 +71,11 @@ pub enum Unlisted {
 pub enum PathClass<'a> {
     /// Under a public prefix: allowed without a token.
     Public,
-    /// Under a template: the token's user id must equal this decoded segment.
+    /// Under a template: each placeholder's segment must match the token.
     Scoped {
-        /// The `{user_id}` segment, percent-decoded.
-        user_id: Cow<'a, [u8]>,
+        /// The placeholders' segments, percent-decoded, in the order of
+        /// [`PathTemplate::placeholders`] of the template [`PathPolicy::rule_for`] names.
+        values: Vec<Cow<'a, [u8]>>,
     },
     /// Under an authenticated-only prefix: any valid token is enough.
     AuthOnly,
@@ -151,21 +153,19 @@ impl PathPolicy {
         self.ignore_case
     }
 
-    /// The template a well-formed path falls under and the raw segment in its `{user_id}`
-    /// position (empty when the path stops before it), for logs and `check-config`.
+    /// The template a well-formed path falls under and the raw segment in its first
+    /// placeholder's position (empty when the path stops before it), for logs and `check-config`.
     pub fn matching_template<'a>(&self, target: &'a str) -> Option<(&PathTemplate, &'a str)> {
         let path = target.split('?').next().unwrap_or_default();
         check_bytes(path).ok()?;
         let segments = split_segments(path).ok()?;
-        self.templates.iter().find_map(|t| {
-            let n = t.prefix_len();
-            let matches = segments.len() >= n
-                && t.segments[..n]
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| matches!(t, TemplateSegment::Fixed(f) if self.fixed_eq(f, s)));
-            matches.then(|| (t, segments.get(n).copied().unwrap_or_default()))
-        })
+        // The template `rule_for` tries first that matches, or refuses the path for stopping
+        // before its placeholder.
+        let t = self
+            .templates
+            .iter()
+            .find(|t| !matches!(self.match_template(t, &segments), Ok(None)))?;
+        Some((t, segments.get(t.prefix_len()).copied().unwrap_or_default()))
     }
 
     /// A fixed pattern segment against a raw request segment, decoded once as a backend
@@ -225,7 +225,7 @@ impl PathPolicy {
     }
 
     /// `Ok(Some(class))` when the template matches; `Err(MissingUserSegment)` when the path is
-    /// exactly the template's fixed prefix (it names the scoped area but no user).
+    /// exactly the template's fixed prefix (it names the scoped area but no owner).
     fn match_template<'a>(
         &self,
         template: &PathTemplate,
@@ -246,15 +246,17 @@ impl PathPolicy {
         if segments.len() < template.segments.len() {
             return Ok(None);
         }
-        let mut user_id = None;
+        let mut values = Vec::with_capacity(1);
         for (t, s) in template.segments.iter().zip(segments).skip(prefix_len) {
             match t {
-                TemplateSegment::UserId => user_id = Some(percent_decode(s)),
                 TemplateSegment::Fixed(f) if self.fixed_eq(f, s) => {}
                 TemplateSegment::Fixed(_) => return Ok(None),
+                TemplateSegment::UserId | TemplateSegment::Scope(_) => {
+                    values.push(percent_decode(s));
+                }
             }
         }
-        Ok(user_id.map(|user_id| PathClass::Scoped { user_id }))
+        Ok(Some(PathClass::Scoped { values }))
     }
 }
 

@@ -10,8 +10,12 @@ pub enum PatternError {
     EmptySegment(String),
     #[error("'{0}' has a character that is not allowed in a path pattern")]
     BadCharacter(String),
-    #[error("'{0}' must contain exactly one {{user_id}} segment")]
-    UserIdCount(String),
+    #[error("'{0}' must contain at least one placeholder segment such as {{user_id}}")]
+    NoPlaceholder(String),
+    #[error("'{0}' names the placeholder {{{1}}} twice")]
+    RepeatedPlaceholder(String, String),
+    #[error("'{0}': a placeholder is a whole segment {{name}}, the name made of a-z, 0-9 and _")]
+    BadPlaceholder(String),
     #[error("'/' would cover every path")]
     CoversRoot,
     #[error("no patterns given")]
@@ -20,7 +24,7 @@ pub enum PatternError {
     Duplicate(String),
 }
 
-/// The placeholder segment of a path template.
+/// The placeholder segment that the token's user id must equal.
 pub const USER_ID: &str = "{user_id}";
 
 /// One segment of a [`PathTemplate`].
@@ -30,9 +34,23 @@ pub enum TemplateSegment {
     Fixed(String),
     /// The user id position.
     UserId,
+    /// Another placeholder (`{org_id}`): its segment must equal a value of the claim
+    /// `UIDGATE_SCOPE_CLAIMS` binds to this name.
+    Scope(String),
 }
 
-/// A user-scoped path template such as `/api/{user_id}`.
+impl TemplateSegment {
+    /// The placeholder's name (`user_id`, `org_id`), `None` for a fixed segment.
+    pub fn placeholder(&self) -> Option<&str> {
+        match self {
+            TemplateSegment::Fixed(_) => None,
+            TemplateSegment::UserId => Some(&USER_ID[1..USER_ID.len() - 1]),
+            TemplateSegment::Scope(name) => Some(name),
+        }
+    }
+}
+
+/// A scoped path template such as `/api/{user_id}` or `/api/orgs/{org_id}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathTemplate {
     source: String,
@@ -40,32 +58,33 @@ pub struct PathTemplate {
 }
 
 impl PathTemplate {
-    /// Parses a template: a leading `/`, non-empty segments, exactly one `{user_id}`.
+    /// Parses a template: a leading `/`, non-empty segments, at least one placeholder
+    /// (`{user_id}`, `{org_id}`), each name at most once.
     pub fn parse(source: &str) -> Result<Self, PatternError> {
-        let segments = pattern_segments(source)?;
-        let segments: Vec<TemplateSegment> = segments
-            .into_iter()
-            .map(|s| {
-                if s == USER_ID {
-                    TemplateSegment::UserId
-                } else {
-                    TemplateSegment::Fixed(s.to_owned())
+        let mut segments = Vec::new();
+        for s in pattern_segments(source)? {
+            let segment = match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(_) if s == USER_ID => TemplateSegment::UserId,
+                Some(name) if is_placeholder_name(name) => TemplateSegment::Scope(name.to_owned()),
+                _ if s.contains(['{', '}']) => {
+                    return Err(PatternError::BadPlaceholder(source.to_owned()));
                 }
-            })
-            .collect();
-        let user_ids = segments
-            .iter()
-            .filter(|s| **s == TemplateSegment::UserId)
-            .count();
-        if user_ids != 1 {
-            return Err(PatternError::UserIdCount(source.to_owned()));
-        }
-        for seg in &segments {
-            if let TemplateSegment::Fixed(s) = seg
-                && (s.contains('{') || s.contains('}'))
+                _ => TemplateSegment::Fixed(s.to_owned()),
+            };
+            if let Some(name) = segment.placeholder()
+                && segments
+                    .iter()
+                    .any(|t: &TemplateSegment| t.placeholder() == Some(name))
             {
-                return Err(PatternError::BadCharacter(source.to_owned()));
+                return Err(PatternError::RepeatedPlaceholder(
+                    source.to_owned(),
+                    name.to_owned(),
+                ));
             }
+            segments.push(segment);
+        }
+        if segments.iter().all(|s| s.placeholder().is_none()) {
+            return Err(PatternError::NoPlaceholder(source.to_owned()));
         }
         Ok(Self {
             source: source.to_owned(),
@@ -78,16 +97,23 @@ impl PathTemplate {
         &self.source
     }
 
-    /// The segments, in order (exactly one is [`TemplateSegment::UserId`]).
+    /// The segments, in order (at least one is a placeholder).
     pub fn segments(&self) -> &[TemplateSegment] {
         &self.segments
     }
 
-    /// Fixed segments before `{user_id}`.
+    /// The placeholders' names, in order.
+    pub fn placeholders(&self) -> impl Iterator<Item = &str> {
+        self.segments
+            .iter()
+            .filter_map(TemplateSegment::placeholder)
+    }
+
+    /// Fixed segments before the first placeholder.
     pub fn prefix_len(&self) -> usize {
         self.segments
             .iter()
-            .position(|s| *s == TemplateSegment::UserId)
+            .position(|s| s.placeholder().is_some())
             .unwrap_or(self.segments.len())
     }
 }
@@ -127,7 +153,7 @@ impl PathPrefix {
     }
 
     /// Whether every path under `template` is under this prefix too (the prefix ends at or
-    /// before the template's `{user_id}`): then the prefix decides every user's path.
+    /// before the template's first placeholder): then the prefix decides every owner's path.
     pub fn covers(&self, template: &PathTemplate, ignore_case: bool) -> bool {
         self.segments.len() <= template.prefix_len()
             && self
@@ -137,8 +163,8 @@ impl PathPrefix {
                 .all(|(p, t)| matches!(t, TemplateSegment::Fixed(f) if same(p, f, ignore_case)))
     }
 
-    /// The user id this prefix takes out of `template`'s user namespace, when it names one
-    /// (`/api/me` under `/api/{user_id}` is `me`): that user's paths follow the prefix.
+    /// The owner this prefix takes out of `template`'s first placeholder, when it names one
+    /// (`/api/me` under `/api/{user_id}` is `me`): that owner's paths follow the prefix.
     pub fn shadowed_user<'a>(
         &'a self,
         template: &PathTemplate,
@@ -152,6 +178,16 @@ impl PathPrefix {
                 .all(|(p, t)| matches!(t, TemplateSegment::Fixed(f) if same(p, f, ignore_case)));
         fixed_match.then(|| self.segments[n].as_str())
     }
+}
+
+/// `[a-z_][a-z0-9_]*`: names that read the same in every host's configuration and logs.
+pub(crate) fn is_placeholder_name(name: &str) -> bool {
+    name.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn same(a: &str, b: &str, ignore_case: bool) -> bool {

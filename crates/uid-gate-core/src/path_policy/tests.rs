@@ -17,7 +17,7 @@ fn policy(templates: &[&str], public: &[&str]) -> PathPolicy {
 
 fn scoped(id: &str) -> Result<PathClass<'static>, PathError> {
     Ok(PathClass::Scoped {
-        user_id: Cow::Owned(id.as_bytes().to_vec()),
+        values: vec![Cow::Owned(id.as_bytes().to_vec())],
     })
 }
 
@@ -169,20 +169,43 @@ fn templates_are_validated() {
     );
     assert!(matches!(
         PathTemplate::parse("/api"),
-        Err(PatternError::UserIdCount(_))
+        Err(PatternError::NoPlaceholder(_))
     ));
-    assert!(matches!(
+    assert_eq!(
         PathTemplate::parse("/{user_id}/{user_id}"),
-        Err(PatternError::UserIdCount(_))
+        Err(PatternError::RepeatedPlaceholder(
+            "/{user_id}/{user_id}".into(),
+            "user_id".into()
+        ))
+    );
+    assert!(matches!(
+        PathTemplate::parse("/o/{org_id}/x/{org_id}"),
+        Err(PatternError::RepeatedPlaceholder(..))
     ));
+    for bad in [
+        "/api/{Org}",
+        "/api/{}",
+        "/api/x{user_id}",
+        "/api/{org-id}",
+        "/api/{9a}",
+    ] {
+        assert_eq!(
+            PathTemplate::parse(bad),
+            Err(PatternError::BadPlaceholder(bad.into())),
+            "{bad}"
+        );
+    }
+    let t = PathTemplate::parse("/api/orgs/{org_id}/members/{user_id}").expect("two");
+    assert_eq!(t.placeholders().collect::<Vec<_>>(), ["org_id", "user_id"]);
+    assert_eq!(t.prefix_len(), 2);
     assert!(matches!(
         PathTemplate::parse("/api//{user_id}"),
         Err(PatternError::EmptySegment(_))
     ));
-    assert!(matches!(
-        PathTemplate::parse("/api/{uid}"),
-        Err(PatternError::UserIdCount(_))
-    ));
+    assert!(
+        PathTemplate::parse("/api/{uid}").is_ok(),
+        "another placeholder"
+    );
     assert!(matches!(
         PathTemplate::parse("/a%2F/{user_id}"),
         Err(PatternError::BadCharacter(_))
@@ -223,7 +246,10 @@ fn public_prefixes_are_validated() {
 fn braces_inside_a_fixed_segment_are_refused() {
     for bad in ["/api/{user_id}/x{y", "/api/{user_id}/x}y", "/a{b/{user_id}"] {
         assert!(
-            matches!(PathTemplate::parse(bad), Err(PatternError::BadCharacter(_))),
+            matches!(
+                PathTemplate::parse(bad),
+                Err(PatternError::BadPlaceholder(_))
+            ),
             "{bad}"
         );
     }
@@ -244,7 +270,7 @@ fn byte_rules_at_their_boundaries() {
     assert_eq!(
         p.classify("/api/a%20b"),
         Ok(PathClass::Scoped {
-            user_id: Cow::Owned(b"a b".to_vec())
+            values: vec![Cow::Owned(b"a b".to_vec())]
         })
     );
     assert_eq!(p.classify("/api/a%1Fb"), Err(PathError::ControlByte));
@@ -266,9 +292,10 @@ fn matching_template_names_the_template_and_the_segment_read() {
     assert_eq!(m("/api/alice/x?q=1"), Some(("/api/{user_id}", "alice")));
     assert_eq!(m("/api"), Some(("/api/{user_id}", "")));
     assert_eq!(
-        m("/v2/users/bob"),
+        m("/v2/users/bob/files/a"),
         Some(("/v2/users/{user_id}/files", "bob"))
     );
+    assert_eq!(m("/v2/users/bob"), None, "the template does not judge it");
     assert_eq!(m("/"), None);
     assert_eq!(m("/other/alice"), None);
     assert_eq!(m("/v2/alice"), None);
@@ -366,4 +393,32 @@ fn a_prefix_covers_a_template_when_it_ends_at_or_before_the_user_id() {
     assert_eq!(prefix("/api/v1/me/x").shadowed_user(&t, false), Some("me"));
     assert_eq!(prefix("/api/v1").shadowed_user(&t, false), None);
     assert_eq!(prefix("/api/v2/me").shadowed_user(&t, false), None);
+}
+
+#[test]
+fn every_placeholder_yields_its_decoded_segment() {
+    let p = policy(
+        &["/api/orgs/{org_id}", "/api/orgs/{org_id}/members/{user_id}"],
+        &[],
+    );
+    let both = p.rule_for("/api/orgs/o%31/members/u1/x").expect("ok");
+    assert_eq!(
+        both.0,
+        PathClass::Scoped {
+            values: vec![Cow::Owned(b"o1".to_vec()), Cow::Borrowed(&b"u1"[..])]
+        }
+    );
+    assert_eq!(
+        both.1.to_string(),
+        "template /api/orgs/{org_id}/members/{user_id}"
+    );
+    // Stopping before the second placeholder falls to the shorter template.
+    let one = p.rule_for("/api/orgs/o1/members").expect("ok");
+    assert_eq!(one.1.to_string(), "template /api/orgs/{org_id}");
+    assert_eq!(p.classify("/api/orgs"), Err(PathError::MissingUserSegment));
+    assert_eq!(
+        p.matching_template("/api/orgs/o1/tasks")
+            .map(|(t, s)| (t.as_str(), s)),
+        Some(("/api/orgs/{org_id}", "o1"))
+    );
 }

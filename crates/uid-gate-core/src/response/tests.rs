@@ -167,6 +167,9 @@ fn a_reason_alone_renders_the_deny_the_decision_renders() {
         Denial::Path(PathError::DotSegment),
         Denial::Path(PathError::MissingUserSegment),
         Denial::NotOwner,
+        Denial::NotMember,
+        Denial::NoScope,
+        Denial::BadScopeClaim,
     ] {
         let (reason, parts) = deny(d);
         let kind = reason.deny_kind().expect("a deny has a kind");
@@ -182,7 +185,13 @@ fn a_reason_alone_renders_the_deny_the_decision_renders() {
         Some(DenyKind::InvalidRequest)
     );
     assert_eq!(Reason::Internal.deny_kind(), Some(DenyKind::Internal));
-    for allow in [Reason::Public, Reason::Owner, Reason::Authenticated] {
+    for allow in [
+        Reason::Public,
+        Reason::Owner,
+        Reason::Member,
+        Reason::Admin,
+        Reason::Authenticated,
+    ] {
         assert_eq!(allow.deny_kind(), None);
     }
 }
@@ -233,7 +242,7 @@ fn every_reason_renders_from_the_table_alone_as_the_decision_renders_it() {
     }
     assert_eq!(
         denies,
-        Reason::ALL.len() - 4 - 3,
+        Reason::ALL.len() - 6 - 3,
         "every decision deny has its row"
     );
 }

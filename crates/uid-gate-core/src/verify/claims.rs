@@ -25,12 +25,19 @@ pub(super) struct Claims {
     pub(super) aud: Vec<String>,
     /// One slot per configured uid claim, in configured order.
     pub(super) user_id: Vec<Option<UserIdValue>>,
+    /// One slot per kept claim (scope and role claims), in the order asked for.
+    pub(super) captured: Vec<Option<serde_json::Value>>,
 }
 
-pub(super) fn parse_claims(payload: &[u8], uid_claims: &[String]) -> Result<Claims, VerifyError> {
+pub(super) fn parse_claims(
+    payload: &[u8],
+    uid_claims: &[String],
+    captured: &[String],
+) -> Result<Claims, VerifyError> {
     let reason = Cell::new(None);
     let seed = ClaimsSeed {
         uid_claims,
+        captured,
         reason: &reason,
     };
     let mut de = serde_json::Deserializer::from_slice(payload);
@@ -45,6 +52,7 @@ pub(super) fn parse_claims(payload: &[u8], uid_claims: &[String]) -> Result<Clai
 /// reason of a failure in `reason` because serde errors only carry text.
 struct ClaimsSeed<'s> {
     uid_claims: &'s [String],
+    captured: &'s [String],
     reason: &'s Cell<Option<VerifyError>>,
 }
 
@@ -69,6 +77,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
         };
         let mut claims = Claims {
             user_id: (0..self.uid_claims.len()).map(|_| None).collect(),
+            captured: vec![None; self.captured.len()],
             ..Claims::default()
         };
         let mut seen: Vec<Cow<'de, str>> = Vec::with_capacity(16);
@@ -78,6 +87,9 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
             }
             if let Some(slot) = self.uid_claims.iter().position(|c| *c == name) {
                 claims.user_id[slot] = Some(map.next_value::<UserIdValue>()?);
+            } else if let Some(slot) = self.captured.iter().position(|c| *c == name) {
+                // Settings keep kept claims apart from uid and registered claims.
+                claims.captured[slot] = Some(map.next_value::<serde_json::Value>()?);
             } else {
                 match &*name {
                     "exp" | "nbf" | "iat" => {

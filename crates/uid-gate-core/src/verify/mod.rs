@@ -75,6 +75,8 @@ pub enum VerifyError {
 pub struct Identity {
     /// The user id, from the first configured claim present (integers in canonical decimal).
     pub user_id: String,
+    /// The kept claims ([`Verifier::with_captured`]), in the order asked for; `None`: absent.
+    pub claims: Vec<Option<serde_json::Value>>,
 }
 
 /// Checks tokens against one or more HS256 secrets and the configured claim rules.
@@ -93,6 +95,8 @@ pub struct Verifier {
     on_unknown_kid: Option<UnknownKidHook>,
     /// Latest `exp` accepted, as seconds from now (plus leeway); `None`: no cap.
     max_ttl_secs: Option<u64>,
+    /// Top-level claims kept whole for the scope rules (none by default).
+    captured: Vec<String>,
 }
 
 impl fmt::Debug for Verifier {
@@ -132,7 +136,14 @@ impl Verifier {
             jwks: None,
             on_unknown_kid: None,
             max_ttl_secs: None,
+            captured: Vec::new(),
         }
+    }
+
+    /// Keeps these top-level claims of a verified token whole, for the scope rules.
+    pub fn with_captured(mut self, claims: Vec<String>) -> Self {
+        self.captured = claims;
+        self
     }
 
     /// Replaces the accepted secrets (current first). Checks in flight finish with the keys
@@ -247,7 +258,7 @@ impl Verifier {
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| VerifyError::MalformedClaims)?;
-        let claims = parse_claims(&payload, &self.uid_claims)?;
+        let claims = parse_claims(&payload, &self.uid_claims, &self.captured)?;
         self.check_claims(claims, now)
     }
 
@@ -285,7 +296,10 @@ impl Verifier {
         }
         match claims.user_id.into_iter().flatten().next() {
             None => Err(VerifyError::MissingUserId),
-            Some(UserIdValue::Valid(user_id)) => Ok(Identity { user_id }),
+            Some(UserIdValue::Valid(user_id)) => Ok(Identity {
+                user_id,
+                claims: claims.captured,
+            }),
             Some(UserIdValue::Invalid) => Err(VerifyError::InvalidUserId),
         }
     }

@@ -33,7 +33,10 @@ fn check(token: &str) -> Result<Identity, VerifyError> {
 }
 
 fn uid(id: &str) -> Result<Identity, VerifyError> {
-    Ok(Identity { user_id: id.into() })
+    Ok(Identity {
+        user_id: id.into(),
+        claims: vec![],
+    })
 }
 
 #[test]
