@@ -11,6 +11,12 @@ ALICE_ID=\$(curl -s \$B/api/auth/get-session -H "authorization: Bearer \$ALICE_S
 BOB_SESSION=\$(curl -s \$B/api/auth/sign-up/email -H 'content-type: application/json' -d '{"name":"bob","email":"bob@example.com","password":"bob-password-12"}' | json '["token"]')
 BOB=\$(curl -s \$B/api/auth/token -H "authorization: Bearer \$BOB_SESSION" | json '["token"]')
 BOB_ID=\$(curl -s \$B/api/auth/get-session -H "authorization: Bearer \$BOB_SESSION" | json '["user"]["id"]')
+# Each creates an organization (the organization plugin makes it the session's active one),
+# then asks for a new JWT: it carries activeOrganizationId, which uid-gate compares with {org_id}.
+ALICE_ORG=\$(curl -s \$B/api/auth/organization/create -H "authorization: Bearer \$ALICE_SESSION" -H 'content-type: application/json' -d '{"name":"Alice Inc","slug":"alice-inc"}' | json '["id"]')
+ALICE=\$(curl -s \$B/api/auth/token -H "authorization: Bearer \$ALICE_SESSION" | json '["token"]')
+BOB_ORG=\$(curl -s \$B/api/auth/organization/create -H "authorization: Bearer \$BOB_SESSION" -H 'content-type: application/json' -d '{"name":"Bob Ltd","slug":"bob-ltd"}' | json '["id"]')
+BOB=\$(curl -s \$B/api/auth/token -H "authorization: Bearer \$BOB_SESSION" | json '["token"]')
 LINES
 )
 
@@ -37,6 +43,8 @@ Then:
   curl -i \$B/api/\$ALICE_ID/tasks -H "authorization: Bearer \$ALICE"        # 200, alice's tasks
   curl -i \$B/api/\$ALICE_ID/tasks -H "authorization: Bearer \$ALICE" -H 'content-type: application/json' -d '{"title":"write docs"}'  # 201
   curl -i \$B/api/\$BOB_ID/tasks   -H "authorization: Bearer \$ALICE"        # 403 insufficient_scope
+  curl -i \$B/api/orgs/\$ALICE_ORG/tasks -H "authorization: Bearer \$ALICE"    # 200, her organization's tasks
+  curl -i \$B/api/orgs/\$BOB_ORG/tasks   -H "authorization: Bearer \$ALICE"    # 403 not_member: bob's organization
   curl -i \$B/api/\$ALICE_ID/tasks                                          # 401, no token
   curl -i \$B/api/\$ALICE_ID/tasks -H "authorization: Bearer \${ALICE}x"      # 401 invalid_token
   curl -i \$B/api/\$ALICE_ID/tasks -H "cookie: better-auth.session_token=\$ALICE_SESSION"  # 401: a session is no credential here
@@ -46,13 +54,17 @@ MSG
 
 if [ "$mode" = "--check" ]; then
   eval "$lines"
-  for v in ALICE ALICE_ID BOB BOB_ID; do
+  for v in ALICE ALICE_ID BOB BOB_ID ALICE_ORG BOB_ORG; do
     if [ -n "${!v}" ]; then pass "$v from Better Auth"; else fail "no $v from Better Auth (see $state/better-auth.log)"; fi
   done
   B=$base
   note="alice, her own tasks" expect 200 "$B/api/$ALICE_ID/tasks" -H "authorization: Bearer $ALICE"
   note="alice, bob's tasks" expect 403 "$B/api/$BOB_ID/tasks" -H "authorization: Bearer $ALICE"
   note="bob, his own tasks" expect 200 "$B/api/$BOB_ID/tasks" -H "authorization: Bearer $BOB"
+  note="alice, her organization's tasks" expect 200 "$B/api/orgs/$ALICE_ORG/tasks" -H "authorization: Bearer $ALICE"
+  note="alice, bob's organization's tasks" expect 403 "$B/api/orgs/$BOB_ORG/tasks" -H "authorization: Bearer $ALICE"
+  note="alice adds to her organization" expect 201 "$B/api/orgs/$ALICE_ORG/tasks" -H "authorization: Bearer $ALICE" -H 'content-type: application/json' -d '{"title":"plan"}'
+  note="bob, his organization's tasks" expect 200 "$B/api/orgs/$BOB_ORG/tasks" -H "authorization: Bearer $BOB"
   note="no token" expect 401 "$B/api/$ALICE_ID/tasks"
   note="a tampered token" expect 401 "$B/api/$ALICE_ID/tasks" -H "authorization: Bearer ${ALICE}x"
   note="a session token is not a JWT" expect 401 "$B/api/$ALICE_ID/tasks" -H "authorization: Bearer $ALICE_SESSION"

@@ -13,6 +13,9 @@
 #   DEMO_SIGNING    hs256 (default: Better Auth's JWT plugin signs with BETTER_AUTH_SECRET) or
 #                   eddsa (the plugin's default keys; uid-gate reads them through UIDGATE_JWKS_URL)
 #   DEMO_JWT_TTL    the plugin's token lifetime (default 15m)
+#   DEMO_ADMIN_EMAILS  accounts that get Better Auth's admin role when they sign up
+#                   (default admin@example.com): they may read any user's and organization's
+#                   tasks, never write them (UIDGATE_ADMIN_ROLES=admin)
 #   DEMO_API        envoy (default) or app: where the page calls the tasks API when it is
 #                   served from Better Auth's own origin (http://localhost:$DEMO_AUTH_PORT/, the
 #                   front end on another origin): Envoy's URL (its CORS policy) or the FastAPI
@@ -115,6 +118,12 @@ export UIDGATE_ADMIN_ADDR=127.0.0.1:$port_admin
 export UIDGATE_PUBLIC_PATHS=/api/auth,/healthz
 # Any valid token may call /me; a path no template or prefix covers is refused (403).
 export UIDGATE_AUTH_ONLY_PATHS=/me
+# A user's path, and an organization's: {org_id} must be the token's active organization
+# (Better Auth's organization plugin, put in the token by the example's definePayload).
+# Accounts with the admin role (Better Auth's admin plugin) may read, never write, any of them.
+export UIDGATE_PATH_TEMPLATES=/api/{user_id},/api/orgs/{org_id}
+export UIDGATE_SCOPE_CLAIMS=org_id=activeOrganizationId
+export UIDGATE_ADMIN_ROLES=admin
 export UIDGATE_LOG_FORMAT=${UIDGATE_LOG_FORMAT:-text}
 config=envoy/envoy.yaml
 gate_env=(env)
@@ -166,7 +175,7 @@ if [ "$api_target" = app ]; then
 fi
 if [ "$auth" = better-auth ]; then
   BETTER_AUTH_URL=$base TRUSTED_ORIGINS=http://127.0.0.1:$port_envoy,$page_origin,http://127.0.0.1:$port_auth \
-    API_URL=$api_url AUTH_SIGNING=$signing \
+    API_URL=$api_url AUTH_SIGNING=$signing ADMIN_EMAILS=${DEMO_ADMIN_EMAILS:-admin@example.com} \
     AUTH_JWT_TTL=${DEMO_JWT_TTL:-15m} HOST=127.0.0.1 PORT=$port_auth \
     node examples/better-auth/server.mjs > "$state/better-auth.log" 2>&1 & pids+=($!)
   wait_for "http://127.0.0.1:$port_auth/"

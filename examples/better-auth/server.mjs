@@ -1,5 +1,7 @@
-// The demo's Better Auth server: email and password accounts (in memory), the JWT plugin
-// with `definePayload: ({ user }) => ({ uid: user.id })`, and the demo's web page at `/`.
+// The demo's Better Auth server: email and password accounts (in memory), the organization and
+// admin plugins, the JWT plugin with `definePayload` putting the user id, the session's active
+// organization and the user's role in the token (what uid-gate judges: UIDGATE_UID_CLAIMS,
+// UIDGATE_SCOPE_CLAIMS, UIDGATE_ROLE_CLAIMS), and the demo's web page at `/`.
 // Envoy routes `/api/auth/*` and the page here; everything else goes through uid-gate to the
 // FastAPI app, which never sees this server's session cookie.
 //
@@ -17,13 +19,15 @@
 //   API_URL            where the page finds the tasks API when it is served from this
 //                      server's own origin (default: BETTER_AUTH_URL, i.e. through Envoy);
 //                      the page calls it cross-origin, and the CSP allows exactly it
+//   ADMIN_EMAILS       comma-separated emails whose accounts get the admin plugin's `admin`
+//                      role when they sign up (default: none)
 //   HOST, PORT         where to listen (default 127.0.0.1:3000)
 process.env.BETTER_AUTH_TELEMETRY = "0";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { betterAuth } from "better-auth";
 import { toNodeHandler } from "better-auth/node";
-import { bearer, jwt } from "better-auth/plugins";
+import { admin, bearer, jwt, organization } from "better-auth/plugins";
 import { SignJWT } from "jose";
 
 function fail(message) {
@@ -48,6 +52,7 @@ const SIGNING = process.env.AUTH_SIGNING ?? "hs256";
 const TTL = process.env.AUTH_JWT_TTL ?? "15m";
 const TRUSTED = (process.env.TRUSTED_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean);
 const API_URL = process.env.API_URL ?? BASE;
+const ADMINS = (process.env.ADMIN_EMAILS ?? "").split(",").map((e) => e.trim().toLowerCase()).filter(Boolean);
 const HOST = process.env.HOST ?? "127.0.0.1";
 const PORT = Number(process.env.PORT ?? 3000);
 
@@ -70,11 +75,32 @@ export const auth = betterAuth({
   baseURL: BASE,
   trustedOrigins: TRUSTED,
   emailAndPassword: { enabled: true },
+  // The demo's admins: their role is set when they sign up (the admin plugin stores roles as
+  // a comma-separated string; uid-gate reads whole names from it).
+  databaseHooks: {
+    user: {
+      create: {
+        before: async (user) => ({ data: { ...user, role: ADMINS.includes(user.email.toLowerCase()) ? "admin" : "user" } }),
+      },
+    },
+  },
   plugins: [
     bearer(),
+    organization(),
+    admin(),
     jwt({
       jwks: signing.jwks,
-      jwt: { ...signing.jwt, expirationTime: TTL, definePayload: ({ user }) => ({ uid: user.id }) },
+      jwt: {
+        ...signing.jwt,
+        expirationTime: TTL,
+        // The organization active when the token is issued (null: none); switching
+        // organizations means asking for a new token.
+        definePayload: ({ user, session }) => ({
+          uid: user.id,
+          activeOrganizationId: session.activeOrganizationId ?? null,
+          role: user.role ?? "user",
+        }),
+      },
     }),
   ],
 });

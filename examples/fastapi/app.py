@@ -1,8 +1,13 @@
-"""The demo's backend: a tasks API per user (in memory) behind Envoy and uid-gate.
+"""The demo's backend: a tasks API per user and per organization (in memory) behind Envoy and
+uid-gate.
 
 The demo runs it behind Envoy with a real Better Auth server (examples/better-auth) or, without
-Node, with tokens from `uid-gate mint`. Every task route takes the user from `auth.owner`: the token is verified again in process
-(defence in depth behind Envoy) and must belong to the `{user_id}` in the path. `/me` needs
+Node, with tokens from `uid-gate mint`. Every task route is judged again in process (defence in
+depth behind Envoy): adding a task takes `auth.owner` (the token's user must be the path's
+`{user_id}`); reading takes `auth.access`, which also lets an admin (UIDGATE_ADMIN_ROLES) read.
+With `{org_id}` in UIDGATE_PATH_TEMPLATES (bound by UIDGATE_SCOPE_CLAIMS, as the demo sets it),
+`/api/orgs/{org_id}/tasks` serves the organization's tasks to its members; without, those
+routes do not exist (404), rather than being judged by a template that does not name them. `/me` needs
 any valid token: it is listed in UIDGATE_AUTH_ONLY_PATHS so that uid-gate lets it through
 (a path no rule covers is refused). Run it with the same variables as uid-gate
 (BETTER_AUTH_SECRET or _FILE, UIDGATE_PUBLIC_PATHS, UIDGATE_AUTH_ONLY_PATHS, ...):
@@ -25,13 +30,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from uid_gate import Gate
-from uid_gate.fastapi import GateAuth, install
+from uid_gate.fastapi import Access, GateAuth, install
 
 app = FastAPI(title="uid-gate demo: tasks per user")
 install(app)
 gate = Gate.from_env()
 auth = GateAuth(gate)
 TASKS: dict[str, list[dict]] = {}
+ORG_TASKS: dict[str, list[dict]] = {}
 
 
 @app.middleware("http")
@@ -67,17 +73,37 @@ class NewTask(BaseModel):
 
 
 @app.get("/api/{user_id}/tasks")
-async def list_tasks(user_id: str, owner: str = Depends(auth.owner)) -> dict:
-    """The caller's own tasks; another user's path is 403 before this runs."""
-    return {"user": owner, "tasks": TASKS.get(owner, [])}
+async def list_tasks(user_id: str, access: Access = Depends(auth.access)) -> dict:
+    """The path's user's tasks: the caller's own, or any user's for an admin's read (reason
+    `admin`); another user's path is 403 before this runs."""
+    return {"user": user_id, "reader": access.user_id, "tasks": TASKS.get(user_id, [])}
 
 
 @app.post("/api/{user_id}/tasks", status_code=201)
 async def add_task(user_id: str, task: NewTask, owner: str = Depends(auth.owner)) -> dict:
     """Adds a task for the caller."""
-    tasks = TASKS.setdefault(owner, [])
-    tasks.append({"id": len(tasks) + 1, "title": task.title})
+    return _add(TASKS, owner, task.title)
+
+
+def _add(store: dict[str, list[dict]], key: str, title: str) -> dict:
+    tasks = store.setdefault(key, [])
+    tasks.append({"id": len(tasks) + 1, "title": title})
     return tasks[-1]
+
+
+if "org_id" in gate.placeholders:
+
+    @app.get("/api/orgs/{org_id}/tasks")
+    async def list_org_tasks(org_id: str, access: Access = Depends(auth.access)) -> dict:
+        """The organization's tasks, for its members (the token's active organization) and
+        for an admin's read."""
+        return {"organization": org_id, "reader": access.user_id, "tasks": ORG_TASKS.get(org_id, [])}
+
+    @app.post("/api/orgs/{org_id}/tasks", status_code=201)
+    async def add_org_task(org_id: str, task: NewTask, access: Access = Depends(auth.access)) -> dict:
+        """Adds a task to the organization (a member: an admin's write is refused by the gate,
+        UIDGATE_ADMIN_METHODS being GET and HEAD)."""
+        return _add(ORG_TASKS, org_id, task.title)
 
 
 @app.get("/me")

@@ -111,6 +111,9 @@ def test_a_route_parameter_named_like_a_placeholder_needs_a_template(client: Tes
     alice = org(gate, "alice", "o1")
     assert client.get("/api/alice/bob/x", headers=alice).status_code == 403
     assert client.get("/api/alice/alice/x", headers=alice).json() == {"user": "alice"}
+    # /api/orgs/tasks is the organization "tasks" to the gate, never user "orgs" to the route.
+    tasks_org = org(gate, "orgs", "tasks")
+    assert client.get("/api/orgs/tasks", headers=tasks_org).status_code == 403
     # No template judges /other/o1 (any valid token would do): the route's {org_id} is unjudged.
     assert client.get("/other/o1", headers=alice).status_code == 403
 

@@ -127,11 +127,13 @@ class _GateDependency(SecurityBase):
             # The path is judged by no template this route's contract needs, so it names no
             # owner this token could match: 403 insufficient_scope, as for someone else's path.
             _deny(conn, _not_owner())
-        for name, value in decision.placeholders.items():
-            if conn.path_params.get(name, value) != value:
-                # The template read another segment for a placeholder than the route's
-                # parameter of that name (e.g. /api/{user_id} before /api/{org}/{user_id}/x):
-                # the handler would act for an owner the token was not judged for.
+        judged = decision.placeholders
+        for name in self._placeholders:
+            if decision.reason != "public" and name in conn.path_params and judged.get(name) != conn.path_params[name]:
+                # The template read another segment for this placeholder than the route's
+                # parameter of that name (/api/{user_id} before /api/{org}/{user_id}/x), or
+                # judged none (/api/orgs/{org_id} for a route's /api/{user_id}/tasks): the
+                # handler would act for an owner the token was not judged for.
                 _deny(conn, _not_owner())
         if self._mode == "access":
             return Access(decision.user_id, decision.reason, decision.placeholders)

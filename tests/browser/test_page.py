@@ -218,3 +218,69 @@ def test_a_page_on_another_origin_reads_401_and_403(browser, cross_origin):
     stranger_ctx.close()
     alice_ctx.close()
     bob_ctx.close()
+
+
+def create_org(page: Page, name: str) -> str:
+    """Creates an organization on the page (Better Auth's organization plugin makes it the
+    session's active one; the page asks for a new token); returns its id."""
+    page.fill("#org-name", name)
+    page.click("#create-org")
+    expect(page.locator("#org-box")).to_be_visible()
+    expect(page.locator("#status")).to_contain_text("200: 0 task(s) of organization")
+    return page.locator("#org-id").inner_text()
+
+
+def refused_write(page: Page, button: str) -> int:
+    """Clicks a button that POSTs to the tasks API; the status the page got."""
+    with page.expect_response(lambda r: r.request.method == "POST" and "/api/" in r.url and "/api/auth/" not in r.url) as answer:
+        page.click(button)
+    return answer.value.status
+
+
+def test_organizations_and_a_read_only_admin(browser):
+    """alice and bob each create an organization on the page and read and write only its
+    tasks (the other's is 403, on the page); an account with Better Auth's admin role reads
+    bob's and his organization's tasks, and gets 403 on a write. EdDSA: the claims come
+    through the plugin's keys."""
+    for env in run_demo(DEMO_SIGNING="eddsa"):
+        base = f"http://localhost:{env['DEMO_PORT']}"
+        shots, (alice_ctx, alice, alice_id), (bob_ctx, bob, bob_id), _ = two_users(browser, base, "own task")
+        alice_org, bob_org = create_org(alice, "Alice Inc"), create_org(bob, "Bob Ltd")
+        assert alice_org and bob_org and alice_org != bob_org
+        for page, title in ((alice, "alice's org task"), (bob, "bob's org task")):
+            page.fill("#org-title", title)
+            page.click("#org-add")
+            expect(page.locator("#org-tasks")).to_contain_text(title)
+        expect(alice.locator("#org-tasks")).not_to_contain_text("bob's org task")
+        expect(bob.locator("#org-tasks")).not_to_contain_text("alice's org task")
+
+        # Each on the other's organization: 403 on a read and on a write, shown on the page.
+        for page, other in ((alice, bob_org), (bob, alice_org)):
+            page.fill("#other-org", other)
+            page.click("#other-org-read")
+            expect(page.locator("#status")).to_contain_text("403 insufficient_scope")
+            assert "does not grant this path's organization" in status_text(page)
+            assert refused_write(page, "#other-org-write") == 403
+        alice.screenshot(path=shots / "organizations-403.png")
+
+        # The admin: reads bob's tasks and his organization's, writes neither.
+        admin_ctx = browser.new_context()
+        admin = admin_ctx.new_page()
+        admin_id = sign_up(admin, base, "admin")
+        expect(admin.locator("#role")).to_have_text("admin")
+        admin.fill("#other-id", bob_id)
+        admin.click("#other")
+        expect(admin.locator("#status")).to_contain_text(f"200: read {bob_id}'s tasks (1), as {admin_id}")
+        assert refused_write(admin, "#other-write") == 403
+        expect(admin.locator("#status")).to_contain_text("403 insufficient_scope")
+        admin.fill("#other-org", bob_org)
+        admin.click("#other-org-read")
+        expect(admin.locator("#status")).to_contain_text(f"200: read organization {bob_org}'s tasks (1), as {admin_id}")
+        assert refused_write(admin, "#other-org-write") == 403
+        admin.screenshot(path=shots / "admin-403-on-write.png")
+        # Not an admin: alice's read of bob's tasks stays 403.
+        alice.fill("#other-id", bob_id)
+        alice.click("#other")
+        expect(alice.locator("#status")).to_contain_text("403 insufficient_scope")
+        for ctx in (alice_ctx, bob_ctx, admin_ctx):
+            ctx.close()

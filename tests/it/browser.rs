@@ -28,9 +28,10 @@ fn the_page_works_in_chromium_with_both_signing_modes() {
         "the browser test failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Both signing modes and both cross-origin targets ran: nothing skipped or deselected.
+    // Both signing modes, both cross-origin targets and the organizations run ran: nothing
+    // skipped or deselected.
     assert!(
-        stdout.contains("4 passed") && !stdout.contains("skipped"),
+        stdout.contains("5 passed") && !stdout.contains("skipped"),
         "{stdout}"
     );
 }

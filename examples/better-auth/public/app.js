@@ -19,7 +19,7 @@ const API = API_URL && new URL(API_URL).port !== location.port ? API_URL.replace
 // What each deny means, in one line; the API's own error_description follows it.
 const MEANING = {
   401: "uid-gate refused: no valid token (missing, forged, tampered or expired)",
-  403: "uid-gate refused: this path belongs to another user",
+  403: "uid-gate refused: this path belongs to another user or organization",
   400: "uid-gate refused: the request is malformed",
   503: "uid-gate could not be asked, so Envoy refused (fail closed)",
 };
@@ -50,7 +50,13 @@ async function fetchToken() {
   payload = JSON.parse(atob(part));
   $("who").textContent = $("email").value || payload.email || payload.uid;
   $("user-id").textContent = payload.uid;
+  $("role").textContent = payload.role ?? "user";
   $("tasks-path").textContent = `${API}/api/${payload.uid}/tasks`;
+  // The organization active when this token was issued (null: none).
+  const org = payload.activeOrganizationId;
+  $("org-id").textContent = org ?? "";
+  $("org-path").textContent = org ? `${API}/api/orgs/${org}/tasks` : "none active";
+  $("org-box").hidden = !org;
   $("account").hidden = true;
   $("signed-in").hidden = false;
   tick();
@@ -63,13 +69,16 @@ function tick() {
 }
 setInterval(tick, 1000);
 
-async function api(userId, { method = "GET", body, bearer = token } = {}) {
+const userPath = (userId) => `/api/${encodeURIComponent(userId)}/tasks`;
+const orgPath = (orgId) => `/api/orgs/${encodeURIComponent(orgId)}/tasks`;
+
+async function api(path, { method = "GET", body, bearer = token } = {}) {
   // The token goes only in the Authorization header; `credentials: "omit"` keeps the
   // browser from attaching the session cookie (Envoy would remove it anyway).
   const headers = {};
   if (bearer) headers.authorization = `Bearer ${bearer}`;
   if (body) headers["content-type"] = "application/json";
-  const r = await fetch(`${API}/api/${encodeURIComponent(userId)}/tasks`, {
+  const r = await fetch(`${API}${path}`, {
     method, headers, body: body ? JSON.stringify(body) : undefined, credentials: "omit",
   }).catch(() => null);
   if (!r) {
@@ -85,14 +94,27 @@ async function api(userId, { method = "GET", body, bearer = token } = {}) {
   return { status: r.status, data };
 }
 
-async function loadTasks() {
-  const { status, data } = await api(payload.uid);
-  if (status !== 200) return;
-  $("tasks").replaceChildren(...data.tasks.map((t) => {
+function list(id, tasks) {
+  $(id).replaceChildren(...tasks.map((t) => {
     const li = document.createElement("li");
     li.textContent = t.title;
     return li;
   }));
+}
+
+async function loadOrgTasks() {
+  const org = payload?.activeOrganizationId;
+  if (!org) return;
+  const { status, data } = await api(orgPath(org));
+  if (status !== 200) return;
+  list("org-tasks", data.tasks);
+  show(`200: ${data.tasks.length} task(s) of organization ${data.organization}`);
+}
+
+async function loadTasks() {
+  const { status, data } = await api(userPath(payload.uid));
+  if (status !== 200) return;
+  list("tasks", data.tasks);
   show(`200: ${data.tasks.length} task(s) of ${data.user}`);
 }
 
@@ -123,20 +145,49 @@ $("sign-out").onclick = guard(async () => {
 $("new-token").onclick = guard(async () => { await fetchToken(); await loadTasks(); });
 $("reload-tasks").onclick = guard(loadTasks);
 $("add").onclick = guard(async () => {
-  const { status } = await api(payload.uid, { method: "POST", body: { title: $("title").value } });
+  const { status } = await api(userPath(payload.uid), { method: "POST", body: { title: $("title").value } });
   if (status === 201) { $("title").value = ""; await loadTasks(); }
 });
 $("other").onclick = guard(async () => {
-  const { status, data } = await api($("other-id").value);
-  if (status === 200) show(`200: read ${data.user}'s tasks`, false);
+  const { status, data } = await api(userPath($("other-id").value));
+  if (status === 200) show(`200: read ${data.user}'s tasks (${data.tasks.length}), as ${data.reader}`, false);
+});
+$("other-write").onclick = guard(async () => {
+  const { status } = await api(userPath($("other-id").value), { method: "POST", body: { title: "not yours" } });
+  if (status === 201) show("201: added to another user's tasks", false);
+});
+// An organization: created through Better Auth, which makes it the session's active one; the
+// new token carries it (activeOrganizationId), and uid-gate compares it with {org_id}.
+$("create-org").onclick = guard(async () => {
+  const name = $("org-name").value || "my organization";
+  const slug = `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-${Math.random().toString(36).slice(2, 8)}`;
+  const created = await authCall("organization/create", { name, slug });
+  // Set it active explicitly, as authClient.organization.setActive does: that also renews the
+  // session's cookie cache, which the token endpoint reads (create alone leaves it stale).
+  await authCall("organization/set-active", { organizationId: created.id });
+  await fetchToken();
+  await loadOrgTasks();
+});
+$("org-reload").onclick = guard(loadOrgTasks);
+$("org-add").onclick = guard(async () => {
+  const { status } = await api(orgPath(payload.activeOrganizationId), { method: "POST", body: { title: $("org-title").value } });
+  if (status === 201) { $("org-title").value = ""; await loadOrgTasks(); }
+});
+$("other-org-read").onclick = guard(async () => {
+  const { status, data } = await api(orgPath($("other-org").value));
+  if (status === 200) show(`200: read organization ${data.organization}'s tasks (${data.tasks.length}), as ${data.reader}`, false);
+});
+$("other-org-write").onclick = guard(async () => {
+  const { status } = await api(orgPath($("other-org").value), { method: "POST", body: { title: "not yours" } });
+  if (status === 201) show("201: added to another organization's tasks", false);
 });
 $("tampered").onclick = guard(async () => {
   // One character inside the signature changed: the token no longer verifies.
   const at = token.length - 10;
   const swapped = token[at] === "A" ? "B" : "A";
-  await api(payload.uid, { bearer: token.slice(0, at) + swapped + token.slice(at + 1) });
+  await api(userPath(payload.uid), { bearer: token.slice(0, at) + swapped + token.slice(at + 1) });
 });
-$("no-token").onclick = guard(async () => { await api(payload.uid, { bearer: null }); });
+$("no-token").onclick = guard(async () => { await api(userPath(payload.uid), { bearer: null }); });
 
 // A reload keeps Better Auth's session (its cookie), not the JWT: ask for a new token.
 fetchToken().then(loadTasks).catch(() => {});

@@ -156,11 +156,6 @@ impl Authorizer {
         self.scope.admin().is_some()
     }
 
-    /// The scope bindings and admin override in force.
-    pub fn scope(&self) -> &ScopeRules {
-        &self.scope
-    }
-
     /// The token verifier, e.g. to replace its secrets.
     pub fn verifier(&self) -> &Verifier {
         &self.verifier

@@ -78,6 +78,18 @@ fn admin_settings_are_checked_and_off_by_default() {
     );
     let s = settings(&[("UIDGATE_ADMIN_ROLES", "admin, support")]).expect("ok");
     let admin = s.scope.admin().expect("admin");
+    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+    let writes = settings(&[
+        ("UIDGATE_ADMIN_ROLES", "admin"),
+        ("UIDGATE_ADMIN_METHODS", "GET,POST,OPTIONS,DELETE"),
+    ])
+    .expect("ok");
+    assert_eq!(
+        writes.warnings(),
+        [
+            "UIDGATE_ADMIN_METHODS has POST, DELETE: tokens with an admin role may change any user's and organization's data, not only read it"
+        ]
+    );
     assert_eq!(admin.roles, ["admin", "support"]);
     assert_eq!(admin.methods, ["GET", "HEAD"]);
     assert_eq!(admin.role_claims[0].as_str(), "role");
