@@ -91,7 +91,7 @@ async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
     .expect("envoy, npm ci and the wheel");
     let ports: Vec<(&str, u16)> = PORT_VARS.iter().map(|v| (*v, free_port())).collect();
     // The default, with Node present: the real Better Auth server, HS256 with the secret.
-    let out = run_checks(&ports, &[], 26).await;
+    let out = run_checks(&ports, &[], 32).await;
     assert!(
         out.contains("Better Auth (signing hs256")
             && out.contains("Open the page: http://localhost:"),
@@ -105,7 +105,7 @@ async fn the_demo_script_runs_and_its_curl_lines_behave_as_printed() {
     let out = run_checks(
         &ports,
         &[("DEMO_SIGNING", "eddsa"), ("DEMO_API", "app")],
-        26,
+        32,
     )
     .await;
     assert!(
