@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use tracing::info;
-use uid_gate_core::response::{Answer, Reason};
+use uid_gate_core::response::Answer;
 use uid_gate_core::{Authorizer, RequestView, unix_now};
 
 use crate::metrics::Metrics;
@@ -43,40 +43,25 @@ fn log(authorizer: &Authorizer, answer: &Answer, target: &str, request_id: &str,
     let reason = answer.reason();
     // Why a path was judged as someone's: the usual surprise is `/api/health` read as user "health".
     // An admin's read is logged with the owner's segment too.
-    let (template, segment) = match reason {
-        Reason::Owner
-        | Reason::Member
-        | Reason::Admin
-        | Reason::NotOwner
-        | Reason::NotMember
-        | Reason::NoScope
-        | Reason::BadScopeClaim
-        | Reason::MissingUserSegment => authorizer
+    let (template, segment) = if reason.judged_by_template() {
+        authorizer
             .paths()
             .matching_template(target)
             .map_or(("", Default::default()), |(t, s)| {
                 (t.as_str(), sanitize(s, 128))
-            }),
-        _ => ("", Default::default()),
+            })
+    } else {
+        ("", Default::default())
     };
     // Which rule judged the path (public or authenticated-only prefix, template, or none), for
     // every answer that depended on it.
-    let rule = match reason {
-        Reason::Public
-        | Reason::Owner
-        | Reason::Member
-        | Reason::Admin
-        | Reason::Authenticated
-        | Reason::UnlistedAllowed
-        | Reason::NotOwner
-        | Reason::NotMember
-        | Reason::NoScope
-        | Reason::BadScopeClaim
-        | Reason::UnlistedPath => authorizer
+    let rule = if reason.judged_by_path_rule() {
+        authorizer
             .paths()
             .rule_for(target)
-            .map_or(String::new(), |(_, rule)| rule.to_string()),
-        _ => String::new(),
+            .map_or(String::new(), |(_, rule)| rule.to_string())
+    } else {
+        String::new()
     };
     let reason = reason.code();
     // Two targets, so `RUST_LOG=info,uid_gate::allow=off` keeps denials but drops the bulk.

@@ -4,14 +4,13 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
-use uid_gate_core::Authorizer;
-use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
-use uid_gate_core::refresh::{FETCH_TIMEOUT, JwksSchedule, ReloadSchedule};
+use uid_gate_core::config::Reload;
+use uid_gate_core::host::HostKit;
+use uid_gate_core::refresh::FETCH_TIMEOUT;
 
 use crate::metrics::Metrics;
 
@@ -21,42 +20,39 @@ pub struct JwksSource {
     pub url: String,
     /// TLS settings for https URLs.
     pub tls: Arc<tokio_rustls::rustls::ClientConfig>,
-    /// When to fetch; the unknown-`kid` hook marks it too.
-    pub schedule: Arc<JwksSchedule>,
     /// Notified when a token names an unknown `kid`, to wake the loop early.
     pub miss: Arc<Notify>,
     /// Set to true after each successful fetch.
     pub loaded: watch::Sender<bool>,
 }
 
-/// Fetches the JWKS whenever the schedule says so (at once, every interval, early after an
-/// unknown `kid`, soon after a failure) until `stop` completes.
+/// Fetches the JWKS whenever the kit's schedule says so (at once, every interval, early after
+/// an unknown `kid`, soon after a failure) until `stop` completes. `start` is the kit's clock.
 pub async fn refresh_jwks_forever(
     source: JwksSource,
-    authorizer: Arc<Authorizer>,
+    kit: Arc<HostKit>,
+    start: Instant,
     metrics: Arc<Metrics>,
     stop: impl Future<Output = ()>,
 ) {
     let JwksSource {
         url,
         tls,
-        schedule,
         miss,
         loaded,
     } = source;
-    let start = Instant::now();
+    let Some(schedule) = kit.jwks().cloned() else {
+        return;
+    };
     tokio::pin!(stop);
     loop {
-        if schedule.start(start.elapsed()) {
+        if kit.jwks_start(start.elapsed()) {
             let document = crate::jwks_fetch::fetch(&url, &tls, FETCH_TIMEOUT)
                 .await
                 .map_err(|e| e.to_string());
-            let outcome = schedule.fetched(
-                start.elapsed(),
-                document.as_deref().map_err(Clone::clone),
-                authorizer.verifier(),
-            );
-            report_jwks(outcome, &authorizer, &metrics, &loaded);
+            let outcome =
+                kit.jwks_fetched(start.elapsed(), document.as_deref().map_err(Clone::clone));
+            report_jwks(outcome, &kit, &metrics, &loaded);
         }
         let wait = schedule.wait(start.elapsed());
         tokio::select! {
@@ -76,7 +72,7 @@ pub async fn refresh_jwks_forever(
 
 fn report_jwks(
     outcome: Result<usize, uid_gate_core::refresh::RefreshError>,
-    authorizer: &Authorizer,
+    kit: &HostKit,
     metrics: &Metrics,
     loaded: &watch::Sender<bool>,
 ) {
@@ -88,19 +84,14 @@ fn report_jwks(
         }
         Err(e) => {
             metrics.jwks_refresh_failed();
-            warn!(error = %e, keys = authorizer.verifier().jwks_key_count(), "JWKS refresh failed; keeping the last good keys");
+            warn!(error = %e, keys = kit.authorizer().verifier().jwks_key_count(), "JWKS refresh failed; keeping the last good keys");
         }
     }
 }
 
-/// Re-reads the secret file (see [`reload_secret_file`]), then counts and logs the outcome.
-pub fn reload_secrets(
-    path: &std::path::Path,
-    authorizer: &Authorizer,
-    metrics: &Metrics,
-    current: &mut SecretSet,
-) -> Reload {
-    let outcome = reload_secret_file(path, authorizer.verifier(), current);
+/// Re-reads the secret file (the kit's rule), then counts and logs the outcome.
+pub fn reload_secrets(kit: &HostKit, metrics: &Metrics) -> Reload {
+    let outcome = kit.reload_secret_file();
     match &outcome {
         Reload::Unchanged => {}
         Reload::Applied(keys) => {
@@ -116,25 +107,22 @@ pub fn reload_secrets(
     outcome
 }
 
-/// Re-reads the secret file on the schedule's turns (every `every`) until `stop` completes.
+/// Re-reads the secret file on the kit's turns until `stop` completes. `start` is the kit's
+/// clock.
 pub async fn reload_secrets_forever(
-    path: std::path::PathBuf,
-    mut current: SecretSet,
-    authorizer: Arc<Authorizer>,
+    kit: Arc<HostKit>,
+    start: Instant,
     metrics: Arc<Metrics>,
-    every: Duration,
     stop: impl Future<Output = ()>,
 ) {
-    let start = Instant::now();
-    let schedule = ReloadSchedule::new(every, start.elapsed());
     tokio::pin!(stop);
-    loop {
+    while let Some(wait) = kit.reload_wait(start.elapsed()) {
         tokio::select! {
-            () = tokio::time::sleep(schedule.wait(start.elapsed())) => {}
+            () = tokio::time::sleep(wait) => {}
             () = &mut stop => return,
         }
-        if schedule.due(start.elapsed()) {
-            reload_secrets(&path, &authorizer, &metrics, &mut current);
+        if kit.reload_due(start.elapsed()) {
+            reload_secrets(&kit, &metrics);
         }
     }
 }

@@ -12,8 +12,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tracing::{info, warn};
-use uid_gate_core::refresh::JwksSchedule;
-use uid_gate_core::verify;
+use uid_gate_core::host::{HostError, HostKit};
 
 use crate::config::Config;
 use crate::grpc::{AUTHZ_SERVICE_NAME, AuthzService};
@@ -24,8 +23,8 @@ use crate::refresh;
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("crypto self-test failed: the jsonwebtoken backend is not usable")]
-    SelfTest,
+    #[error(transparent)]
+    Host(#[from] HostError),
     #[error("TLS settings for the JWKS URL: {0}")]
     Tls(String),
     #[error("gRPC transport: {0}")]
@@ -66,20 +65,20 @@ pub async fn run_with(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    verify::self_test().map_err(|_| ServerError::SelfTest)?;
     let policy = &config.policy;
-    // An unknown `kid` wakes the JWKS refresher early (rate-limited there).
+    // An unknown `kid` wakes the JWKS refresher early (rate-limited there). The kit's clock
+    // starts now, for both refreshes.
     let kid_miss = Arc::new(Notify::new());
-    let jwks_schedule = Arc::new(JwksSchedule::new(policy.jwks_refresh));
-    let authorizer = {
-        let (miss, schedule) = (kid_miss.clone(), jwks_schedule.clone());
-        let mut authorizer = policy.authorizer();
-        authorizer.set_unknown_kid_hook(Arc::new(move || {
-            schedule.unknown_kid();
-            miss.notify_one();
-        }));
-        Arc::new(authorizer)
+    let started = tokio::time::Instant::now();
+    let kit = {
+        let miss = kid_miss.clone();
+        Arc::new(HostKit::new(
+            policy.clone(),
+            started.elapsed(),
+            Some(Arc::new(move || miss.notify_one())),
+        )?)
     };
+    let authorizer = kit.authorizer().clone();
     metrics.set_keys(authorizer.verifier().key_count());
     let service = AuthzService::new(authorizer.clone(), metrics.clone());
 
@@ -116,24 +115,22 @@ pub async fn run_with(
         let source = refresh::JwksSource {
             url,
             tls,
-            schedule: jwks_schedule,
             miss: kid_miss,
             loaded: keys_loaded_tx,
         };
         background.push(tokio::spawn(refresh::refresh_jwks_forever(
             source,
-            authorizer.clone(),
+            kit.clone(),
+            started,
             metrics.clone(),
             stopped(stopping_rx.clone()),
         )));
     }
-    if let (Some(path), Some(current)) = (policy.secret_file.clone(), policy.secrets.clone()) {
+    if policy.secret_file.is_some() {
         background.push(tokio::spawn(refresh::reload_secrets_forever(
-            path,
-            current,
-            authorizer.clone(),
+            kit.clone(),
+            started,
             metrics.clone(),
-            Duration::from_secs(config.policy.secret_reload_secs),
             stopped(stopping_rx.clone()),
         )));
     }

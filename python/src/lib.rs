@@ -6,20 +6,20 @@
 #![deny(unsafe_code)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 mod decision;
 use decision::Decision;
-use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
-use uid_gate_core::refresh::{FETCH_TIMEOUT, JwksSchedule, MAX_BYTES, ReloadSchedule};
+use uid_gate_core::config::Reload;
+use uid_gate_core::host::HostKit;
+use uid_gate_core::refresh::{FETCH_TIMEOUT, MAX_BYTES};
 use uid_gate_core::response::{Answer, Client, Reason};
-use uid_gate_core::{Authorizer, RequestView, Settings, unix_now};
+use uid_gate_core::{RequestView, Settings, unix_now};
 
 create_exception!(
     _uid_gate,
@@ -31,15 +31,10 @@ create_exception!(
 /// The gate: settings validated once, then one decision per request.
 #[pyclass(frozen, module = "uid_gate._uid_gate", name = "_Gate")]
 struct Gate {
-    authorizer: Authorizer,
-    settings: Settings,
-    /// When to fetch the JWKS and re-read the secret file: the core's schedule on this
-    /// gate's clock (`started`). The Python refresher thread does the I/O it asks for.
-    jwks: Arc<JwksSchedule>,
-    reload: ReloadSchedule,
+    /// The decision and its key refreshes (the core's host kit), on this gate's clock
+    /// (`started`). The Python refresher thread does the I/O it asks for.
+    kit: HostKit,
     started: Instant,
-    /// The secrets in force, to tell a changed secret file from an unchanged one.
-    secrets: std::sync::Mutex<Option<SecretSet>>,
 }
 
 /// The `authorization` values: `None`, one `str` or `bytes`, or a list/tuple of them.
@@ -75,23 +70,8 @@ fn guarded(f: impl FnOnce() -> Decision) -> Decision {
 }
 
 impl Gate {
-    /// One look at the secret file (see `reload_secret_file`), with the GIL released.
-    fn reload_secret_file_now(&self) -> &'static str {
-        let Some(path) = &self.settings.secret_file else {
-            return "unchanged";
-        };
-        let mut current = self
-            .secrets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(current) = current.as_mut() else {
-            return "unchanged";
-        };
-        match reload_secret_file(path, self.authorizer.verifier(), current) {
-            Reload::Unchanged => "unchanged",
-            Reload::Applied(_) => "applied",
-            Reload::Refused(_) => "refused",
-        }
+    fn settings(&self) -> &Settings {
+        self.kit.settings()
     }
 
     /// The decision for one request; `public: false` requires a token under public prefixes too.
@@ -109,13 +89,14 @@ impl Gate {
             content_type: None,
             method,
         };
+        let authorizer = self.kit.authorizer();
         let decision = if public {
-            self.authorizer.decide(&view, unix_now())
+            authorizer.decide(&view, unix_now())
         } else {
-            self.authorizer.decide_user(&view, unix_now())
+            authorizer.decide_user(&view, unix_now())
         };
         let placeholders = match &decision {
-            uid_gate_core::Decision::Allow(_) => self.authorizer.placeholders(path),
+            uid_gate_core::Decision::Allow(_) => authorizer.placeholders(path),
             uid_gate_core::Decision::Deny(_) => Vec::new(),
         };
         Decision {
@@ -134,22 +115,10 @@ impl Gate {
             let var = e.var();
             ConfigError::new_err((e.to_string(), var))
         })?;
-        let jwks = Arc::new(JwksSchedule::new(settings.jwks_refresh));
-        let mut authorizer = settings.authorizer();
-        let hook = jwks.clone();
-        authorizer.set_unknown_kid_hook(Arc::new(move || hook.unknown_kid()));
         let started = Instant::now();
-        Ok(Self {
-            authorizer,
-            secrets: std::sync::Mutex::new(settings.secrets.clone()),
-            reload: ReloadSchedule::new(
-                Duration::from_secs(settings.secret_reload_secs),
-                started.elapsed(),
-            ),
-            settings,
-            jwks,
-            started,
-        })
+        let kit = HostKit::new(settings, started.elapsed(), None)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(Self { kit, started })
     }
 
     /// Judges a request: `path` is the raw request target (`/api/alice/tasks?x=1`), as sent.
@@ -185,20 +154,17 @@ impl Gate {
     /// The path rules for an identity a trusted gateway verified (`None`: no identity).
     #[pyo3(signature = (path, user_id))]
     fn check_identity(&self, path: &str, user_id: Option<&str>) -> Decision {
-        guarded(|| Answer::from(self.authorizer.decide_for_identity(path, user_id)).into())
+        guarded(|| Answer::from(self.kit.authorizer().decide_for_identity(path, user_id)).into())
     }
 
     /// Whether the refresher fetches the JWKS now (`force`: whatever the schedule says); if
     /// so, it reports with `jwks_fetched`. One fetch at a time.
     #[pyo3(signature = (force=false))]
     fn jwks_start(&self, force: bool) -> bool {
-        if self.settings.jwks_url.is_none() {
-            return false;
+        if force && let Some(schedule) = self.kit.jwks() {
+            schedule.expire();
         }
-        if force {
-            self.jwks.expire();
-        }
-        self.jwks.start(self.started.elapsed())
+        self.kit.jwks_start(self.started.elapsed())
     }
 
     /// A fetch ended with `document` (a 200 answer's body) or `error`. Returns how many keys
@@ -212,27 +178,20 @@ impl Gate {
     ) -> PyResult<usize> {
         let document = document.ok_or_else(|| error.unwrap_or_else(|| "no answer".into()));
         // Parsing a large document (RSA keys) takes time: other Python threads keep running.
-        py.detach(|| {
-            self.jwks
-                .fetched(self.started.elapsed(), document, self.authorizer.verifier())
-        })
-        .map_err(|e| PyValueError::new_err(e.to_string()))
+        py.detach(|| self.kit.jwks_fetched(self.started.elapsed(), document))
+            .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// Whether the secret file is due for a re-read now (one caller per turn).
     fn reload_due(&self) -> bool {
-        self.settings.secret_file.is_some() && self.reload.due(self.started.elapsed())
+        self.kit.reload_due(self.started.elapsed())
     }
 
     /// Seconds until the next turn of either refresh (zero: now).
     fn refresh_wait(&self) -> f64 {
         let now = self.started.elapsed();
-        let jwks = self.settings.jwks_url.as_ref().map(|_| self.jwks.wait(now));
-        let file = self
-            .settings
-            .secret_file
-            .as_ref()
-            .map(|_| self.reload.wait(now));
+        let jwks = self.kit.jwks().map(|s| s.wait(now));
+        let file = self.kit.reload_wait(now);
         jwks.into_iter()
             .chain(file)
             .min()
@@ -244,52 +203,54 @@ impl Gate {
     fn reload_secret_file(&self, py: Python<'_>) -> &'static str {
         // File I/O without the GIL: a hung mount (or a FIFO in the file's place) blocks this
         // refresh thread only, never the interpreter.
-        py.detach(|| self.reload_secret_file_now())
+        py.detach(|| match self.kit.reload_secret_file() {
+            Reload::Unchanged => "unchanged",
+            Reload::Applied(_) => "applied",
+            Reload::Refused(_) => "refused",
+        })
     }
 
     /// Signs `payload` (the JSON text of the claims) with the gate's current HS256 secret, so
     /// the secret never reaches Python. For `uid_gate.testing` only; never on a request path.
     fn _mint(&self, payload: &str) -> PyResult<String> {
-        let secrets = self
-            .secrets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(set) = secrets.as_ref() else {
-            return Err(PyValueError::new_err(
-                "the gate has no HS256 secret (JWKS only): tokens for it come from the issuer",
-            ));
-        };
-        uid_gate_core::mint::sign_raw(
-            set.current.expose(),
-            br#"{"alg":"HS256","typ":"JWT"}"#,
-            payload.as_bytes(),
-        )
-        .map_err(|e| PyValueError::new_err(e.to_string()))
+        self.kit.with_current_secret(|secret| {
+            let Some(secret) = secret else {
+                return Err(PyValueError::new_err(
+                    "the gate has no HS256 secret (JWKS only): tokens for it come from the issuer",
+                ));
+            };
+            uid_gate_core::mint::sign_raw(
+                secret.expose(),
+                br#"{"alg":"HS256","typ":"JWT"}"#,
+                payload.as_bytes(),
+            )
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+        })
     }
 
     /// How many JWKS keys are in force.
     fn jwks_key_count(&self) -> usize {
-        self.authorizer.verifier().jwks_key_count()
+        self.kit.authorizer().verifier().jwks_key_count()
     }
 
     #[getter]
     fn jwks_url(&self) -> Option<String> {
-        self.settings.jwks_url.clone()
+        self.settings().jwks_url.clone()
     }
 
     #[getter]
     fn jwks_refresh_secs(&self) -> u64 {
-        self.settings.jwks_refresh.as_secs()
+        self.settings().jwks_refresh.as_secs()
     }
 
     #[getter]
     fn secret_reload_secs(&self) -> u64 {
-        self.settings.secret_reload_secs
+        self.settings().secret_reload_secs
     }
 
     #[getter]
     fn secret_file(&self) -> Option<String> {
-        self.settings
+        self.settings()
             .secret_file
             .as_ref()
             .map(|p| p.display().to_string())
@@ -297,7 +258,7 @@ impl Gate {
 
     #[getter]
     fn path_templates(&self) -> Vec<String> {
-        self.settings
+        self.settings()
             .path_templates
             .iter()
             .map(|t| t.as_str().to_owned())
@@ -308,7 +269,7 @@ impl Gate {
     #[getter]
     fn placeholders(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
-        for t in &self.settings.path_templates {
+        for t in &self.settings().path_templates {
             for name in t.placeholders() {
                 if !names.iter().any(|n| n == name) {
                     names.push(name.to_owned());
@@ -321,12 +282,12 @@ impl Gate {
     /// Valid settings that weaken the gate, for a start-up warning (`Settings::warnings`).
     #[getter]
     fn warnings(&self) -> Vec<String> {
-        self.settings.warnings()
+        self.settings().warnings()
     }
 
     #[getter]
     fn auth_only_paths(&self) -> Vec<String> {
-        self.settings
+        self.settings()
             .auth_only_paths
             .iter()
             .map(|p| p.as_str().to_owned())
@@ -335,7 +296,7 @@ impl Gate {
 
     #[getter]
     fn public_paths(&self) -> Vec<String> {
-        self.settings
+        self.settings()
             .public_paths
             .iter()
             .map(|t| t.as_str().to_owned())
@@ -344,7 +305,7 @@ impl Gate {
 
     fn __repr__(&self) -> String {
         let secrets = self
-            .settings
+            .settings()
             .secrets
             .as_ref()
             .map_or(0, |s| s.iter().count());
@@ -352,7 +313,7 @@ impl Gate {
             "Gate(secrets=[{secrets} redacted], path_templates={:?}, public_paths={:?}, jwks_url={:?})",
             self.path_templates(),
             self.public_paths(),
-            self.settings.jwks_url
+            self.settings().jwks_url
         )
     }
 }

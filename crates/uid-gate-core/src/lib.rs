@@ -11,6 +11,7 @@
 //! - [`scope`]: placeholders bound to claims (organizations, teams) and the admin override.
 //! - [`decision`]: the order in which the three are combined.
 //! - [`response`]: a decision as an HTTP answer: status, challenge, body, reason, identity.
+//! - [`host`]: what every host wraps around the decision (self-test, key refreshes), once.
 //! - [`mint`]: signing dev and test tokens; never on the request path.
 
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@
 pub mod config;
 pub mod decision;
 pub mod extract;
+pub mod host;
 pub mod jwks;
 pub mod mint;
 pub mod path_policy;

@@ -162,6 +162,35 @@ impl Reason {
     pub fn http_status(self) -> u16 {
         self.deny_kind().map_or(200, DenyKind::http_status)
     }
+
+    /// Whether a template judged the path (its owner segment is worth logging): an owner's,
+    /// a member's or an admin's allow, and the denies that compared a placeholder.
+    pub fn judged_by_template(self) -> bool {
+        matches!(
+            self,
+            Reason::Owner
+                | Reason::Member
+                | Reason::Admin
+                | Reason::NotOwner
+                | Reason::NotMember
+                | Reason::NoScope
+                | Reason::BadScopeClaim
+                | Reason::MissingUserSegment
+        )
+    }
+
+    /// Whether a path rule (a prefix, a template, or none) decided: the answers that depend on
+    /// which rule covers the path.
+    pub fn judged_by_path_rule(self) -> bool {
+        self.judged_by_template() && self != Reason::MissingUserSegment
+            || matches!(
+                self,
+                Reason::Public
+                    | Reason::Authenticated
+                    | Reason::UnlistedAllowed
+                    | Reason::UnlistedPath
+            )
+    }
 }
 
 impl Decision {

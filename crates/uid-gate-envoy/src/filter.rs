@@ -1,14 +1,12 @@
 //! One request through the core, in safe code: read `:path` and every `authorization` value,
 //! judge, and render the answer through a [`Stream`] (Envoy's, or a test's).
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use uid_gate_core::config::{Reload, SecretSet, reload_secret_file};
-use uid_gate_core::refresh::{JwksSchedule, ReloadSchedule};
+use uid_gate_core::config::Reload;
+use uid_gate_core::host::{HostError, HostKit};
 use uid_gate_core::response::{Client, USER_ID_HEADER};
-use uid_gate_core::{Answer, Authorizer, Reason, RequestView, unix_now};
+use uid_gate_core::{Answer, Reason, RequestView, unix_now};
 
 use crate::settings::{JwksSource, ModuleSettings};
 
@@ -43,23 +41,12 @@ const IDENTITY_HEADERS: [&str; 2] = [USER_ID_HEADER, "x_user_id"];
 /// The request header that tells a gRPC client ([`Client::of`]).
 const CONTENT_TYPE: &str = "content-type";
 
-/// The filter configuration: the core's authorizer, shared by every worker, the secret file
-/// it re-reads and the JWKS URL it fetches, each on the core's schedule.
+/// The filter configuration: the core's host kit (the authorizer, shared by every worker, the
+/// secret file it re-reads and the JWKS schedule), and where the module fetches the JWKS.
 #[derive(Debug)]
 pub struct Gate {
-    authorizer: Authorizer,
-    secret_file: Option<PathBuf>,
-    secrets: Mutex<Option<SecretSet>>,
-    reload: ReloadSchedule,
-    jwks: Option<JwksRefresh>,
-}
-
-/// The JWKS URL and when to fetch it ([`JwksSchedule`]: the core's rules).
-#[derive(Debug)]
-pub struct JwksRefresh {
-    /// Where to fetch it.
-    pub source: JwksSource,
-    schedule: Arc<JwksSchedule>,
+    kit: HostKit,
+    jwks: Option<JwksSource>,
 }
 
 /// The module's clock for the schedules: Unix seconds, as the decision's `now`.
@@ -68,50 +55,32 @@ fn clock(now: u64) -> Duration {
 }
 
 impl Gate {
-    /// Builds the gate from validated settings.
-    pub fn new(m: ModuleSettings) -> Self {
-        let mut authorizer = m.settings.authorizer();
-        let jwks = m.jwks.map(|source| {
-            let schedule = Arc::new(JwksSchedule::new(m.settings.jwks_refresh));
-            let hook = schedule.clone();
-            authorizer.set_unknown_kid_hook(Arc::new(move || hook.unknown_kid()));
-            JwksRefresh { source, schedule }
-        });
-        Self {
-            authorizer,
-            secret_file: m.settings.secret_file.clone(),
-            secrets: Mutex::new(m.settings.secrets.clone()),
-            reload: ReloadSchedule::new(
-                Duration::from_secs(m.settings.secret_reload_secs),
-                clock(unix_now()),
-            ),
-            jwks,
-        }
+    /// Builds the gate from validated settings (the core's self-test first).
+    pub fn new(m: ModuleSettings) -> Result<Self, HostError> {
+        Ok(Self {
+            kit: HostKit::new(m.settings, clock(unix_now()), None)?,
+            jwks: m.jwks,
+        })
     }
 
     /// The JWKS URL's source, when the module fetches one.
     pub fn jwks_source(&self) -> Option<&JwksSource> {
-        self.jwks.as_ref().map(|j| &j.source)
+        self.jwks.as_ref()
     }
 
     /// Whether a JWKS fetch should start now; if so, the caller starts it and reports with
     /// [`Gate::jwks_fetched`]. At most one fetch is in flight.
     pub fn jwks_due(&self, now: u64) -> bool {
-        self.jwks
-            .as_ref()
-            .is_some_and(|j| j.schedule.start(clock(now)))
+        self.jwks.is_some() && self.kit.jwks_start(clock(now))
     }
 
     /// A fetch ended: `Some(document)` for a 200 answer. New keys replace the old ones only
     /// when the document holds usable keys; otherwise the last good keys stay. Returns the
     /// number of keys in force, or the reason the fetch was not used.
     pub fn jwks_fetched(&self, now: u64, document: Option<&[u8]>) -> Result<usize, String> {
-        let Some(j) = &self.jwks else {
-            return Err("no JWKS URL is configured".into());
-        };
         let document = document.ok_or_else(|| "no 200 answer".to_owned());
-        j.schedule
-            .fetched(clock(now), document, self.authorizer.verifier())
+        self.kit
+            .jwks_fetched(clock(now), document)
             .map_err(|e| e.to_string())
     }
 
@@ -134,14 +103,15 @@ impl Gate {
             }
             // The method is one more header lookup through Envoy: read only where the
             // configuration judges it (the core says when).
-            let method = if self.authorizer.judges_method() {
+            let authorizer = self.kit.authorizer();
+            let method = if authorizer.judges_method() {
                 stream.header(":method", 0).0
             } else {
                 None
             };
             // `judge`, in its two steps: the client's form (its content type, one more header
             // lookup through Envoy) is read only when a deny is rendered, never on an allow.
-            let decision = self.authorizer.decide(
+            let decision = authorizer.decide(
                 &RequestView {
                     path: &path,
                     authorization: &values,
@@ -158,23 +128,13 @@ impl Gate {
     /// Re-reads the secret file on the schedule's turns: one worker does it, the others go on
     /// with the secrets in force. A refused file keeps them (the core's rule).
     fn maybe_reload(&self, now: u64, stream: &mut impl Stream) {
-        let Some(path) = &self.secret_file else {
-            return;
-        };
-        if !self.reload.due(clock(now)) {
+        if !self.kit.reload_due(clock(now)) {
             return;
         }
-        let mut secrets = self
-            .secrets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(current) = secrets.as_mut() else {
-            return;
-        };
-        // Every outcome leaves `current` as the core decided (a refused file keeps the
-        // secrets in force); the module only says what happened. A ConfigError holds the
-        // path and lengths, never secret bytes.
-        match reload_secret_file(path, self.authorizer.verifier(), current) {
+        // Every outcome leaves the secrets as the core decided (a refused file keeps those in
+        // force); the module only says what happened. A ConfigError holds the path and
+        // lengths, never secret bytes.
+        match self.kit.reload_secret_file() {
             Reload::Unchanged => {}
             Reload::Applied(keys) => stream.log(
                 false,
@@ -275,6 +235,7 @@ mod tests {
             from_config(br#"{"UIDGATE_PUBLIC_PATHS": "/api/auth"}"#, env.into_iter())
                 .expect("settings"),
         )
+        .expect("gate")
     }
 
     fn token(uid: &str) -> String {
@@ -382,7 +343,8 @@ mod tests {
         let g = Gate::new(
             from_config(br#"{"UIDGATE_SECRET_RELOAD_SECS": "1"}"#, env.into_iter())
                 .expect("settings"),
-        );
+        )
+        .expect("gate");
         let later = unix_now() + 10;
         let mut f = Fake::default();
         g.maybe_reload(later, &mut f);

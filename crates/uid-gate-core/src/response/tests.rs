@@ -246,3 +246,46 @@ fn every_reason_renders_from_the_table_alone_as_the_decision_renders_it() {
         "every decision deny has its row"
     );
 }
+
+#[test]
+fn logs_name_the_template_and_the_rule_exactly_where_they_decided() {
+    let template: Vec<&str> = Reason::ALL
+        .iter()
+        .filter(|r| r.judged_by_template())
+        .map(|r| r.code())
+        .collect();
+    assert_eq!(
+        template,
+        [
+            "owner",
+            "member",
+            "admin",
+            "missing_user_segment",
+            "not_owner",
+            "not_member",
+            "no_scope_claim",
+            "invalid_scope_claim"
+        ]
+    );
+    let rule: Vec<&str> = Reason::ALL
+        .iter()
+        .filter(|r| r.judged_by_path_rule())
+        .map(|r| r.code())
+        .collect();
+    assert_eq!(
+        rule,
+        [
+            "public",
+            "owner",
+            "member",
+            "admin",
+            "authenticated",
+            "unlisted_allowed",
+            "not_owner",
+            "not_member",
+            "no_scope_claim",
+            "invalid_scope_claim",
+            "unlisted_path"
+        ]
+    );
+}

@@ -72,7 +72,15 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
                 (result == 0).then_some(id)
             })
             .collect();
-        let gate = Gate::new(settings);
+        let gate = match Gate::new(settings) {
+            Ok(gate) => gate,
+            Err(e) => {
+                log_error(&format!(
+                    "uid-gate: the filter configuration is refused: {e}"
+                ));
+                return std::ptr::null();
+            }
+        };
         let scheduler = if gate.jwks_source().is_some() {
             // SAFETY: `config_envoy` is the configuration being created, on the main thread.
             unsafe { envoy_dynamic_module_callback_http_filter_config_scheduler_new(config_envoy) }
