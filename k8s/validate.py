@@ -27,6 +27,8 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+import validate_edge
+
 HERE = pathlib.Path(__file__).resolve().parent
 SCHEMAS = {
     ("security.istio.io/v1", "AuthorizationPolicy"): "authorizationpolicy-security-istio-io-v1.json",
@@ -358,13 +360,29 @@ def gateway_headers(docs, envoy_bin):
                     (ok if got == want else fail)(f"{name}, run in Envoy: {label}" + ("" if got == want else f" (got {got})"))
 
 
+def edge(docs, args):
+    """k8s/envoy-module: Envoy with uid-gate's module at the edge (validate_edge.py)."""
+    results, text = validate_edge.checks(docs, selects)
+    for label, passed in results:
+        (ok if passed else fail)(label)
+    if args.envoy_bin and args.module and text:
+        runs = validate_edge.run(text, args.envoy_bin, args.module)
+        if isinstance(runs, str):
+            fail(f"the edge's configuration in Envoy: {runs}")
+            return
+        for label, got, want in runs:
+            (ok if got == want else fail)(f"the edge's configuration, run in Envoy with the module: {label}"
+                                          + ("" if got == want else f" (got {got}, want {want})"))
+
+
 def main():
     ap = argparse.ArgumentParser(description="Validate rendered uid-gate manifests offline.")
     ap.add_argument("rendered", nargs="+", help="multi-document YAML files (kubectl kustomize output)")
     ap.add_argument("--mesh-config", action="append", default=[], help="IstioOperator file(s) with meshConfig")
     ap.add_argument("--kubernetes-version", default="1.33")
     ap.add_argument("--uid-gate-bin", help="run `uid-gate check-config` on the ConfigMap values")
-    ap.add_argument("--envoy-bin", help="run `envoy --mode validate` on EnvoyFilter patches")
+    ap.add_argument("--envoy-bin", help="run EnvoyFilter patches, and the edge's configuration, in a real Envoy")
+    ap.add_argument("--module", help="with --envoy-bin: the uid-gate module to run the edge's configuration with")
     args = ap.parse_args()
 
     docs = load(args.rendered)
@@ -373,7 +391,11 @@ def main():
         schema_check(d, args.kubernetes_version)
     # The inline mode's EnvoyFilter lives alone in the app's namespace: no uid-gate objects.
     inline_only = docs and all(d.get("kind") == "EnvoyFilter" for d in docs)
-    svc = None if inline_only else wiring(docs, args.uid_gate_bin)
+    svc = None
+    if validate_edge.is_edge(docs):
+        edge(docs, args)
+    elif not inline_only:
+        svc = wiring(docs, args.uid_gate_bin)
     envoy_filters(docs)
     gateway_headers(docs, args.envoy_bin)
     network(docs)

@@ -56,6 +56,8 @@ pub enum Command {
     /// Print an Envoy configuration generated from this configuration: ext_authz to uid-gate,
     /// or with --inline the decision inside Envoy (uid-gate's core as a dynamic module).
     EnvoyConfig(EnvoyConfigArgs),
+    /// Copy the Envoy module this image carries into DIR (a Kubernetes init container).
+    InstallModule(InstallModuleArgs),
 }
 
 /// `uid-gate mint`.
@@ -139,6 +141,34 @@ pub struct EnvoyConfigArgs {
     /// grpc-status.
     #[arg(long)]
     pub grpc_web: bool,
+    /// A listener for Kubernetes probes (an IP address): GET /ready answers 200 while Envoy
+    /// serves and 503 once it drains or fails its health check; no route reaches the app.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub probe: Option<String>,
+}
+
+/// `uid-gate install-module`.
+#[derive(Debug, Args)]
+pub struct InstallModuleArgs {
+    /// The directory Envoy loads the module from (an emptyDir shared with Envoy).
+    pub dir: std::path::PathBuf,
+    /// The module to copy.
+    #[arg(long, value_name = "PATH", default_value = crate::install_module::MODULE_IN_IMAGE)]
+    pub from: std::path::PathBuf,
+}
+
+/// `uid-gate install-module`.
+pub fn install_module_command(args: &InstallModuleArgs) -> ExitCode {
+    match crate::install_module::install(&args.from, &args.dir) {
+        Ok(path) => {
+            println!("uid-gate: installed the Envoy module at {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("uid-gate install-module: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `--engine`.
@@ -276,6 +306,11 @@ pub fn envoy_config_command(args: &EnvoyConfigArgs) -> ExitCode {
                 .map(|o| ec::parse_origin(o))
                 .collect::<Result<_, _>>()?,
             grpc_web: args.grpc_web,
+            probe: args
+                .probe
+                .as_deref()
+                .map(|p| HostPort::parse("--probe", p))
+                .transpose()?,
         };
         if args.filters_only {
             ec::filters(&config.policy, &opts)

@@ -26,6 +26,7 @@ pub mod grpc;
 pub mod health;
 pub mod http;
 pub mod http_authz;
+pub mod install_module;
 pub mod jwks_fetch;
 pub mod metrics;
 pub mod refresh;

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Healthcheck(args) => cli::healthcheck_command(&args),
         Command::CheckConfig(args) => cli::check_config_command(&args),
         Command::EnvoyConfig(args) => cli::envoy_config_command(&args),
+        Command::InstallModule(args) => cli::install_module_command(&args),
     }
 }
 

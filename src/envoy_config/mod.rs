@@ -134,6 +134,9 @@ pub struct Options {
     pub cors_origins: Vec<String>,
     /// Envoy's gRPC-Web filter before the gate (`--grpc-web`).
     pub grpc_web: bool,
+    /// A listener for Kubernetes probes (`--probe`): `/ready` from Envoy's health check
+    /// filter; `None` leaves it out.
+    pub probe: Option<HostPort>,
 }
 
 /// The HTTP filters, as a YAML list (without the router).
@@ -155,18 +158,87 @@ pub fn filters(settings: &Settings, opts: &Options) -> Result<String, EnvoyConfi
 /// A complete Envoy bootstrap: listener with the filters, the app cluster, and the clusters
 /// the filters call.
 pub fn bootstrap(settings: &Settings, opts: &Options) -> Result<String, EnvoyConfigError> {
-    let listen_ip = opts.listen.is_ip();
-    if !listen_ip {
-        return Err(EnvoyConfigError::ListenHost(opts.listen.host.clone()));
+    for listener in std::iter::once(&opts.listen).chain(&opts.probe) {
+        if !listener.is_ip() {
+            return Err(EnvoyConfigError::ListenHost(listener.host.clone()));
+        }
     }
     let mut filters = filter_values(settings, opts)?;
     filters.push(json!({
         "name": "envoy.filters.http.router",
         "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
     }));
+    let mut manager = hardened_manager("ingress");
+    manager["route_config"] = json!({"name": "app", "virtual_hosts": [virtual_host(opts)]});
+    manager["http_filters"] = Value::Array(filters);
+    let mut listeners = vec![listener("ingress", &opts.listen, manager)];
+    if let Some(probe) = &opts.probe {
+        listeners.push(listener("probes", probe, probe_manager()));
+    }
+    let mut clusters = vec![cluster("app", &opts.upstream, false, None)];
+    if !opts.inline {
+        clusters.push(cluster("uid_gate", &opts.authz, true, None));
+    } else if let Some(url) = &settings.jwks_url {
+        let (target, sni) = jwks_target(url)?;
+        let tls = sni.map(|sni| (sni, opts.jwks_ca_pem.as_deref()));
+        clusters.push(cluster(JWKS_CLUSTER, &target, false, tls));
+    }
+    let mut doc = serde_json::Map::new();
+    if let Some(admin) = &opts.admin {
+        doc.insert("admin".into(), json!({"address": socket_address(admin)}));
+    }
+    doc.insert(
+        "static_resources".into(),
+        json!({"listeners": listeners, "clusters": clusters}),
+    );
+    let mut out = header(opts);
+    out.push_str(&yaml_map(&doc, 0));
+    Ok(out)
+}
+
+fn listener(name: &str, address: &HostPort, manager: Value) -> Value {
+    json!({
+        "name": name,
+        "address": socket_address(address),
+        "filter_chains": [{"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": manager,
+        }]}]
+    })
+}
+
+/// The probes' connection manager: Envoy's health check filter answers `/ready` (200 while
+/// serving, 503 once Envoy drains or `/healthcheck/fail` was called on its admin); anything
+/// else is 404. It reaches no cluster, so a probe never depends on the app.
+fn probe_manager() -> Value {
+    let mut manager = hardened_manager("probes");
+    manager["route_config"] = json!({"name": "probes", "virtual_hosts": [{
+        "name": "probes",
+        "domains": ["*"],
+        "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 404}}]
+    }]});
+    manager["http_filters"] = json!([
+        {
+            "name": "envoy.filters.http.health_check",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck",
+                "pass_through_mode": false,
+                "headers": [{"name": ":path", "string_match": {"exact": "/ready"}}]
+            }
+        },
+        {
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
+        }
+    ]);
+    manager
+}
+
+/// A connection manager with the declared [`HARDENING`].
+fn hardened_manager(stat_prefix: &str) -> Value {
     let mut manager = json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-        "stat_prefix": "ingress",
+        "stat_prefix": stat_prefix,
     });
     for (path, value) in HARDENING {
         let value = match *value {
@@ -187,38 +259,7 @@ pub fn bootstrap(settings: &Settings, opts: &Options) -> Result<String, EnvoyCon
             }
         }
     }
-    manager["route_config"] = json!({"name": "app", "virtual_hosts": [virtual_host(opts)]});
-    manager["http_filters"] = Value::Array(filters);
-    let hcm = json!({
-        "name": "envoy.filters.network.http_connection_manager",
-        "typed_config": manager,
-    });
-    let mut clusters = vec![cluster("app", &opts.upstream, false, None)];
-    if !opts.inline {
-        clusters.push(cluster("uid_gate", &opts.authz, true, None));
-    } else if let Some(url) = &settings.jwks_url {
-        let (target, sni) = jwks_target(url)?;
-        let tls = sni.map(|sni| (sni, opts.jwks_ca_pem.as_deref()));
-        clusters.push(cluster(JWKS_CLUSTER, &target, false, tls));
-    }
-    let mut doc = serde_json::Map::new();
-    if let Some(admin) = &opts.admin {
-        doc.insert("admin".into(), json!({"address": socket_address(admin)}));
-    }
-    doc.insert(
-        "static_resources".into(),
-        json!({
-            "listeners": [{
-                "name": "ingress",
-                "address": socket_address(&opts.listen),
-                "filter_chains": [{"filters": [hcm]}]
-            }],
-            "clusters": clusters,
-        }),
-    );
-    let mut out = header(opts);
-    out.push_str(&yaml_map(&doc, 0));
-    Ok(out)
+    manager
 }
 
 /// The hardening of the HTTP connection manager, stated once: every bootstrap the generator

@@ -17,6 +17,7 @@ fn opts(inline: bool) -> Options {
         jwks_ca_pem: None,
         cors_origins: Vec::new(),
         grpc_web: false,
+        probe: None,
     }
 }
 

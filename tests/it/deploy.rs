@@ -298,14 +298,27 @@ fn the_release_dockerfile_takes_the_release_binaries_for_both_architectures() {
         build.contains(r#""$dist/uid-gate-$version-$arch-linux-musl""#),
         "{build}"
     );
+    assert!(
+        build.contains(r#""$dist/libuid_gate_envoy-$version-envoy$envoy-$arch-linux-gnu.so""#),
+        "{build}"
+    );
     for (platform, arch) in [("amd64", "x86_64"), ("arm64", "aarch64")] {
+        // The binary and the module built with it, where `uid-gate install-module` looks.
         assert!(
             text.contains(&format!(
-                "FROM scratch AS bin-{platform}\nARG VERSION\nCOPY dist/uid-gate-${{VERSION}}-{arch}-linux-musl /uid-gate"
+                "FROM scratch AS bin-{platform}\nARG VERSION\nARG ENVOY=1.40\nCOPY dist/uid-gate-${{VERSION}}-{arch}-linux-musl /uid-gate\nCOPY dist/libuid_gate_envoy-${{VERSION}}-envoy${{ENVOY}}-{arch}-linux-gnu.so {}",
+                uid_gate::install_module::MODULE_IN_IMAGE
             )),
             "{text}"
         );
     }
+    assert!(
+        text.contains(&format!(
+            "COPY --from=bin --chmod=0444 {0} {0}",
+            uid_gate::install_module::MODULE_IN_IMAGE
+        )),
+        "{text}"
+    );
     assert!(
         text.contains("FROM gcr.io/distroless/static-debian12:nonroot")
             && text.contains("USER 65532:65532")

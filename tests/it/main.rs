@@ -6,6 +6,7 @@ mod browser;
 mod conformance;
 mod demo;
 mod deploy;
+mod deploy_edge;
 mod deploy_k8s;
 mod docs_config;
 mod envoy;

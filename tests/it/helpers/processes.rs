@@ -126,6 +126,7 @@ pub fn envoy_options(
         jwks_ca_pem: None,
         cors_origins: Vec::new(),
         grpc_web: false,
+        probe: None,
     }
 }
 
