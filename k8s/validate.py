@@ -28,12 +28,18 @@ import kubernetes_validate
 import yaml
 
 import validate_edge
+import validate_envoy_gateway
 
 HERE = pathlib.Path(__file__).resolve().parent
 SCHEMAS = {
     ("security.istio.io/v1", "AuthorizationPolicy"): "authorizationpolicy-security-istio-io-v1.json",
     ("install.istio.io/v1alpha1", "IstioOperator"): "istiooperator-meshconfig-subset.json",
     ("networking.istio.io/v1alpha3", "EnvoyFilter"): "envoyfilter-networking-istio-io-v1alpha3.json",
+    # Envoy Gateway v1.8, transcribed by schemas/transcribe_envoy_gateway.py.
+    ("gateway.envoyproxy.io/v1alpha1", "SecurityPolicy"): "securitypolicy-gateway-envoyproxy-io-v1alpha1.json",
+    ("gateway.envoyproxy.io/v1alpha1", "EnvoyExtensionPolicy"): "envoyextensionpolicy-gateway-envoyproxy-io-v1alpha1.json",
+    ("gateway.envoyproxy.io/v1alpha1", "EnvoyProxy"): "envoyproxy-gateway-envoyproxy-io-v1alpha1-subset.json",
+    ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"): "referencegrant-gateway-networking-k8s-io-v1beta1.json",
 }
 
 errors = []
@@ -375,6 +381,23 @@ def edge(docs, args):
                                           + ("" if got == want else f" (got {got}, want {want})"))
 
 
+def envoy_gateway(docs, args):
+    """k8s/envoy-gateway: the SecurityPolicy to the service, or the module's EnvoyProxy and
+    EnvoyExtensionPolicy (validate_envoy_gateway.py)."""
+    results, configs = validate_envoy_gateway.checks(docs, args.uid_gate_bin)
+    for label, passed in results:
+        (ok if passed else fail)(label)
+    if args.envoy_bin and args.module:
+        for config in configs:
+            runs = validate_envoy_gateway.run(config, args.envoy_bin, args.module)
+            if isinstance(runs, str):
+                fail(f"the EnvoyExtensionPolicy's configuration in Envoy: {runs}")
+                continue
+            for label, got, want in runs:
+                (ok if got == want else fail)(f"the EnvoyExtensionPolicy's configuration, run in Envoy with the module: {label}"
+                                              + ("" if got == want else f" (got {got}, want {want})"))
+
+
 def main():
     ap = argparse.ArgumentParser(description="Validate rendered uid-gate manifests offline.")
     ap.add_argument("rendered", nargs="+", help="multi-document YAML files (kubectl kustomize output)")
@@ -394,6 +417,8 @@ def main():
     svc = None
     if validate_edge.is_edge(docs):
         edge(docs, args)
+    elif validate_envoy_gateway.is_envoy_gateway(docs):
+        envoy_gateway(docs, args)
     elif not inline_only:
         svc = wiring(docs, args.uid_gate_bin)
     envoy_filters(docs)

@@ -176,3 +176,102 @@ fn install_module_copies_the_module_whole_and_refuses_anything_else() {
         "{out}"
     );
 }
+
+fn rendered_dir(dir: &str) -> String {
+    let (ok, out) = run(Command::new("kubectl")
+        .args(["kustomize", dir])
+        .current_dir(repo_root()));
+    assert!(ok, "kubectl kustomize {dir} failed:\n{out}");
+    out
+}
+
+#[test]
+fn the_envoy_gateway_policy_is_the_generators_output() {
+    let dir = TempDir::new("eg-gen");
+    let out = dir.path().join("policy.yaml");
+    let (ok, text) = run(Command::new("bash")
+        .arg(repo_root().join("k8s/envoy-gateway/generate.sh"))
+        .arg(&out)
+        .env("UIDGATE_BIN", env!("CARGO_BIN_EXE_uid-gate")));
+    assert!(ok, "generate.sh:\n{text}");
+    let shipped = std::fs::read_to_string(
+        repo_root().join("k8s/envoy-gateway/module/envoyextensionpolicy.yaml"),
+    )
+    .expect("shipped");
+    assert!(
+        std::fs::read_to_string(&out).expect("generated") == shipped,
+        "k8s/envoy-gateway/module/envoyextensionpolicy.yaml is not what generate.sh writes: run it again"
+    );
+}
+
+#[test]
+fn the_envoy_gateway_objects_match_their_schemas_and_the_policy_runs_in_envoy() {
+    let envoy = envoy_bin();
+    let so = module_so(false);
+    let run_in_envoy = [
+        "--envoy-bin",
+        envoy.to_str().expect("utf8"),
+        "--module",
+        so.to_str().expect("utf8"),
+    ];
+    let ext_authz = rendered_dir("k8s/envoy-gateway/ext-authz");
+    let (ok, out) = validate(&ext_authz, &[]);
+    assert!(ok, "k8s/envoy-gateway/ext-authz:\n{out}");
+    assert!(
+        out.contains("ok   SecurityPolicy/uid-gate: matches securitypolicy-gateway-envoyproxy-io-v1alpha1.json")
+            && out.contains("ok   SecurityPolicy/uid-gate: a ReferenceGrant in uid-gate lets it name Service uid-gate"),
+        "{out}"
+    );
+    let module = rendered_dir("k8s/envoy-gateway/module");
+    let (ok, out) = validate(&module, &run_in_envoy);
+    assert!(ok, "k8s/envoy-gateway/module:\n{out}");
+    for line in [
+        "ok   EnvoyProxy/uid-gate: matches envoyproxy-gateway-envoyproxy-io-v1alpha1-subset.json",
+        "ok   EnvoyExtensionPolicy/uid-gate: the configuration passes `uid-gate check-config`",
+        "ok   the EnvoyExtensionPolicy's configuration, run in Envoy with the module: bob's tasks with alice's token: 403",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    // Each check fails on a copy with the mistake it is there for.
+    let cases = [
+        (
+            ext_authz.replace("failOpen: false", "failOpen: true"),
+            "FAIL SecurityPolicy/uid-gate: fails closed",
+        ),
+        (
+            ext_authz.replace("failOpen: false", "failOpne: false"),
+            "FAIL SecurityPolicy/uid-gate: Additional properties are not allowed",
+        ),
+        (
+            ext_authz.replace("namespace: app\n  to:", "namespace: other\n  to:"),
+            "FAIL SecurityPolicy/uid-gate: a ReferenceGrant in uid-gate",
+        ),
+        (
+            module.replace("    name: uid-gate\n    source:", "    name: another\n    source:"),
+            "FAIL EnvoyExtensionPolicy/uid-gate: module uid-gate is allowed by the EnvoyProxy",
+        ),
+        (
+            module.replace("UIDGATE_PUBLIC_PATHS:", "UIDGATE_PUBLIC_PATH:"),
+            "FAIL EnvoyExtensionPolicy/uid-gate: the configuration passes `uid-gate check-config`",
+        ),
+        (
+            module.replace("UIDGATE_LEEWAY_SECS:", "BETTER_AUTH_SECRET:"),
+            "FAIL EnvoyExtensionPolicy/uid-gate: the configuration holds uid-gate's variables and no secret",
+        ),
+        (
+            module.replace(
+                "- name: BETTER_AUTH_SECRET_FILE\n            value: /var/run/secrets/uid-gate/BETTER_AUTH_SECRET",
+                "- name: BETTER_AUTH_SECRET\n            value: in-the-manifest",
+            ),
+            "FAIL EnvoyProxy/uid-gate: the secret is not an environment value",
+        ),
+    ];
+    for (broken, want) in cases {
+        assert!(
+            broken != ext_authz && broken != module,
+            "the mutation for {want:?} did not apply"
+        );
+        let (ok, out) = validate(&broken, &[]);
+        assert!(!ok && out.contains(want), "{want}\n{out}");
+    }
+}
