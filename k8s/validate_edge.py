@@ -148,6 +148,7 @@ def run(text, envoy_bin, module):
     ports = {"ingress": _free_port(), "probes": _free_port()}
     app_port, admin_port = _free_port(), _free_port()
     res = config["static_resources"]
+    policy = {}
     for li in res["listeners"]:
         li["address"]["socket_address"].update(address="127.0.0.1", port_value=ports[li["name"]])
         for fc in li["filter_chains"]:
@@ -155,6 +156,22 @@ def run(text, envoy_bin, module):
                 for f in hcm["typed_config"].get("http_filters", []):
                     if f["name"] == "envoy.filters.http.dynamic_modules":
                         f["typed_config"]["dynamic_module_config"]["module"]["local"]["filename"] = module
+                        policy = json.loads(f["typed_config"]["filter_config"]["value"])
+    # Routes that switch the gate off (the page, Better Auth's API) lead to upstreams that do
+    # not exist here: a request there gets Envoy's 503, where the gate would have said 401.
+    skipped = [
+        r["match"]["path"] for li in res["listeners"] for fc in li["filter_chains"] for hcm in fc["filters"]
+        for vh in hcm["typed_config"].get("route_config", {}).get("virtual_hosts", [])
+        for r in vh["routes"]
+        if "path" in r["match"] and r.get("route", {}).get("cluster") != "app"
+        and r.get("typed_per_filter_config", {}).get("envoy.filters.http.dynamic_modules", {}).get("disabled")
+    ]
+    # Tokens as the configured issuer mints them: its iss, and the first accepted aud.
+    extra = {}
+    if policy.get("UIDGATE_ISSUER"):
+        extra["iss"] = policy["UIDGATE_ISSUER"]
+    if policy.get("UIDGATE_AUDIENCE"):
+        extra["aud"] = policy["UIDGATE_AUDIENCE"].split(",")[0].strip()
     config["admin"]["address"]["socket_address"]["port_value"] = admin_port
     for c in res["clusters"]:
         if c["name"] == "app":
@@ -188,7 +205,7 @@ def run(text, envoy_bin, module):
                                  "--base-id", str(app_port), "--log-level", "error"],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            return _requests(proc, ports, secret)
+            return _requests(proc, ports, secret, extra, skipped)
         finally:
             proc.terminate()
             try:
@@ -205,7 +222,7 @@ def _get(port, path, headers=None):
     return r.status, r.getheader("x-seen-user")
 
 
-def _requests(proc, ports, secret):
+def _requests(proc, ports, secret, extra, skipped):
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -219,7 +236,7 @@ def _requests(proc, ports, secret):
             return "Envoy did not become ready in 20 s"
         time.sleep(0.1)
     now = int(time.time())
-    bearer = lambda uid: {"authorization": "Bearer " + _token(secret, {"uid": uid, "iat": now, "exp": now + 600})}
+    bearer = lambda uid: {"authorization": "Bearer " + _token(secret, {"uid": uid, "iat": now, "exp": now + 600, **extra})}
     alice = bearer("alice")
     cases = [
         ("the probes listener answers /ready", (ports["probes"], "/ready", {}), (200, None)),
@@ -232,7 +249,8 @@ def _requests(proc, ports, secret):
         ("an encoded slash: 400 (refused by Envoy's hardening)", (ports["ingress"], "/api/alice%2F..%2Fbob/tasks", alice), (400, None)),
         ("the public /healthz needs no token", (ports["ingress"], "/healthz", {}), (200, None)),
         ("an unlisted path: 403", (ports["ingress"], "/export", alice), (403, None)),
-    ]
+    ] + [(f"{path} skips the gate (its route disables it): Envoy's 503 for the absent upstream, not 401",
+          (ports["ingress"], path, {}), (503, None)) for path in skipped]
     out = []
     for label, (port, path, headers), want in cases:
         got = _get(port, path, headers)
@@ -240,3 +258,17 @@ def _requests(proc, ports, secret):
             got = (got[0], None) if got[0] != 200 or not got[1] else got
         out.append((label, got, want))
     return out
+
+
+if __name__ == "__main__":
+    # python3 k8s/validate_edge.py CONFIG ENVOY MODULE: an Envoy configuration with uid-gate's
+    # module (listeners `ingress` and `probes`, cluster `app`) run as run() does; exit 1 on a miss.
+    import sys
+
+    results = run(open(sys.argv[1]).read(), sys.argv[2], sys.argv[3])
+    if isinstance(results, str):
+        print(f"FAIL {results}")
+        sys.exit(1)
+    for label, got, want in results:
+        print(("ok   " if got == want else "FAIL ") + label + ("" if got == want else f" (got {got}, want {want})"))
+    sys.exit(0 if all(got == want for _, got, want in results) else 1)

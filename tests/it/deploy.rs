@@ -163,8 +163,11 @@ fn compose_config(dir: &Path) -> (bool, String) {
 fn compose_meaning(config: &Value) -> Vec<String> {
     let mut wrong = Vec::new();
     let services = config["services"].as_object().cloned().unwrap_or_default();
-    for name in ["uid-gate", "app", "better-auth", "envoy"] {
-        let s = &services[name];
+    for name in ["uid-gate", "app", "better-auth", "envoy", "envoy-module"] {
+        let Some(s) = services.get(name) else {
+            wrong.push(format!("{name}: no such service"));
+            continue;
+        };
         if s.get("healthcheck").is_none() {
             wrong.push(format!("{name}: no health check"));
         }
@@ -178,8 +181,8 @@ fn compose_meaning(config: &Value) -> Vec<String> {
             wrong.push(format!("{name}: the secret is an environment variable"));
         }
     }
-    for name in ["uid-gate", "app", "better-auth"] {
-        let s = &services[name];
+    for name in ["uid-gate", "app", "better-auth", "envoy-module"] {
+        let s = services.get(name).unwrap_or(&Value::Null);
         if s["secrets"][0]["source"] != "better_auth_secret" {
             wrong.push(format!(
                 "{name}: does not mount the better_auth_secret secret"
@@ -191,8 +194,19 @@ fn compose_meaning(config: &Value) -> Vec<String> {
             ));
         }
     }
-    if services["envoy"]["user"] != "101:101" {
-        wrong.push("envoy: not the image's envoy user (101:101)".into());
+    for name in ["envoy", "envoy-module"] {
+        if services.get(name).unwrap_or(&Value::Null)["user"] != "101:101" {
+            wrong.push(format!("{name}: not the image's envoy user (101:101)"));
+        }
+    }
+    // The module profile: no uid-gate container in its request path, and it serves the stack
+    // with the same routes (its configuration is generated from envoy-compose.yaml).
+    let module = services.get("envoy-module").unwrap_or(&Value::Null);
+    if module["profiles"][0] != "module" {
+        wrong.push("envoy-module: not in the module profile".into());
+    }
+    if module["depends_on"].get("uid-gate").is_some() {
+        wrong.push("envoy-module: depends on the uid-gate service".into());
     }
     if !config["secrets"]["better_auth_secret"]["file"]
         .as_str()
@@ -221,7 +235,7 @@ fn docker_compose_file_is_valid_and_means_what_it_says() {
             .arg(dir)
             .arg("-f")
             .arg(dir.join("docker-compose.yml"))
-            .args(["config", "--format", "json"])
+            .args(["--profile", "module", "config", "--format", "json"])
             .output()
             .expect("compose");
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
@@ -250,6 +264,25 @@ fn docker_compose_file_is_valid_and_means_what_it_says() {
             "want {want:?} in {wrong:?}"
         );
     }
+    // The module profile with the service back in its request path.
+    let module_asks_the_service = std::fs::read_to_string(repo_root().join("docker-compose.yml"))
+        .expect("read")
+        .replace(
+            "    ports:\n      - \"10001:10000\"\n    depends_on:\n",
+            "    ports:\n      - \"10001:10000\"\n    depends_on:\n      uid-gate:\n        condition: service_healthy\n",
+        );
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        &module_asks_the_service,
+    )
+    .expect("write");
+    let wrong = compose_meaning(&json(dir.path()));
+    assert!(
+        wrong
+            .iter()
+            .any(|w| w.contains("envoy-module: depends on the uid-gate service")),
+        "{wrong:?}"
+    );
     // A typo in the file is caught by the compose schema.
     std::fs::write(
         dir.path().join("docker-compose.yml"),
@@ -258,6 +291,45 @@ fn docker_compose_file_is_valid_and_means_what_it_says() {
     .expect("write");
     let (ok, _) = compose_config(dir.path());
     assert!(!ok, "compose accepted an unknown key");
+}
+
+/// The compose profile `module`: its Envoy configuration is generate.py's output (from
+/// envoy-compose.yaml and the uid-gate service's variables), and runs in real Envoy with the
+/// module and the secret in its environment, answering the table's core cases; the routes
+/// that switch the gate off (the page, Better Auth's API) are not the module's.
+#[test]
+fn the_compose_module_profile_runs_in_envoy_with_the_module() {
+    let dir = TempDir::new("compose-module");
+    let out = dir.path().join("envoy.yaml");
+    let python = venv().join("bin/python");
+    let (ok, text) = run(Command::new(&python)
+        .arg(repo_root().join("envoy/compose-module/generate.py"))
+        .args(["--uid-gate-bin", env!("CARGO_BIN_EXE_uid-gate"), "--out"])
+        .arg(&out));
+    assert!(ok, "generate.py:\n{text}");
+    let shipped = repo_root().join("envoy/compose-module/envoy.yaml");
+    assert!(
+        std::fs::read_to_string(&out).expect("generated")
+            == std::fs::read_to_string(&shipped).expect("shipped"),
+        "envoy/compose-module/envoy.yaml is not what generate.py writes: run it again"
+    );
+    let so = crate::envoy_module::module_so(false);
+    let (ok, text) = run(Command::new(&python)
+        .arg(repo_root().join("k8s/validate_edge.py"))
+        .arg(&shipped)
+        .arg(envoy_bin())
+        .arg(&so));
+    assert!(ok, "the module profile's configuration in Envoy:\n{text}");
+    for line in [
+        "ok   bob's tasks with alice's token: 403",
+        "ok   / skips the gate (its route disables it)",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    let (ok, out) =
+        run(Command::new(pip_tool("hadolint"))
+            .arg(repo_root().join("envoy/compose-module/Dockerfile")));
+    assert!(ok, "hadolint:\n{out}");
 }
 
 #[test]
