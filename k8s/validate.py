@@ -366,19 +366,24 @@ def gateway_headers(docs, envoy_bin):
                     (ok if got == want else fail)(f"{name}, run in Envoy: {label}" + ("" if got == want else f" (got {got})"))
 
 
+def report_run(what, runs):
+    """The outcome of a configuration run in Envoy (validate_edge.run): one line per request,
+    or why Envoy did not serve."""
+    if isinstance(runs, str):
+        fail(f"{what} in Envoy: {runs}")
+        return
+    for label, got, want in runs:
+        (ok if got == want else fail)(f"{what}, run in Envoy with the module: {label}"
+                                      + ("" if got == want else f" (got {got}, want {want})"))
+
+
 def edge(docs, args):
     """k8s/envoy-module: Envoy with uid-gate's module at the edge (validate_edge.py)."""
     results, text = validate_edge.checks(docs, selects)
     for label, passed in results:
         (ok if passed else fail)(label)
     if args.envoy_bin and args.module and text:
-        runs = validate_edge.run(text, args.envoy_bin, args.module)
-        if isinstance(runs, str):
-            fail(f"the edge's configuration in Envoy: {runs}")
-            return
-        for label, got, want in runs:
-            (ok if got == want else fail)(f"the edge's configuration, run in Envoy with the module: {label}"
-                                          + ("" if got == want else f" (got {got}, want {want})"))
+        report_run("the edge's configuration", validate_edge.run(text, args.envoy_bin, args.module))
 
 
 def envoy_gateway(docs, args):
@@ -389,13 +394,8 @@ def envoy_gateway(docs, args):
         (ok if passed else fail)(label)
     if args.envoy_bin and args.module:
         for config in configs:
-            runs = validate_envoy_gateway.run(config, args.envoy_bin, args.module)
-            if isinstance(runs, str):
-                fail(f"the EnvoyExtensionPolicy's configuration in Envoy: {runs}")
-                continue
-            for label, got, want in runs:
-                (ok if got == want else fail)(f"the EnvoyExtensionPolicy's configuration, run in Envoy with the module: {label}"
-                                              + ("" if got == want else f" (got {got}, want {want})"))
+            report_run("the EnvoyExtensionPolicy's configuration",
+                       validate_envoy_gateway.run(config, args.envoy_bin, args.module))
 
 
 def main():
