@@ -92,7 +92,10 @@ pub struct HealthArgs {
 /// `uid-gate check-config`.
 #[derive(Debug, Args)]
 pub struct CheckConfigArgs {
-    /// A path to show the judgement of (repeatable), besides a few samples.
+    /// Paths to show the judgement of (which template and claims decide), besides a few samples.
+    #[arg(value_name = "PATH")]
+    pub targets: Vec<String>,
+    /// The same, as an option (repeatable).
     #[arg(long = "path", value_name = "PATH")]
     pub paths: Vec<String>,
 }
@@ -338,7 +341,8 @@ pub fn check_config_command(args: &CheckConfigArgs) -> ExitCode {
             for w in &config.warnings {
                 eprintln!("uid-gate: warning: {w}");
             }
-            print!("{}", crate::check_config::summary(&config, &args.paths));
+            let paths: Vec<String> = args.targets.iter().chain(&args.paths).cloned().collect();
+            print!("{}", crate::check_config::summary(&config, &paths));
             ExitCode::SUCCESS
         }
         Err(code) => code,

@@ -299,6 +299,27 @@ async fn check_config_validates_without_serving() {
             .any(|l| l.trim_start().starts_with("/api/auth/session") && l.contains("public")),
         "{stdout}"
     );
+    // Paths given as arguments: which template and claims decide each.
+    let out = run_binary(
+        &["check-config", "/api/orgs/o1/tasks", "--path", "/api/bob"],
+        &[
+            ("BETTER_AUTH_SECRET", SECRET),
+            (
+                "UIDGATE_PATH_TEMPLATES",
+                "/api/{user_id},/api/orgs/{org_id}",
+            ),
+            ("UIDGATE_SCOPE_CLAIMS", "org_id=activeOrganizationId"),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && stdout.contains("scope claims        {org_id} = activeOrganizationId")
+            && stdout.contains("/api/orgs/o1/tasks    scoped: {org_id} \"o1\" must be in the token's activeOrganizationId (template /api/orgs/{org_id})")
+            && stdout.contains("/api/bob              user-scoped: only user \"bob\" may pass"),
+        "{stdout}"
+    );
     let out = run_binary(
         &["check-config"],
         &[
