@@ -14,6 +14,10 @@
 #   bash bench/run.sh            full run (release build, ~2 min of load)
 #   bash bench/run.sh --smoke    a few seconds, to keep the harness working (CI runs this)
 #
+# BENCH_MODULE_BASELINE: another revision's release directory (its uid-gate and module), the
+# module measured as 7b in the same rounds (e.g. a worktree's `cargo build --release
+# --bin uid-gate -p uid-gate-envoy` with its own CARGO_TARGET_DIR);
+# BENCH_MODULE_ONLY=1: setups 1, 2, 7, 7a (and 7b) only, then stop.
 # Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_ROUNDS (3: setups 1, 2, 7 and 7a
 # are interleaved this many times and their medians reported), BENCH_RUST_LOG (info: uid-gate logs
 # every decision, as deployed), UIDGATE_BIN and UIDGATE_LOAD_BIN to skip the build (the module
@@ -124,7 +128,7 @@ run_setup() { # name config [h2|c2]: h2, HTTP/2 downstream (h2load); c2, Envoy -
     expect "$url" "" 401
     expect "$url" "authorization: Bearer ${TOKEN}x" 401
   }
-  { [ "$base" = uidgate ] || [ "$base" = http ] || [ "$base" = google ] || [ "$base" = module ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
+  { [ "$base" = uidgate ] || [ "$base" = http ] || [ "$base" = google ] || [ "$base" = module ] || [ "$base" = baseline ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
   if [ "$mode" = h2 ]; then
     run_h2load "$name" "$url" "$envoy_pid"
     return
@@ -178,12 +182,39 @@ echo "== uid-gate benchmarks: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuin
 # this VM drifts by more than the margins between setups.
 module=$(generated module --inline --module "$UIDGATE_MODULE")
 null=$(generated null --inline --module "$UIDGATE_NULL_MODULE")
+# 7b: the module of another revision, in the same rounds, for a change that must not cost the
+# module anything: BENCH_MODULE_BASELINE is that revision's release directory (its uid-gate
+# generates the configuration its module reads).
+if [ -n "${BENCH_MODULE_BASELINE:-}" ]; then
+  baseline=$(UIDGATE_BIN=$BENCH_MODULE_BASELINE/uid-gate generated baseline --inline --module "$BENCH_MODULE_BASELINE/libuid_gate_envoy.so")
+fi
 for _ in $(seq 1 "$rounds"); do
   run_setup noauth bench/envoy-noauth.yaml
   run_setup jwt bench/envoy-jwt-authn.yaml
   run_setup module "$module"
   run_setup null "$null"
+  [ -z "${baseline:-}" ] || run_setup baseline "$baseline"
 done
+row() { printf '%-38s %10s %10s %10s %12s\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "${CPU[$2]}"; }
+module_rows() {
+  row "7. Envoy + uid-gate module" module
+  row "   (7a the null module: floor)" null
+  [ -z "${baseline:-}" ] || {
+    row "   (7b the module of BENCH_MODULE_BASELINE)" baseline
+    awk -v m="${RPS[module]}" -v b="${RPS[baseline]}" -v mc="${CPU[module]}" -v bc="${CPU[baseline]}" \
+      'BEGIN { printf "ratio 7/7b (this module vs the baseline): %.3f req/s, %.3f Envoy CPU per request\n", m/b, mc/bc }'
+  }
+}
+if [ "${BENCH_MODULE_ONLY:-0}" = 1 ]; then
+  # Setups 1, 2, 7, 7a (and 7b) only: a few minutes, for work on the module.
+  echo "(medians of $rounds interleaved rounds: 1 =${ALL_RPS[noauth]}; 2 =${ALL_RPS[jwt]}; 7 =${ALL_RPS[module]}; 7a =${ALL_RPS[null]}${baseline:+; 7b =${ALL_RPS[baseline]}})"
+  row "1. Envoy, no auth" noauth
+  row "2. Envoy + jwt_authn (HS256)" jwt
+  module_rows
+  awk -v m="${RPS[module]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v n="${RPS[null]}" \
+    'BEGIN { printf "ratio 7/2 (module vs jwt_authn): %.2f   ratio 7/1 (module vs no auth): %.2f   ratio 7/7a (module vs the null module): %.2f\n", m/b, m/c, m/n }'
+  exit 0
+fi
 # No auth, jwt_authn and the module again: over HTTP/2, and with two Envoy workers (on both
 # CPUs, sharing CPU 1 with the load), each interleaved the same way.
 for _ in $(seq 1 "$rounds"); do
@@ -218,7 +249,6 @@ kill "$ug_pid"; wait "$ug_pid" 2> /dev/null || true
 
 echo
 [ "$rounds" = 1 ] || echo "(setups 1, 2, 7 and 7a: medians of $rounds interleaved rounds: 1 =${ALL_RPS[noauth]}; 2 =${ALL_RPS[jwt]}; 7 =${ALL_RPS[module]}; 7a =${ALL_RPS[null]})"
-row() { printf '%-38s %10s %10s %10s %12s\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "${CPU[$2]}"; }
 printf '%-38s %10s %10s %10s %12s\n' "through Envoy (HTTP/1.1, wrk)" "req/s" "p50 µs" "p99 µs" "Envoy CPU µs"
 row "1. Envoy, no auth" noauth
 row "2. Envoy + jwt_authn (HS256)" jwt
@@ -226,8 +256,7 @@ row "3. Envoy + ext_authz -> uid-gate" uidgate
 row "   (3 with a no-op decision: ceiling)" noop
 row "4. Envoy + HTTP ext_authz -> uid-gate" http
 row "6. as 3, google_grpc client" google
-row "7. Envoy + uid-gate module" module
-row "   (7a the null module: floor)" null
+module_rows
 awk -v a="${RPS[uidgate]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v g="${RPS[google]}" \
   'BEGIN { printf "ratio 3/2 (uid-gate vs jwt_authn): %.2f   ratio 3/1 (uid-gate vs no auth): %.2f   ratio 6/3 (google_grpc vs envoy_grpc): %.2f\n", a/b, a/c, g/a }'
 awk -v m="${RPS[module]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v a="${RPS[uidgate]}" \

@@ -107,6 +107,28 @@ async fn bench_harness_runs_in_smoke_mode() {
         ],
     )
     .await;
+    // The module against another revision's (here: the same build), alone.
+    let baseline = TempDir::new("bench-baseline");
+    std::os::unix::fs::symlink(&bin, baseline.path().join("uid-gate")).expect("link");
+    std::os::unix::fs::symlink(module, baseline.path().join("libuid_gate_envoy.so")).expect("link");
+    let dir = baseline.path().to_str().expect("utf8").to_owned();
+    let mut only = envs.to_vec();
+    only.extend([
+        ("BENCH_MODULE_ONLY", "1"),
+        ("BENCH_MODULE_BASELINE", dir.as_str()),
+    ]);
+    smoke(
+        "run.sh",
+        &["--smoke"],
+        &only,
+        &[
+            "7. Envoy + uid-gate module",
+            "(7b the module of BENCH_MODULE_BASELINE)",
+            "ratio 7/7b (this module vs the baseline)",
+            "ratio 7/7a",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
