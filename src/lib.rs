@@ -35,10 +35,12 @@ pub mod telemetry;
 
 pub use uid_gate_core::{decision, extract, jwks, mint, path_policy, response, verify};
 
-/// Generated ext_authz and health protocol types.
+/// Generated ext_authz protocol types: prost and tonic's output for the vendored protos in
+/// `proto/`, committed so that a build needs no protobuf compiler (tests/it/protos.rs
+/// generates them again and compares).
 pub mod pb {
     #![allow(clippy::all, missing_docs, rustdoc::all)]
-    tonic::include_proto!("mod");
+    include!("pb/mod.rs");
 }
 
 pub use config::Config;

@@ -26,6 +26,7 @@ mod interop_jwks_url;
 mod layout;
 mod panics;
 mod properties;
+mod protos;
 mod python;
 mod release;
 mod reliability;
