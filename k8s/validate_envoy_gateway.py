@@ -32,31 +32,17 @@ def checks(docs, uid_gate_bin):
         volumes = {v["name"]: v for v in dep.get("pod", {}).get("volumes", [])}
         container = dep.get("container", {})
         mounts = {m["mountPath"].rstrip("/"): m for m in container.get("volumeMounts", [])}
-        env = {e["name"]: e for e in container.get("env", [])}
-        secret_file = (env.get("BETTER_AUTH_SECRET_FILE") or {}).get("value", "")
+        inits = dep.get("initContainers", [])
         for m in p["spec"].get("dynamicModules", []):
             path = m["source"].get("local", {}).get("path", "")
-            folder = os.path.dirname(path)
-            mount = mounts.get(folder)
-            installs = [c for c in dep.get("initContainers", []) if "install-module" in c.get("args", [])]
-            out += [
-                (f"{name}: module {m['name']} is loaded from the local filesystem",
-                 m["source"].get("type", "Local") == "Local" and os.path.basename(path) == validate_edge.MODULE_FILE),
-                (f"{name}: its directory is an emptyDir, mounted read-only in Envoy",
-                 bool(mount) and mount.get("readOnly") is True and "emptyDir" in volumes.get(mount["name"], {})),
-                (f"{name}: an init container of the uid-gate image installs the module there",
-                 len(installs) == 1 and installs[0]["args"][-1].rstrip("/") == folder
-                 and any(v["mountPath"].rstrip("/") == folder and v["name"] == (mount or {}).get("name")
-                         for v in installs[0].get("volumeMounts", []))
-                 and ":" in installs[0].get("image", "") and not installs[0]["image"].endswith(":latest")),
-            ]
-        secret_mounts = [mt for pth, mt in mounts.items()
-                         if volumes.get(mt["name"], {}).get("secret") and secret_file.startswith(pth + "/")]
-        out += [
-            (f"{name}: BETTER_AUTH_SECRET_FILE lies in a read-only Secret mount",
-             bool(secret_mounts) and all(mt.get("readOnly") for mt in secret_mounts)),
-            (f"{name}: the secret is not an environment value", "BETTER_AUTH_SECRET" not in env and "BETTER_AUTH_SECRETS" not in env),
-        ]
+            out.append((f"{name}: module {m['name']} is loaded from the local filesystem",
+                        m["source"].get("type", "Local") == "Local" and os.path.basename(path) == validate_edge.MODULE_FILE))
+            out += [(f"{name}: {label}", passed) for label, passed
+                    in validate_edge.module_placement(os.path.dirname(path), volumes, mounts, inits)]
+        out.append((f"{name}: the init containers' images are pinned to a version tag (not latest)",
+                    all(":" in c.get("image", "") and not c["image"].endswith(":latest") for c in inits)))
+        out += [(f"{name}: {label}", passed) for label, passed
+                in validate_edge.secret_file(container.get("env", []), volumes, mounts)]
     for pol in _of(docs, "EnvoyExtensionPolicy"):
         name = f"EnvoyExtensionPolicy/{pol['metadata']['name']}"
         for m in pol["spec"].get("dynamicModule", []):

@@ -29,6 +29,12 @@ pub fn summary(config: &Config, extra_paths: &[String]) -> String {
             items.join(", ")
         }
     };
+    let bindings: Vec<String> = p
+        .scope
+        .bindings()
+        .iter()
+        .map(|b| format!("{{{}}} = {}", b.placeholder, b.path.as_str()))
+        .collect();
     let secrets = match &p.secrets {
         None => "none (JWKS only)".to_owned(),
         Some(set) => {
@@ -73,16 +79,7 @@ pub fn summary(config: &Config, extra_paths: &[String]) -> String {
         ("uid claims", p.uid_claims.join(", ")),
         (
             "scope claims",
-            list(
-                p.scope
-                    .bindings()
-                    .iter()
-                    .map(|b| format!("{{{}}} = {}", b.placeholder, b.path.as_str()))
-                    .collect::<Vec<_>>()
-                    .iter()
-                    .map(String::as_str)
-                    .collect(),
-            ),
+            list(bindings.iter().map(String::as_str).collect()),
         ),
         (
             "admin override",
@@ -188,17 +185,11 @@ fn scoped(
     };
     let placeholders = t.segments().iter().filter(|s| s.placeholder().is_some());
     let mut parts = Vec::new();
-    let mut user_only = true;
     for (segment, value) in placeholders.zip(values) {
         let value = String::from_utf8_lossy(value);
         match segment {
             TemplateSegment::Scope(name) => {
-                user_only = false;
-                let claim = scope
-                    .bindings()
-                    .iter()
-                    .find(|b| b.placeholder == *name)
-                    .map_or("(unbound)", |b| b.path.as_str());
+                let claim = scope.binding(name).map_or("(unbound)", |b| b.path.as_str());
                 parts.push(format!(
                     "{{{name}}} {value:?} must be in the token's {claim}"
                 ));
@@ -216,7 +207,7 @@ fn scoped(
             a.methods.join(", ")
         )
     });
-    if user_only && values.len() == 1 {
+    if !t.has_scope() && values.len() == 1 {
         let user = String::from_utf8_lossy(&values[0]);
         return format!("user-scoped: only user {user:?} may pass ({rule}){admin}");
     }

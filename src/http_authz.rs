@@ -56,15 +56,12 @@ fn respond(
     let started = Instant::now();
     let path = match uri_header {
         None => req.uri().path_and_query().map_or("", |p| p.as_str()),
-        Some(name) => {
-            let mut values = req.headers().get_all(name).iter();
-            match (values.next().map(|v| v.to_str()), values.next()) {
-                (Some(Ok(v)), None) => v,
-                // Missing, repeated or not text: nothing safe to judge, and a misconfigured
-                // proxy is the usual cause, so say which header and who sets it.
-                _ => return missing_uri_header(req, name, metrics),
-            }
-        }
+        // Missing, repeated or not text: nothing safe to judge, and a misconfigured proxy is
+        // the usual cause, so say which header and who sets it.
+        Some(name) => match single_value(req, name) {
+            Some(v) => v,
+            None => return missing_uri_header(req, name, metrics),
+        },
     };
     let authorization: Vec<&[u8]> = req
         .headers()
@@ -107,7 +104,13 @@ fn method(req: &Request<Incoming>, described: bool) -> Option<&str> {
     if !described {
         return Some(req.method().as_str());
     }
-    let mut values = req.headers().get_all(FORWARDED_METHOD).iter();
+    single_value(req, FORWARDED_METHOD)
+}
+
+/// The value of header `name` when the request carries it exactly once, as text: what a proxy
+/// that describes the request in headers must have set (a second value is a client's).
+fn single_value<'r>(req: &'r Request<Incoming>, name: &str) -> Option<&'r str> {
+    let mut values = req.headers().get_all(name).iter();
     match (values.next(), values.next()) {
         (Some(v), None) => v.to_str().ok(),
         _ => None,

@@ -30,6 +30,13 @@ impl Decision {
         self.answer.is_allow()
     }
 
+    /// Whether a template judged the path and allowed it (`owner`, `member`, `admin`): the
+    /// core's `Reason::judged_by_template`, for an allow.
+    #[getter]
+    fn templated(&self) -> bool {
+        self.answer.is_allow() && self.answer.reason().judged_by_template()
+    }
+
     /// 200 for an allow; 400, 401, 403 (or 503) for a deny.
     #[getter]
     fn status(&self) -> u16 {

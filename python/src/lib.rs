@@ -265,18 +265,15 @@ impl Gate {
             .collect()
     }
 
-    /// Every placeholder name the templates use, in first-use order.
+    /// Every placeholder name the templates use (the core's list).
     #[getter]
     fn placeholders(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for t in &self.settings().path_templates {
-            for name in t.placeholders() {
-                if !names.iter().any(|n| n == name) {
-                    names.push(name.to_owned());
-                }
-            }
-        }
-        names
+        let paths = self.kit.authorizer().paths();
+        paths
+            .placeholder_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Valid settings that weaken the gate, for a start-up warning (`Settings::warnings`).

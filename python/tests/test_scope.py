@@ -46,6 +46,10 @@ def client(gate: Gate) -> TestClient:
     async def team_user(team: str, user_id: str, uid=Depends(auth.identity)):
         return {"user": uid}
 
+    @app.get("/whoami")
+    async def whoami(access: Access = Depends(auth.access)):
+        return {"user": access.user_id}
+
     @app.get("/other/{org_id}")
     async def other(org_id: str, uid: str = Depends(auth.user)):
         return {"user": uid}
@@ -114,6 +118,8 @@ def test_a_route_parameter_named_like_a_placeholder_needs_a_template(client: Tes
     # /api/orgs/tasks is the organization "tasks" to the gate, never user "orgs" to the route.
     tasks_org = org(gate, "orgs", "tasks")
     assert client.get("/api/orgs/tasks", headers=tasks_org).status_code == 403
+    # `access` needs a template's judgement: a path any valid token passes is refused.
+    assert client.get("/whoami", headers=alice).status_code == 403
     # No template judges /other/o1 (any valid token would do): the route's {org_id} is unjudged.
     assert client.get("/other/o1", headers=alice).status_code == 403
 

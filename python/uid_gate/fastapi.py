@@ -47,9 +47,6 @@ __all__ = ["Access", "GateAuth", "GateHTTPException", "install"]
 
 log = logging.getLogger("uid_gate")
 
-#: The reasons of an allow under a template: the path's placeholders were judged.
-_SCOPED = ("owner", "member", "admin")
-
 
 @dataclass(frozen=True)
 class Access:
@@ -120,10 +117,13 @@ class _GateDependency(SecurityBase):
         # The route's contract: `owner` is the path's {user_id} itself; `access` any judged
         # placeholder; a route parameter named like a placeholder ({user_id}, {org_id}) names
         # an owner too, whatever the dependency: never "any valid token".
-        wanted = {"owner": ("owner",), "access": _SCOPED}.get(self._mode)
-        if wanted is None and any(p in conn.path_params for p in self._placeholders):
-            wanted = _SCOPED + (("public",) if self._mode == "identity" else ())
-        if wanted is not None and decision.reason not in wanted:
+        if self._mode == "owner":
+            fits = decision.reason == "owner"
+        elif self._mode == "access" or any(p in conn.path_params for p in self._placeholders):
+            fits = decision.templated or (self._mode == "identity" and decision.reason == "public")
+        else:
+            fits = True
+        if not fits:
             # The path is judged by no template this route's contract needs, so it names no
             # owner this token could match: 403 insufficient_scope, as for someone else's path.
             _deny(conn, _not_owner())

@@ -222,11 +222,7 @@ impl Authorizer {
                     Err(denial) => return Err(denial),
                     Ok(()) => identity.user_id,
                 };
-                let scoped = template
-                    .segments()
-                    .iter()
-                    .any(|s| matches!(s, TemplateSegment::Scope(_)));
-                Ok(if scoped {
+                Ok(if template.has_scope() {
                     Allow::Member { user_id }
                 } else {
                     Allow::Owner { user_id }

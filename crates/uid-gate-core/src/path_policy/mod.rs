@@ -12,7 +12,9 @@ use std::borrow::Cow;
 mod patterns;
 
 pub(crate) use patterns::is_placeholder_name;
-pub use patterns::{PathPrefix, PathTemplate, PatternError, TemplateSegment, USER_ID};
+pub use patterns::{
+    PathPrefix, PathTemplate, PatternError, TemplateSegment, USER_ID, user_id_name,
+};
 
 /// Why a path cannot be judged safely (answered with 400 `invalid_request`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -141,6 +143,17 @@ impl PathPolicy {
     /// The templates, in the order they are tried (most segments first).
     pub fn templates(&self) -> &[PathTemplate] {
         &self.templates
+    }
+
+    /// Every placeholder name the templates use, once each, in the order templates are tried.
+    pub fn placeholder_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for name in self.templates.iter().flat_map(PathTemplate::placeholders) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
     }
 
     /// The public prefixes.

@@ -27,6 +27,11 @@ pub enum PatternError {
 /// The placeholder segment that the token's user id must equal.
 pub const USER_ID: &str = "{user_id}";
 
+/// The name inside [`USER_ID`]'s braces, as bindings and routes spell it.
+pub fn user_id_name() -> &'static str {
+    &USER_ID[1..USER_ID.len() - 1]
+}
+
 /// One segment of a [`PathTemplate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateSegment {
@@ -44,7 +49,7 @@ impl TemplateSegment {
     pub fn placeholder(&self) -> Option<&str> {
         match self {
             TemplateSegment::Fixed(_) => None,
-            TemplateSegment::UserId => Some(&USER_ID[1..USER_ID.len() - 1]),
+            TemplateSegment::UserId => Some(user_id_name()),
             TemplateSegment::Scope(name) => Some(name),
         }
     }
@@ -107,6 +112,14 @@ impl PathTemplate {
         self.segments
             .iter()
             .filter_map(TemplateSegment::placeholder)
+    }
+
+    /// Whether a placeholder other than `{user_id}` is bound to a claim (an organization's or a
+    /// team's path, rather than one user's).
+    pub fn has_scope(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| matches!(s, TemplateSegment::Scope(_)))
     }
 
     /// Fixed segments before the first placeholder.

@@ -198,6 +198,12 @@ fn templates_are_validated() {
     let t = PathTemplate::parse("/api/orgs/{org_id}/members/{user_id}").expect("two");
     assert_eq!(t.placeholders().collect::<Vec<_>>(), ["org_id", "user_id"]);
     assert_eq!(t.prefix_len(), 2);
+    assert!(t.has_scope());
+    assert!(
+        !PathTemplate::parse("/api/{user_id}/x")
+            .expect("user")
+            .has_scope()
+    );
     assert!(matches!(
         PathTemplate::parse("/api//{user_id}"),
         Err(PatternError::EmptySegment(_))
@@ -416,6 +422,8 @@ fn every_placeholder_yields_its_decoded_segment() {
     let one = p.rule_for("/api/orgs/o1/members").expect("ok");
     assert_eq!(one.1.to_string(), "template /api/orgs/{org_id}");
     assert_eq!(p.classify("/api/orgs"), Err(PathError::MissingUserSegment));
+    assert_eq!(p.placeholder_names(), ["org_id", "user_id"]);
+    assert_eq!(user_id_name(), "user_id");
     assert_eq!(
         p.matching_template("/api/orgs/o1/tasks")
             .map(|(t, s)| (t.as_str(), s)),

@@ -104,6 +104,11 @@ impl ScopeRules {
         self.admin.as_ref()
     }
 
+    /// The binding of `placeholder`, if any.
+    pub fn binding(&self, placeholder: &str) -> Option<&Binding> {
+        self.bindings.iter().find(|b| b.placeholder == placeholder)
+    }
+
     /// Whether `segment` (decoded) matches the claim bound to `placeholder`. `claims` are the
     /// token's kept claims, in [`ScopeRules::captured`] order.
     pub fn check(
@@ -114,7 +119,7 @@ impl ScopeRules {
     ) -> Result<(), ScopeMiss> {
         // Settings refuse a template placeholder without a binding; should one slip through,
         // it matches nothing.
-        let Some(b) = self.bindings.iter().find(|b| b.placeholder == placeholder) else {
+        let Some(b) = self.binding(placeholder) else {
             return Err(ScopeMiss::NoValue);
         };
         match b.path.reach(claims.get(b.slot).and_then(Option::as_ref)) {

@@ -7,7 +7,9 @@ use crate::config::declare::{
     ADMIN_METHODS, ADMIN_ROLES, PATH_TEMPLATES, ROLE_CLAIMS, SCOPE_CLAIMS, Var,
 };
 use crate::config::vars::{RESERVED_CLAIMS, list_items, non_empty, or_default};
-use crate::path_policy::{PathTemplate, TemplateSegment, USER_ID, is_placeholder_name};
+use crate::path_policy::{
+    PathTemplate, TemplateSegment, USER_ID, is_placeholder_name, user_id_name,
+};
 
 /// The scope rules from the variables `raw` gives, checked against the templates.
 pub(crate) fn scope_rules(
@@ -77,7 +79,7 @@ fn bindings(
             )));
         };
         let (name, path) = (name.trim(), path.trim());
-        if name == &USER_ID[1..USER_ID.len() - 1] {
+        if name == user_id_name() {
             return Err(invalid(
                 "{user_id} takes the user id from UIDGATE_UID_CLAIMS; bind only other placeholders"
                     .into(),

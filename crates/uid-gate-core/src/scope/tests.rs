@@ -34,6 +34,9 @@ fn bindings_and_templates_must_fit_together() {
     ])
     .expect("ok");
     assert_eq!(s.scope.bindings()[0].placeholder, "org_id");
+    let bound = s.scope.binding("org_id").map(|b| b.path.as_str());
+    assert_eq!(bound, Some("activeOrganizationId"));
+    assert!(s.scope.binding("team_id").is_none());
     assert_eq!(s.scope.captured(), ["activeOrganizationId"]);
     assert_eq!(
         refused(&[ORG]),
