@@ -56,27 +56,16 @@ pub fn summary(config: &Config, extra_paths: &[String]) -> String {
         (None, Some(_)) => "from UIDGATE_JWKS_FILE".to_owned(),
         _ => "(none)".to_owned(),
     };
+    // One row per declared variable, derived from the declarations: a new variable is listed
+    // with no edit here. The rows after it say what variables mean together.
+    out.push_str("variables (as set, else the declared default):\n");
+    let width = config.shown.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 2;
+    for (name, shown) in &config.shown {
+        let _ = writeln!(out, "  {name:<width$}{shown}");
+    }
     let rows = [
         ("secrets", secrets),
         ("jwks", jwks),
-        (
-            "path templates",
-            list(p.path_templates.iter().map(|t| t.as_str()).collect()),
-        ),
-        (
-            "public paths",
-            list(p.public_paths.iter().map(|t| t.as_str()).collect()),
-        ),
-        (
-            "path case",
-            if p.case_insensitive_paths {
-                "ignored (UIDGATE_CASE_INSENSITIVE_PATHS)"
-            } else {
-                "exact"
-            }
-            .to_owned(),
-        ),
-        ("uid claims", p.uid_claims.join(", ")),
         (
             "scope claims",
             list(bindings.iter().map(String::as_str).collect()),
@@ -93,23 +82,6 @@ pub fn summary(config: &Config, extra_paths: &[String]) -> String {
                 )
             }),
         ),
-        ("leeway", format!("{}s", p.leeway_secs)),
-        (
-            "issuer",
-            p.issuer.clone().unwrap_or_else(|| "(not checked)".into()),
-        ),
-        (
-            "audience",
-            list(p.audiences.iter().map(String::as_str).collect()),
-        ),
-        ("max token", format!("{} bytes", p.max_token_bytes)),
-        (
-            "max token lifetime",
-            p.max_token_ttl
-                .map_or("(no cap)".into(), |s| format!("{s}s")),
-        ),
-        ("gRPC", config.listen_addr.to_string()),
-        ("admin", config.admin_addr.to_string()),
         (
             "HTTP mode",
             config.http_addr.map_or("off".into(), |a| {
@@ -123,6 +95,7 @@ pub fn summary(config: &Config, extra_paths: &[String]) -> String {
             }),
         ),
     ];
+    out.push_str("in effect:\n");
     for (k, v) in rows {
         let _ = writeln!(out, "  {k:<20}{v}");
     }
@@ -268,6 +241,41 @@ mod tests {
             "{s}"
         );
         assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    }
+
+    /// Issue #32, item 3: every declared variable has its row, with no list written here.
+    #[test]
+    fn the_summary_lists_every_declared_variable_with_its_value_in_effect() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let config = Config::from_vars([
+            ("BETTER_AUTH_SECRET".to_owned(), secret.to_owned()),
+            (
+                "UIDGATE_ISSUER".to_owned(),
+                "https://auth.example".to_owned(),
+            ),
+            ("UIDGATE_LOG_FORMAT".to_owned(), "text".to_owned()),
+        ])
+        .expect("config");
+        let s = summary(&config, &[]);
+        assert!(!s.contains(secret), "{s}");
+        let row = |name: &str| {
+            s.lines()
+                .find_map(|l| l.trim_start().strip_prefix(name)?.strip_prefix(' '))
+                .map(str::trim)
+                .unwrap_or_else(|| panic!("no row for {name}:\n{s}"))
+                .to_owned()
+        };
+        for v in crate::config::all_vars() {
+            let want = match v.name {
+                "BETTER_AUTH_SECRET" => "set (redacted)".to_owned(),
+                "UIDGATE_ISSUER" => "https://auth.example".to_owned(),
+                "UIDGATE_LOG_FORMAT" => "text".to_owned(),
+                _ => v
+                    .default
+                    .map_or("(unset)".to_owned(), |d| format!("{d} (default)")),
+            };
+            assert_eq!(row(v.name), want, "{}", v.name);
+        }
     }
 
     #[test]

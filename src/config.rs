@@ -49,6 +49,9 @@ pub struct Config {
     pub worker_threads: Option<usize>,
     /// Things worth a warning once logging is up (unknown `UIDGATE_*` variables).
     pub warnings: Vec<String>,
+    /// Every variable uid-gate reads ([`all_vars`]), in declaration order, with the value in
+    /// effect as [`Var::shown`] renders it (secrets as "set" only): what `check-config` lists.
+    pub shown: Vec<(&'static str, String)>,
 }
 
 /// `UIDGATE_LISTEN_ADDR`.
@@ -209,6 +212,9 @@ impl Config {
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             policy,
             warnings,
+            shown: all_vars()
+                .map(|v| (v.name, v.shown(raw(v).as_deref())))
+                .collect(),
         })
     }
 }

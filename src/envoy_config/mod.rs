@@ -236,17 +236,26 @@ fn probe_manager() -> Value {
 
 /// A connection manager with the declared [`HARDENING`].
 fn hardened_manager(stat_prefix: &str) -> Value {
-    let mut manager = json!({
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-        "stat_prefix": stat_prefix,
-    });
+    let mut manager = serde_json::Map::new();
+    manager.insert(
+        "@type".into(),
+        json!("type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"),
+    );
+    manager.insert("stat_prefix".into(), json!(stat_prefix));
+    manager.extend(hardening_fields());
+    Value::Object(manager)
+}
+
+/// [`HARDENING`] as the fields of a connection manager (nested where a path has dots).
+fn hardening_fields() -> serde_json::Map<String, Value> {
+    let mut fields = Value::Object(serde_json::Map::new());
     for (path, value) in HARDENING {
         let value = match *value {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
             text => Value::String(text.to_owned()),
         };
-        let mut at = &mut manager;
+        let mut at = &mut fields;
         let mut keys = path.split('.').peekable();
         while let Some(key) = keys.next() {
             if keys.peek().is_none() {
@@ -259,11 +268,32 @@ fn hardened_manager(stat_prefix: &str) -> Value {
             }
         }
     }
-    manager
+    match fields {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// The first line of a [`HARDENING`] block in a hand-written Envoy configuration.
+pub const HARDENING_BEGIN: &str = "# uid-gate hardening, generated from HARDENING in src/envoy_config/mod.rs: edit it there, then run UIDGATE_BLESS=1 cargo test --test it hardening";
+/// The last line of such a block.
+pub const HARDENING_END: &str = "# end of uid-gate hardening";
+
+/// The [`HARDENING`] block for a hand-written connection manager whose fields sit at
+/// `indent` spaces: [`HARDENING_BEGIN`], the fields as the generator writes them,
+/// [`HARDENING_END`]. The shipped `envoy/*.yaml`, `bench/*.yaml` and the Istio gateway patch
+/// each carry it, checked equal (and rewritten on request) by tests/it/deploy.rs.
+pub fn hardening_block(indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    format!(
+        "{pad}{HARDENING_BEGIN}\n{}{pad}{HARDENING_END}\n",
+        yaml_map(&hardening_fields(), indent)
+    )
 }
 
 /// The hardening of the HTTP connection manager, stated once: every bootstrap the generator
-/// prints carries it, and a test holds each shipped `envoy/*.yaml` to it (tests/it/deploy.rs).
+/// prints carries it, and every hand-written configuration carries it as a generated block
+/// ([`hardening_block`]).
 /// Each is (field path in the connection manager, YAML value). uid-gate judges the path it is
 /// sent, so Envoy first normalises it (dot segments, `//`) and refuses `%2F`/`%5C`, so that the
 /// path checked is the path the app routes on; and a header spelled with underscores

@@ -46,6 +46,17 @@ impl Var {
         matches!(self.kind, Kind::Secret | Kind::File)
     }
 
+    /// How `check-config` shows the value in effect: what was given, else the declared
+    /// default marked as such, else `(unset)`; secret material only as "set", never its value.
+    pub fn shown(&self, given: Option<&str>) -> String {
+        match (given.filter(|v| !v.trim().is_empty()), self.default) {
+            (Some(_), _) if self.kind == Kind::Secret => "set (redacted)".to_owned(),
+            (Some(v), _) => v.to_owned(),
+            (None, Some(default)) => format!("{default} (default)"),
+            (None, None) => "(unset)".to_owned(),
+        }
+    }
+
     /// The help line: the description, then the accepted values.
     pub fn help_line(&self) -> String {
         match self.kind {
