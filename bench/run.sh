@@ -18,6 +18,8 @@
 # module measured as 7b in the same rounds (e.g. a worktree's `cargo build --release
 # --bin uid-gate -p uid-gate-envoy` with its own CARGO_TARGET_DIR);
 # BENCH_MODULE_ONLY=1: setups 1, 2, 7, 7a (and 7b) only, then stop.
+# BENCH_MODULE_PARTS=1: adds 7c, the module built with `bench-abi-filter` (its reads and writes
+# through Envoy, no decision), and prints how the module's cost over 7a splits between the two.
 # Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_ROUNDS (3: setups 1, 2, 7 and 7a
 # are interleaved this many times and their medians reported), BENCH_RUST_LOG (info: uid-gate logs
 # every decision, as deployed), UIDGATE_BIN and UIDGATE_LOAD_BIN to skip the build (the module
@@ -56,6 +58,13 @@ if [ -z "${UIDGATE_BIN:-}" ]; then
 fi
 UIDGATE_MODULE=${UIDGATE_MODULE:-$(dirname "$UIDGATE_BIN")/libuid_gate_envoy.so}
 [ -f "$UIDGATE_MODULE" ] || { echo "no Envoy module at $UIDGATE_MODULE (cargo build -p uid-gate-envoy)" >&2; exit 1; }
+if [ "${BENCH_MODULE_PARTS:-0}" = 1 ] && [ -z "${UIDGATE_ABI_MODULE:-}" ]; then
+  # 7c, for the breakdown: the module's reads and writes through Envoy without the decision.
+  # Built in the null module's directory (same dependencies, built next), then set aside.
+  cargo build --release --locked -p uid-gate-envoy --features bench-abi-filter --target-dir target/bench-null --quiet
+  cp target/bench-null/release/libuid_gate_envoy.so target/bench-null/abi-only.so
+  UIDGATE_ABI_MODULE=target/bench-null/abi-only.so
+fi
 if [ -z "${UIDGATE_NULL_MODULE:-}" ]; then
   # The floor: the same crate, release, with the benchmark-only feature, in its own target
   # directory so that it never replaces the real module.
@@ -111,6 +120,11 @@ declare -A RPS P50 P99 CPU ALL_RPS ALL_P50 ALL_P99 ALL_CPU
 # Envoy's CPU time (user + system) in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# The median over rounds of setup $1's req/s over setup $2's in the same round.
+round_ratio() {
+  paste <(echo "${ALL_RPS[$1]}" | tr ' ' '\n' | grep .) <(echo "${ALL_RPS[$2]}" | tr ' ' '\n' | grep .) |
+    awk '{ printf "%.3f\n", $1 / $2 }' | median
+}
 run_setup() { # name config [h2|c2]: h2, HTTP/2 downstream (h2load); c2, Envoy --concurrency 2
   local name=$1 config=$2 mode=${3:-} port admin workers=1 cpus=0
   [ "$mode" = c2 ] && { workers=2; cpus=0,1; }
@@ -121,10 +135,11 @@ run_setup() { # name config [h2|c2]: h2, HTTP/2 downstream (h2load); c2, Envoy -
   local url="http://127.0.0.1:$port/api/alice/tasks"
   wait_http "$url" 200
   # Sanity: the setup really checks what it claims to, so we never time a misconfigured fast path.
-  # The floor must be the null module: a request without a token goes through.
+  # The floor must be the null module (and 7c its sibling): a request without a token goes
+  # through.
   local base=${name%%_*}
-  [ "$base" != null ] || expect "$url" "" 200
-  [ "$base" = noop ] || [ "$base" = noauth ] || [ "$base" = null ] || {
+  [ "$base" != null ] && [ "$base" != abi ] || expect "$url" "" 200
+  [ "$base" = noop ] || [ "$base" = noauth ] || [ "$base" = null ] || [ "$base" = abi ] || {
     expect "$url" "" 401
     expect "$url" "authorization: Bearer ${TOKEN}x" 401
   }
@@ -182,6 +197,7 @@ echo "== uid-gate benchmarks: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuin
 # this VM drifts by more than the margins between setups.
 module=$(generated module --inline --module "$UIDGATE_MODULE")
 null=$(generated null --inline --module "$UIDGATE_NULL_MODULE")
+[ "${BENCH_MODULE_PARTS:-0}" != 1 ] || abi=$(generated abi --inline --module "$UIDGATE_ABI_MODULE")
 # 7b: the module of another revision, in the same rounds, for a change that must not cost the
 # module anything: BENCH_MODULE_BASELINE is that revision's release directory (its uid-gate
 # generates the configuration its module reads).
@@ -193,12 +209,18 @@ for _ in $(seq 1 "$rounds"); do
   run_setup jwt bench/envoy-jwt-authn.yaml
   run_setup module "$module"
   run_setup null "$null"
+  [ -z "${abi:-}" ] || run_setup abi "$abi"
   [ -z "${baseline:-}" ] || run_setup baseline "$baseline"
 done
 row() { printf '%-38s %10s %10s %10s %12s\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "${CPU[$2]}"; }
 module_rows() {
   row "7. Envoy + uid-gate module" module
   row "   (7a the null module: floor)" null
+  [ -z "${abi:-}" ] || {
+    row "   (7c reads and writes, no decision)" abi
+    awk -v m="${CPU[module]}" -v n="${CPU[null]}" -v a="${CPU[abi]}" \
+      'BEGIN { printf "Envoy CPU per request over the null module: %.1f us, of which reads and writes through the ABI (7c-7a) %.1f us and the decision (7-7c) %.1f us\n", m-n, a-n, m-a }'
+  }
   [ -z "${baseline:-}" ] || {
     row "   (7b the module of BENCH_MODULE_BASELINE)" baseline
     awk -v m="${RPS[module]}" -v b="${RPS[baseline]}" -v mc="${CPU[module]}" -v bc="${CPU[baseline]}" \
@@ -207,12 +229,15 @@ module_rows() {
 }
 if [ "${BENCH_MODULE_ONLY:-0}" = 1 ]; then
   # Setups 1, 2, 7, 7a (and 7b) only: a few minutes, for work on the module.
-  echo "(medians of $rounds interleaved rounds: 1 =${ALL_RPS[noauth]}; 2 =${ALL_RPS[jwt]}; 7 =${ALL_RPS[module]}; 7a =${ALL_RPS[null]}${baseline:+; 7b =${ALL_RPS[baseline]}})"
+  echo "(medians of $rounds interleaved rounds: 1 =${ALL_RPS[noauth]}; 2 =${ALL_RPS[jwt]}; 7 =${ALL_RPS[module]}; 7a =${ALL_RPS[null]}${abi:+; 7c =${ALL_RPS[abi]}}${baseline:+; 7b =${ALL_RPS[baseline]}})"
   row "1. Envoy, no auth" noauth
   row "2. Envoy + jwt_authn (HS256)" jwt
   module_rows
   awk -v m="${RPS[module]}" -v b="${RPS[jwt]}" -v c="${RPS[noauth]}" -v n="${RPS[null]}" \
     'BEGIN { printf "ratio 7/2 (module vs jwt_authn): %.2f   ratio 7/1 (module vs no auth): %.2f   ratio 7/7a (module vs the null module): %.2f\n", m/b, m/c, m/n }'
+  # The same ratios taken within each round (setups minutes apart, not the whole run) and
+  # their median: steadier when the VM's speed drifts during the run.
+  echo "per round, median: 7/2 $(round_ratio module jwt)   7/1 $(round_ratio module noauth)   7/7a $(round_ratio module null)${baseline:+   7/7b $(round_ratio module baseline)}"
   exit 0
 fi
 # No auth, jwt_authn and the module again: over HTTP/2, and with two Envoy workers (on both

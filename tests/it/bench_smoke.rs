@@ -107,7 +107,14 @@ async fn bench_harness_runs_in_smoke_mode() {
         ],
     )
     .await;
-    // The module against another revision's (here: the same build), alone.
+    // The module against another revision's (here: the same build), alone, with the
+    // breakdown's variant (its reads and writes through Envoy, no decision).
+    let abi = tokio::task::spawn_blocking(|| {
+        crate::envoy_module::module_variant(Some("bench-abi-filter"))
+    })
+    .await
+    .expect("abi-only module");
+    let abi = abi.to_str().expect("utf8").to_owned();
     let baseline = TempDir::new("bench-baseline");
     std::os::unix::fs::symlink(&bin, baseline.path().join("uid-gate")).expect("link");
     std::os::unix::fs::symlink(module, baseline.path().join("libuid_gate_envoy.so")).expect("link");
@@ -116,6 +123,8 @@ async fn bench_harness_runs_in_smoke_mode() {
     only.extend([
         ("BENCH_MODULE_ONLY", "1"),
         ("BENCH_MODULE_BASELINE", dir.as_str()),
+        ("BENCH_MODULE_PARTS", "1"),
+        ("UIDGATE_ABI_MODULE", abi.as_str()),
     ]);
     smoke(
         "run.sh",
@@ -124,8 +133,11 @@ async fn bench_harness_runs_in_smoke_mode() {
         &[
             "7. Envoy + uid-gate module",
             "(7b the module of BENCH_MODULE_BASELINE)",
+            "(7c reads and writes, no decision)",
+            "of which reads and writes through the ABI (7c-7a)",
             "ratio 7/7b (this module vs the baseline)",
             "ratio 7/7a",
+            "per round, median: 7/2 ",
         ],
     )
     .await;

@@ -72,7 +72,7 @@ fn jws_hs256_vectors() {
         let header = format!("Bearer {jws}");
         let outcome = uid_gate::extract::bearer_token(&[header.as_bytes()], 8192)
             .map_err(|e| format!("{e:?}"))
-            .and_then(|token| verifier.verify(token, 0).map_err(|e| format!("{e:?}")));
+            .and_then(|token| verifier.verify_jws(token, 0).map_err(|e| format!("{e:?}")));
         // The payload is `foo`, not a claims object: a token whose signature verified fails
         // afterwards with MalformedClaims, and no other outcome means "signature accepted".
         let accepted = outcome == Err(format!("{:?}", VerifyError::MalformedClaims));

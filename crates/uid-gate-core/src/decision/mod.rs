@@ -193,7 +193,7 @@ impl Authorizer {
             return Ok(Allow::Public);
         }
         let token = extract::bearer_token(req.authorization, self.max_token_bytes)?;
-        let identity = self.verifier.verify(token, now)?;
+        let identity = self.verifier.verify_jws(token, now)?;
         let (class, rule) = rule?;
         let class = match class {
             // A handler that asks for the user (decide_user) declares its route authenticated-only.

@@ -10,6 +10,9 @@
 use std::borrow::Cow;
 
 mod patterns;
+mod segments;
+
+use segments::split_segments;
 
 pub(crate) use patterns::is_placeholder_name;
 pub use patterns::{
@@ -331,29 +334,6 @@ fn check_bytes(path: &str) -> Result<(), PathError> {
         i += 1;
     }
     Ok(())
-}
-
-/// Splits `/a/b/c[/]` into segments; one trailing `/` is allowed, other empty segments are not.
-fn split_segments(path: &str) -> Result<Vec<&str>, PathError> {
-    let rest = &path[1..];
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.is_empty() {
-        // "/" or "//": the root has no segments; "//" is an empty segment.
-        return if path.len() == 1 {
-            Ok(Vec::new())
-        } else {
-            Err(PathError::EmptySegment)
-        };
-    }
-    let mut segments = Vec::with_capacity(8);
-    for s in rest.split('/') {
-        match s {
-            "" => return Err(PathError::EmptySegment),
-            "." | ".." => return Err(PathError::DotSegment),
-            _ => segments.push(s),
-        }
-    }
-    Ok(segments)
 }
 
 fn hex(b: u8) -> Option<u8> {

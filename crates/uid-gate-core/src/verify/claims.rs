@@ -9,31 +9,32 @@ use serde::{Deserialize, Deserializer};
 
 use super::VerifyError;
 
-/// The user id claim's value, judged while parsing.
+/// The user id claim's value, judged while parsing; borrowed from the payload unless it had
+/// escapes (only the claim that decides is copied).
 #[derive(Debug)]
-pub(super) enum UserIdValue {
-    Valid(String),
+pub(super) enum UserIdValue<'de> {
+    Valid(Cow<'de, str>),
     Invalid,
 }
 
 #[derive(Debug, Default)]
-pub(super) struct Claims {
+pub(super) struct Claims<'de> {
     pub(super) exp: Option<u64>,
     pub(super) nbf: Option<u64>,
     pub(super) iat: Option<u64>,
     pub(super) iss: Option<String>,
     pub(super) aud: Vec<String>,
     /// One slot per configured uid claim, in configured order.
-    pub(super) user_id: Vec<Option<UserIdValue>>,
+    pub(super) user_id: Vec<Option<UserIdValue<'de>>>,
     /// One slot per kept claim (scope and role claims), in the order asked for.
     pub(super) captured: Vec<Option<serde_json::Value>>,
 }
 
-pub(super) fn parse_claims(
-    payload: &[u8],
+pub(super) fn parse_claims<'de>(
+    payload: &'de [u8],
     uid_claims: &[String],
     captured: &[String],
-) -> Result<Claims, VerifyError> {
+) -> Result<Claims<'de>, VerifyError> {
     let reason = Cell::new(None);
     let seed = ClaimsSeed {
         uid_claims,
@@ -57,20 +58,20 @@ struct ClaimsSeed<'s> {
 }
 
 impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_> {
-    type Value = Claims;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Claims, D::Error> {
+    type Value = Claims<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Claims<'de>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for ClaimsSeed<'_> {
-    type Value = Claims;
+    type Value = Claims<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object of claims")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims<'de>, A::Error> {
         let fail = |reason: VerifyError| {
             self.reason.set(Some(reason));
             de::Error::custom("claims rejected")
@@ -80,7 +81,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
             captured: vec![None; self.captured.len()],
             ..Claims::default()
         };
-        let mut seen: Vec<Cow<'de, str>> = Vec::with_capacity(16);
+        let mut seen = Seen::default();
         while let Some(ClaimName(name)) = map.next_key()? {
             if seen.contains(&name) {
                 return Err(fail(VerifyError::DuplicateClaim));
@@ -149,46 +150,79 @@ impl<'de> Deserialize<'de> for ClaimName<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for UserIdValue {
+impl<'de> Deserialize<'de> for UserIdValue<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = UserIdValue;
+            type Value = UserIdValue<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a user id")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<UserIdValue, E> {
-                // Control bytes would end up in the x-user-id header sent upstream.
-                if v.is_empty() || v.chars().any(char::is_control) {
-                    Ok(UserIdValue::Invalid)
-                } else {
-                    Ok(UserIdValue::Valid(v.to_owned()))
-                }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(user_id(Cow::Borrowed(v)))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<UserIdValue, E> {
-                Ok(UserIdValue::Valid(v.to_string()))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(user_id(Cow::Owned(v.to_owned())))
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<UserIdValue, E> {
-                Ok(UserIdValue::Valid(v.to_string()))
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(UserIdValue::Valid(Cow::Owned(v.to_string())))
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<UserIdValue, E> {
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(UserIdValue::Valid(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
                 Ok(UserIdValue::Invalid)
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<UserIdValue, E> {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
                 Ok(UserIdValue::Invalid)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<UserIdValue, E> {
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(UserIdValue::Invalid)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UserIdValue, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(UserIdValue::Invalid)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UserIdValue, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(UserIdValue::Invalid)
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A string user id: control bytes would end up in the `x-user-id` header sent upstream.
+fn user_id(v: Cow<'_, str>) -> UserIdValue<'_> {
+    if v.is_empty() || v.chars().any(char::is_control) {
+        UserIdValue::Invalid
+    } else {
+        UserIdValue::Valid(v)
+    }
+}
+
+/// The claim names read so far, for the duplicate check: the first few on the stack (a usual
+/// token has fewer), the rest in a `Vec`.
+#[derive(Default)]
+struct Seen<'de> {
+    first: [Option<Cow<'de, str>>; 12],
+    len: usize,
+    more: Vec<Cow<'de, str>>,
+}
+
+impl<'de> Seen<'de> {
+    fn contains(&self, name: &str) -> bool {
+        self.first[..self.len.min(12)]
+            .iter()
+            .any(|n| n.as_deref() == Some(name))
+            || self.more.iter().any(|n| n == name)
+    }
+
+    fn push(&mut self, name: Cow<'de, str>) {
+        match self.first.get_mut(self.len) {
+            Some(slot) => *slot = Some(name),
+            None => self.more.push(name),
+        }
+        self.len += 1;
     }
 }

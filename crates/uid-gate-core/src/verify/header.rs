@@ -1,19 +1,20 @@
 //! The JOSE header: which parameters uid-gate acts on, and which make a token invalid.
 
+use std::borrow::Cow;
+
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::VerifyError;
 
 /// Header parameters we act on; unknown ones are ignored, repeated known ones are an error.
+/// Strings are borrowed from the decoded header unless they had escapes.
 #[derive(Deserialize)]
-pub(super) struct Header {
-    pub(super) alg: String,
-    #[serde(default)]
-    pub(super) typ: Option<String>,
+pub(super) struct Header<'a> {
+    #[serde(borrow)]
+    pub(super) alg: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub(super) typ: Option<Cow<'a, str>>,
     /// Used only to pick a JWKS key; a non-string `kid` names no key (and HS256 ignores it).
     #[serde(default, deserialize_with = "string_or_none")]
     pub(super) kid: Option<String>,
@@ -29,6 +30,22 @@ pub(super) struct Header {
     pub(super) x5c: bool,
 }
 
+impl Header<'_> {
+    /// The same header, owning its strings.
+    fn into_owned(self) -> Header<'static> {
+        Header {
+            alg: Cow::Owned(self.alg.into_owned()),
+            typ: self.typ.map(|t| Cow::Owned(t.into_owned())),
+            kid: self.kid,
+            crit: self.crit,
+            jku: self.jku,
+            jwk: self.jwk,
+            x5u: self.x5u,
+            x5c: self.x5c,
+        }
+    }
+}
+
 fn string_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match serde_json::Value::deserialize(d)? {
         serde_json::Value::String(s) => Some(s),
@@ -41,17 +58,39 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(d).map(|_| true)
 }
 
-pub(super) fn check_header(header_b64: &str) -> Result<Header, VerifyError> {
-    let raw = URL_SAFE_NO_PAD
-        .decode(header_b64)
-        .map_err(|_| VerifyError::MalformedHeader)?;
+/// The base64url of the HS256 headers that almost every token carries, byte for byte:
+/// `{"alg":"HS256","typ":"JWT"}` (jsonwebtoken, PyJWT, `uid-gate mint`), `{"alg":"HS256"}`
+/// (jose's `SignJWT`), `{"typ":"JWT","alg":"HS256"}`. The same bytes always decode and parse to
+/// the same header, so these skip both (a test runs each through the full check).
+const COMMON_HS256: [&[u8]; 3] = [
+    b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+    b"eyJhbGciOiJIUzI1NiJ9",
+    b"eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9",
+];
+
+/// Whether the header is one of [`COMMON_HS256`]: a valid HS256 header, nothing to check.
+pub(super) fn is_common_hs256(header_b64: &[u8]) -> bool {
+    COMMON_HS256.contains(&header_b64)
+}
+
+/// Decodes and checks the header; `buf` holds it when it fits (no allocation).
+pub(super) fn check_header<'b>(
+    header_b64: &[u8],
+    buf: &'b mut [u8],
+) -> Result<Header<'b>, VerifyError> {
+    let raw = super::decode_b64(header_b64, buf).map_err(|()| VerifyError::MalformedHeader)?;
     // serde's derived structs also accept JSON arrays; a JOSE header must be an object.
     if raw.trim_ascii_start().first() != Some(&b'{') {
         return Err(VerifyError::MalformedHeader);
     }
-    let header: Header = serde_json::from_slice(&raw).map_err(|_| VerifyError::MalformedHeader)?;
+    let header = match raw {
+        Cow::Borrowed(raw) => serde_json::from_slice::<Header<'b>>(raw),
+        // A header too large for the buffer: rare, so its strings are made owned.
+        Cow::Owned(raw) => serde_json::from_slice::<Header<'_>>(&raw).map(Header::into_owned),
+    }
+    .map_err(|_| VerifyError::MalformedHeader)?;
     // HS256 with the secrets; the asymmetric ones only with a JWKS (checked by the caller).
-    if !matches!(header.alg.as_str(), "HS256" | "EdDSA" | "ES256" | "RS256") {
+    if !matches!(&*header.alg, "HS256" | "EdDSA" | "ES256" | "RS256") {
         return Err(VerifyError::UnsupportedAlgorithm);
     }
     // RFC 7515 §4.1.11: we understand no extensions, so any `crit` makes the token invalid.
@@ -70,4 +109,28 @@ pub(super) fn check_header(header_b64: &str) -> Result<Header, VerifyError> {
         return Err(VerifyError::WrongType);
     }
     Ok(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each header the shortcut passes, checked in full, is a plain HS256 header: nothing
+    /// the check acts on but `alg` (and a `typ` of JWT).
+    #[test]
+    fn each_common_header_checked_in_full_is_plain_hs256() {
+        for b64 in COMMON_HS256 {
+            let mut buf = [0u8; 64];
+            let full = check_header(b64, &mut buf).expect("a valid header");
+            assert_eq!(
+                (
+                    &*full.alg, &full.kid, full.crit, full.jku, full.jwk, full.x5u, full.x5c
+                ),
+                ("HS256", &None, false, false, false, false, false),
+                "{}",
+                String::from_utf8_lossy(b64)
+            );
+            assert!(full.typ.as_deref().is_none_or(|t| t == "JWT"));
+        }
+    }
 }

@@ -20,8 +20,9 @@ use sha2::Sha256;
 mod claims;
 mod header;
 
+use crate::extract::Jws;
 use claims::{Claims, UserIdValue, parse_claims};
-use header::{Header, check_header};
+use header::{Header, check_header, is_common_hs256};
 
 /// Called when a token names a JWKS `kid` the current key set lacks (a key rotated in at the
 /// issuer), so whoever fetches the JWKS can fetch it again early. Must not block.
@@ -161,21 +162,26 @@ impl Verifier {
             .len()
     }
 
-    /// Verifies a compact JWS (already shape-checked by [`crate::extract`]) at time `now`
-    /// (seconds since the Unix epoch).
+    /// Verifies a compact JWS at time `now` (seconds since the Unix epoch), split at its first
+    /// and last dots (a request's token is shape-checked first, by [`crate::extract`]).
     pub fn verify(&self, token: &str, now: u64) -> Result<Identity, VerifyError> {
-        let mut parts = token.splitn(3, '.');
-        let (Some(header_b64), Some(payload_b64), Some(signature)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(VerifyError::MalformedHeader);
-        };
+        let jws = Jws::split(token.as_bytes()).ok_or(VerifyError::MalformedHeader)?;
+        self.verify_jws(jws, now)
+    }
 
-        let header = check_header(header_b64)?;
-        let message = &token[..header_b64.len() + 1 + payload_b64.len()];
-        if header.alg != "HS256" {
-            self.verify_with_jwks(&header, message, signature)?;
-            return self.claims_of(payload_b64, now);
+    /// [`Verifier::verify`] for a token already split, as [`crate::extract::bearer_token`]
+    /// returns it.
+    pub fn verify_jws(&self, jws: Jws<'_>, now: u64) -> Result<Identity, VerifyError> {
+        let (header_b64, payload_b64) = (jws.header(), jws.payload());
+        let (message, signature) = (jws.signing_input(), jws.signature());
+
+        if !is_common_hs256(header_b64) {
+            let mut buf = [0u8; HEADER_ON_STACK];
+            let header = check_header(header_b64, &mut buf)?;
+            if header.alg != "HS256" {
+                self.verify_with_jwks(&header, message, signature)?;
+                return self.claims_of(payload_b64, now);
+            }
         }
 
         // An HS256 tag is 32 bytes: 43 base64url characters. Anything else, including a
@@ -185,9 +191,7 @@ impl Verifier {
             return Err(VerifyError::BadSignature);
         }
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        let signed = keys
-            .iter()
-            .any(|key| tag_matches(key, message.as_bytes(), &tag));
+        let signed = keys.iter().any(|key| tag_matches(key, message, &tag));
         drop(keys);
         if !signed {
             return Err(VerifyError::BadSignature);
@@ -231,8 +235,8 @@ impl Verifier {
     fn verify_with_jwks(
         &self,
         header: &Header,
-        message: &str,
-        signature: &str,
+        message: &[u8],
+        signature: &[u8],
     ) -> Result<(), VerifyError> {
         let Some(jwks) = &self.jwks else {
             return Err(VerifyError::UnsupportedAlgorithm);
@@ -248,21 +252,22 @@ impl Verifier {
         if alg_name(*alg) != header.alg {
             return Err(VerifyError::UnsupportedAlgorithm);
         }
-        match jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, *alg) {
+        let signature = std::str::from_utf8(signature).map_err(|_| VerifyError::BadSignature)?;
+        match jsonwebtoken::crypto::verify(signature, message, key, *alg) {
             Ok(true) => Ok(()),
             _ => Err(VerifyError::BadSignature),
         }
     }
 
-    fn claims_of(&self, payload_b64: &str, now: u64) -> Result<Identity, VerifyError> {
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| VerifyError::MalformedClaims)?;
+    fn claims_of(&self, payload_b64: &[u8], now: u64) -> Result<Identity, VerifyError> {
+        let mut buf = [0u8; PAYLOAD_ON_STACK];
+        let payload =
+            decode_b64(payload_b64, &mut buf).map_err(|()| VerifyError::MalformedClaims)?;
         let claims = parse_claims(&payload, &self.uid_claims, &self.captured)?;
         self.check_claims(claims, now)
     }
 
-    fn check_claims(&self, claims: Claims, now: u64) -> Result<Identity, VerifyError> {
+    fn check_claims(&self, claims: Claims<'_>, now: u64) -> Result<Identity, VerifyError> {
         let leeway = self.leeway_secs;
         let exp = claims.exp.ok_or(VerifyError::MissingExp)?;
         if now >= exp.saturating_add(leeway) {
@@ -297,11 +302,30 @@ impl Verifier {
         match claims.user_id.into_iter().flatten().next() {
             None => Err(VerifyError::MissingUserId),
             Some(UserIdValue::Valid(user_id)) => Ok(Identity {
-                user_id,
+                user_id: user_id.into_owned(),
                 claims: claims.captured,
             }),
             Some(UserIdValue::Invalid) => Err(VerifyError::InvalidUserId),
         }
+    }
+}
+
+/// Bytes of a decoded header, and of a decoded payload, kept on the stack: a usual token's
+/// parts fit (a Better Auth payload with the user's fields is about 400), so a check allocates
+/// nothing for them; a larger part is decoded into a `Vec`.
+const HEADER_ON_STACK: usize = 256;
+const PAYLOAD_ON_STACK: usize = 1024;
+
+/// Decodes unpadded base64url into `buf` when it fits, else into a new `Vec`.
+fn decode_b64<'b>(b64: &[u8], buf: &'b mut [u8]) -> Result<std::borrow::Cow<'b, [u8]>, ()> {
+    if b64.len() / 4 * 3 + 3 <= buf.len() {
+        let n = URL_SAFE_NO_PAD.decode_slice(b64, buf).map_err(|_| ())?;
+        Ok(std::borrow::Cow::Borrowed(&buf[..n]))
+    } else {
+        URL_SAFE_NO_PAD
+            .decode(b64)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|_| ())
     }
 }
 

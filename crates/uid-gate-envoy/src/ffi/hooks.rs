@@ -33,10 +33,10 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
         };
         let env = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-        if cfg!(feature = "bench-null-filter") {
+        if cfg!(feature = "bench-null-filter") || cfg!(feature = "bench-abi-filter") {
             log(
                 LOG_WARN,
-                "uid-gate: THIS IS THE BENCHMARK'S NULL MODULE: it lets every request through unchecked",
+                "uid-gate: THIS IS A BENCHMARK-ONLY MODULE: it lets every request through unchecked",
             );
         }
         let settings = match settings::from_config(json, env) {
@@ -163,7 +163,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
                     filter: filter_envoy,
                     counters: &config.counters,
                 };
-                render(internal(&stream), &mut stream)
+                render(internal(&stream), &mut stream, true)
             }));
             if answered.is_err() {
                 log_error("uid-gate: a request could not be answered after a fault");

@@ -64,6 +64,22 @@ pub(crate) struct ModuleHttpHeader {
     value: ModuleBuffer,
 }
 
+impl EnvoyHttpHeader {
+    const EMPTY: Self = Self {
+        key: EnvoyBuffer {
+            ptr: std::ptr::null(),
+            len: 0,
+        },
+        value: EnvoyBuffer {
+            ptr: std::ptr::null(),
+            len: 0,
+        },
+    };
+}
+
+/// The most request headers one listing holds; a request with more is read header by header.
+const LISTED_HEADERS: usize = 32;
+
 /// `envoy_dynamic_module_type_http_header_type_RequestHeader`.
 const REQUEST_HEADER: u32 = 0;
 /// `..._on_http_filter_request_headers_status_Continue` / `_StopIteration` (and `Continue`
@@ -82,7 +98,22 @@ unsafe extern "C" {
         index: usize,
         optional_size: *mut usize,
     ) -> bool;
+    fn envoy_dynamic_module_callback_http_get_headers_size(
+        filter: *mut c_void,
+        header_type: u32,
+    ) -> usize;
+    fn envoy_dynamic_module_callback_http_get_headers(
+        filter: *mut c_void,
+        header_type: u32,
+        result: *mut EnvoyHttpHeader,
+    ) -> bool;
     fn envoy_dynamic_module_callback_http_set_header(
+        filter: *mut c_void,
+        header_type: u32,
+        key: ModuleBuffer,
+        value: ModuleBuffer,
+    ) -> bool;
+    fn envoy_dynamic_module_callback_http_add_header(
         filter: *mut c_void,
         header_type: u32,
         key: ModuleBuffer,
@@ -136,8 +167,10 @@ unsafe extern "C" {
     ) -> u32;
 }
 
-/// `envoy_dynamic_module_type_envoy_http_header`: a header of a callout's response.
+/// `envoy_dynamic_module_type_envoy_http_header`: a header of the request's map or of a
+/// callout's response, bytes owned by Envoy.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct EnvoyHttpHeader {
     key: EnvoyBuffer,
     value: EnvoyBuffer,
@@ -216,6 +249,54 @@ impl Stream for EnvoyStream<'_> {
             Some(unsafe { std::slice::from_raw_parts(result.ptr, result.len) }),
             count,
         )
+    }
+
+    fn headers<'s>(&'s self, visit: &mut dyn FnMut(&'s [u8], &'s [u8])) -> bool {
+        // SAFETY: `self.filter` is the live filter of the running hook.
+        let count = unsafe {
+            envoy_dynamic_module_callback_http_get_headers_size(self.filter, REQUEST_HEADER)
+        };
+        if count > LISTED_HEADERS {
+            return false;
+        }
+        let mut listed = [EnvoyHttpHeader::EMPTY; LISTED_HEADERS];
+        // SAFETY: live filter; Envoy writes `count` entries, and `listed` has room for
+        // LISTED_HEADERS >= count of them: the map cannot change between the two calls, which
+        // run on this hook's thread with no setter in between.
+        if !unsafe {
+            envoy_dynamic_module_callback_http_get_headers(
+                self.filter,
+                REQUEST_HEADER,
+                listed.as_mut_ptr(),
+            )
+        } {
+            return false;
+        }
+        for header in &listed[..count] {
+            // SAFETY: each buffer points into Envoy's header map, readable and unchanged for
+            // this hook until a setter runs; the borrow of `self` keeps callers from holding
+            // the slices across `set_header` or `add_header`.
+            let (name, value) = unsafe {
+                (
+                    slice_of(header.key.ptr, header.key.len),
+                    slice_of(header.value.ptr, header.value.len),
+                )
+            };
+            visit(name, value);
+        }
+        true
+    }
+
+    fn add_header(&mut self, name: &str, value: &str) {
+        // SAFETY: live filter, module buffers valid for the call (Envoy copies them).
+        unsafe {
+            envoy_dynamic_module_callback_http_add_header(
+                self.filter,
+                REQUEST_HEADER,
+                ModuleBuffer::of(name.as_bytes()),
+                ModuleBuffer::of(value.as_bytes()),
+            );
+        }
     }
 
     fn set_header(&mut self, name: &str, value: Option<&str>) {
