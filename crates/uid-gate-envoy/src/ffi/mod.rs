@@ -4,7 +4,7 @@
 //! Rules this module keeps, each block says which it relies on:
 //! - a buffer Envoy hands over is valid only during the hook that got it: it is borrowed for
 //!   that hook and never kept;
-//! - the filter configuration (a [`Config`]) is created on Envoy's main thread and shared,
+//! - the filter configuration (a `Config`) is created on Envoy's main thread and shared,
 //!   immutable but for atomics and a mutex, by every worker until Envoy destroys it;
 //! - no panic unwinds into Envoy: every hook runs under `catch_unwind`, and a request whose
 //!   hook panicked is answered 503 (fail closed).
