@@ -141,6 +141,29 @@ async fn bench_harness_runs_in_smoke_mode() {
         ],
     )
     .await;
+    // The instruction counts under callgrind, with the same builds.
+    let counted = [
+        (bin_var, bin.as_str()),
+        ("UIDGATE_MODULE", module),
+        ("UIDGATE_NULL_MODULE", null),
+        ("UIDGATE_ABI_MODULE", abi.as_str()),
+    ];
+    smoke(
+        "instructions.sh",
+        &["--smoke"],
+        &counted,
+        &[
+            "1. Envoy, no auth",
+            "2. Envoy + jwt_authn (HS256)",
+            "7. Envoy + uid-gate module",
+            "(7a the null module: floor)",
+            "(7c reads and writes, no decision)",
+            "over the null module: ",
+            "ratio 7a/7 (the null module over the module",
+            "instruction count complete",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
