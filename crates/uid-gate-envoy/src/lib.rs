@@ -5,7 +5,7 @@
 //! [`Authorizer`](uid_gate_core::Authorizer), and
 //! renders the [`Answer`](uid_gate_core::Answer): on allow the verified `x-user-id` replaces
 //! any client copy, on deny Envoy sends the core's status, challenge and JSON body. All
-//! `unsafe` is in [`ffi`]; [`filter`], [`request`] and [`settings`] are safe code.
+//! `unsafe` is in [`ffi`]; [`filter`], [`request`], [`settings`] and [`stream`] are safe code.
 //!
 //! Built for the dynamic-module ABI of Envoy 1.40 ([`ffi::ABI_VERSION`]).
 
@@ -16,3 +16,4 @@ pub mod ffi;
 pub mod filter;
 pub mod request;
 pub mod settings;
+pub mod stream;

@@ -6,7 +6,7 @@
 
 use uid_gate_core::response::USER_ID_HEADER;
 
-use crate::filter::Stream;
+use crate::stream::Stream;
 
 /// The headers a client may use to claim an identity: the real one, and the underscore
 /// spelling CGI/WSGI servers read as the same variable.

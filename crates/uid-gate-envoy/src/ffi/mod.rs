@@ -21,7 +21,8 @@ use std::ffi::c_void;
 
 use uid_gate_core::Reason;
 
-use crate::filter::{Gate, Stream};
+use crate::filter::Gate;
+use crate::stream::Stream;
 
 /// The ABI version this module is built against: Envoy 1.40's (a mismatch is a warning in
 /// Envoy's log; tests/it/envoy_module.rs pins the Envoy version).
