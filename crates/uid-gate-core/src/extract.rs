@@ -56,11 +56,11 @@ pub fn bearer_token<'a>(
     }
     // The usual request, `Bearer <token>`, in one pass over the token; every other value
     // takes the path below, which tells what is wrong with it. Both accept the same values:
-    // a compact JWS has no comma, no space and only ASCII.
+    // a compact JWS has no comma, no space and only ASCII, and the size check above leaves
+    // at most `max_token_bytes` after `Bearer `.
     if let Some((scheme, token)) = value.split_at_checked(SCHEME.len() + 1)
         && scheme[..SCHEME.len()].eq_ignore_ascii_case(SCHEME.as_bytes())
         && scheme[SCHEME.len()] == b' '
-        && token.len() <= max_token_bytes
         && let Some(jws) = compact_jws(token)
     {
         return Ok(jws);

@@ -318,14 +318,15 @@ const PAYLOAD_ON_STACK: usize = 1024;
 
 /// Decodes unpadded base64url into `buf` when it fits, else into a new `Vec`.
 fn decode_b64<'b>(b64: &[u8], buf: &'b mut [u8]) -> Result<std::borrow::Cow<'b, [u8]>, ()> {
-    if b64.len() / 4 * 3 + 3 <= buf.len() {
-        let n = URL_SAFE_NO_PAD.decode_slice(b64, buf).map_err(|_| ())?;
-        Ok(std::borrow::Cow::Borrowed(&buf[..n]))
-    } else {
-        URL_SAFE_NO_PAD
+    let decoded = URL_SAFE_NO_PAD.decode_slice(b64, &mut *buf);
+    match decoded {
+        Ok(n) => Ok(std::borrow::Cow::Borrowed(&buf[..n])),
+        // The library checks the room first, before decoding anything.
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => URL_SAFE_NO_PAD
             .decode(b64)
             .map(std::borrow::Cow::Owned)
-            .map_err(|_| ())
+            .map_err(|_| ()),
+        Err(base64::DecodeSliceError::DecodeError(_)) => Err(()),
     }
 }
 

@@ -382,3 +382,55 @@ fn payload_must_be_one_utf8_json_object() {
 fn the_self_test_passes_with_one_backend() {
     assert_eq!(self_test(), Ok(()));
 }
+
+/// A header or payload too large for the stack buffers is decoded all the same, and one
+/// just within them too.
+#[test]
+fn large_headers_and_payloads_are_decoded_whole() {
+    for size in [
+        200, 240, 250, 260, 300, 700, 1000, 1010, 1020, 1030, 1100, 3000,
+    ] {
+        let pad = "p".repeat(size);
+        let payload = json!({"uid": "a", "exp": NOW + 60, "pad": pad}).to_string();
+        assert_eq!(
+            check(&raw(r#"{"alg":"HS256"}"#, &payload, SECRET)),
+            uid("a"),
+            "payload of {size}"
+        );
+        let header = json!({"alg": "HS256", "pad": pad}).to_string();
+        let payload = json!({"uid": "a", "exp": NOW + 60}).to_string();
+        assert_eq!(
+            check(&raw(&header, &payload, SECRET)),
+            uid("a"),
+            "header of {size}"
+        );
+    }
+}
+
+/// The duplicate check covers every claim, past those it keeps on the stack.
+#[test]
+fn a_claim_repeated_after_many_is_refused() {
+    let mut claims: Vec<String> = (0..20).map(|i| format!(r#""c{i}":{i}"#)).collect();
+    claims.push(format!(r#""uid":"a","exp":{}"#, NOW + 60));
+    let payload = format!("{{{}}}", claims.join(","));
+    assert_eq!(
+        check(&raw(r#"{"alg":"HS256"}"#, &payload, SECRET)),
+        uid("a")
+    );
+    for repeated in [0, 11, 12, 13, 19] {
+        let payload = format!("{{{},\"c{repeated}\":0}}", claims.join(","));
+        assert_eq!(
+            check(&raw(r#"{"alg":"HS256"}"#, &payload, SECRET)),
+            Err(VerifyError::DuplicateClaim),
+            "c{repeated} repeated"
+        );
+    }
+}
+
+/// A token given straight to `verify` needs two dots; one or none is a malformed header.
+#[test]
+fn a_token_without_two_dots_is_malformed() {
+    for token in ["", "abc", "a.b", ".", "eyJhbGciOiJIUzI1NiJ9.e30"] {
+        assert_eq!(check(token), Err(VerifyError::MalformedHeader), "{token:?}");
+    }
+}
