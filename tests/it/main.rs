@@ -19,6 +19,7 @@ mod forward_auth;
 mod grpc;
 mod grpc_claims;
 mod grpc_lifecycle;
+mod hardening;
 mod helpers;
 mod http_mode;
 mod interop;
