@@ -1,52 +1,18 @@
 //! A path's segments, split once per request with no allocation for a usual path.
 
-use std::ops::Deref;
+use smallvec::SmallVec;
 
 use super::PathError;
 
-/// Segments held on the stack; a path with more spills into a `Vec`.
+/// Segments held on the stack; a path with more spills onto the heap.
 const ON_STACK: usize = 16;
 
 /// The segments of a path, in order.
-pub(super) struct Segments<'a> {
-    first: [&'a str; ON_STACK],
-    len: usize,
-    all: Vec<&'a str>,
-}
-
-impl<'a> Deref for Segments<'a> {
-    type Target = [&'a str];
-
-    fn deref(&self) -> &[&'a str] {
-        if self.len <= ON_STACK {
-            &self.first[..self.len]
-        } else {
-            &self.all
-        }
-    }
-}
-
-impl<'a> Segments<'a> {
-    fn push(&mut self, segment: &'a str) {
-        if self.len < ON_STACK {
-            self.first[self.len] = segment;
-        } else {
-            if self.len == ON_STACK {
-                self.all.extend_from_slice(&self.first);
-            }
-            self.all.push(segment);
-        }
-        self.len += 1;
-    }
-}
+pub(super) type Segments<'a> = SmallVec<[&'a str; ON_STACK]>;
 
 /// Splits `/a/b/c[/]` into segments; one trailing `/` is allowed, other empty segments are not.
 pub(super) fn split_segments(path: &str) -> Result<Segments<'_>, PathError> {
-    let mut segments = Segments {
-        first: [""; ON_STACK],
-        len: 0,
-        all: Vec::new(),
-    };
+    let mut segments = Segments::new();
     let rest = path.get(1..).unwrap_or_default();
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.is_empty() {

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use smallvec::SmallVec;
 
 use super::VerifyError;
 
@@ -81,7 +82,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
             captured: vec![None; self.captured.len()],
             ..Claims::default()
         };
-        let mut seen = Seen::default();
+        let mut seen = Seen::new();
         while let Some(ClaimName(name)) = map.next_key()? {
             if seen.contains(&name) {
                 return Err(fail(VerifyError::DuplicateClaim));
@@ -202,27 +203,5 @@ fn user_id(v: Cow<'_, str>) -> UserIdValue<'_> {
 }
 
 /// The claim names read so far, for the duplicate check: the first few on the stack (a usual
-/// token has fewer), the rest in a `Vec`.
-#[derive(Default)]
-struct Seen<'de> {
-    first: [Option<Cow<'de, str>>; 12],
-    len: usize,
-    more: Vec<Cow<'de, str>>,
-}
-
-impl<'de> Seen<'de> {
-    fn contains(&self, name: &str) -> bool {
-        self.first[..self.len.min(12)]
-            .iter()
-            .any(|n| n.as_deref() == Some(name))
-            || self.more.iter().any(|n| n == name)
-    }
-
-    fn push(&mut self, name: Cow<'de, str>) {
-        match self.first.get_mut(self.len) {
-            Some(slot) => *slot = Some(name),
-            None => self.more.push(name),
-        }
-        self.len += 1;
-    }
-}
+/// token has fewer), the rest on the heap.
+type Seen<'de> = SmallVec<[Cow<'de, str>; 12]>;

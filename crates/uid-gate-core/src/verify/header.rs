@@ -30,22 +30,6 @@ pub(super) struct Header<'a> {
     pub(super) x5c: bool,
 }
 
-impl Header<'_> {
-    /// The same header, owning its strings.
-    fn into_owned(self) -> Header<'static> {
-        Header {
-            alg: Cow::Owned(self.alg.into_owned()),
-            typ: self.typ.map(|t| Cow::Owned(t.into_owned())),
-            kid: self.kid,
-            crit: self.crit,
-            jku: self.jku,
-            jwk: self.jwk,
-            x5u: self.x5u,
-            x5c: self.x5c,
-        }
-    }
-}
-
 fn string_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match serde_json::Value::deserialize(d)? {
         serde_json::Value::String(s) => Some(s),
@@ -73,22 +57,14 @@ pub(super) fn is_common_hs256(header_b64: &[u8]) -> bool {
     COMMON_HS256.contains(&header_b64)
 }
 
-/// Decodes and checks the header; `buf` holds it when it fits (no allocation).
-pub(super) fn check_header<'b>(
-    header_b64: &[u8],
-    buf: &'b mut [u8],
-) -> Result<Header<'b>, VerifyError> {
-    let raw = super::decode_b64(header_b64, buf).map_err(|()| VerifyError::MalformedHeader)?;
+/// Checks the decoded header `raw`; its strings stay borrowed from it.
+pub(super) fn check_header(raw: &[u8]) -> Result<Header<'_>, VerifyError> {
     // serde's derived structs also accept JSON arrays; a JOSE header must be an object.
     if raw.trim_ascii_start().first() != Some(&b'{') {
         return Err(VerifyError::MalformedHeader);
     }
-    let header = match raw {
-        Cow::Borrowed(raw) => serde_json::from_slice::<Header<'b>>(raw),
-        // A header too large for the buffer: rare, so its strings are made owned.
-        Cow::Owned(raw) => serde_json::from_slice::<Header<'_>>(&raw).map(Header::into_owned),
-    }
-    .map_err(|_| VerifyError::MalformedHeader)?;
+    let header: Header<'_> =
+        serde_json::from_slice(raw).map_err(|_| VerifyError::MalformedHeader)?;
     // HS256 with the secrets; the asymmetric ones only with a JWKS (checked by the caller).
     if !matches!(&*header.alg, "HS256" | "EdDSA" | "ES256" | "RS256") {
         return Err(VerifyError::UnsupportedAlgorithm);
@@ -121,7 +97,8 @@ mod tests {
     fn each_common_header_checked_in_full_is_plain_hs256() {
         for b64 in COMMON_HS256 {
             let mut buf = [0u8; 64];
-            let full = check_header(b64, &mut buf).expect("a valid header");
+            let raw = super::super::decode_b64(b64, &mut buf).expect("base64url");
+            let full = check_header(&raw).expect("a valid header");
             assert_eq!(
                 (
                     &*full.alg, &full.kid, full.crit, full.jku, full.jwk, full.x5u, full.x5c

@@ -8,6 +8,7 @@
 //! float or rounded time claims; parsing once ourselves also means each part is decoded
 //! exactly once. Nothing here looks at the payload before the signature has been checked.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -177,7 +178,9 @@ impl Verifier {
 
         if !is_common_hs256(header_b64) {
             let mut buf = [0u8; HEADER_ON_STACK];
-            let header = check_header(header_b64, &mut buf)?;
+            let raw =
+                decode_b64(header_b64, &mut buf).map_err(|()| VerifyError::MalformedHeader)?;
+            let header = check_header(&raw)?;
             if header.alg != "HS256" {
                 self.verify_with_jwks(&header, message, signature)?;
                 return self.claims_of(payload_b64, now);
@@ -317,15 +320,14 @@ const HEADER_ON_STACK: usize = 256;
 const PAYLOAD_ON_STACK: usize = 1024;
 
 /// Decodes unpadded base64url into `buf` when it fits, else into a new `Vec`.
-fn decode_b64<'b>(b64: &[u8], buf: &'b mut [u8]) -> Result<std::borrow::Cow<'b, [u8]>, ()> {
+fn decode_b64<'b>(b64: &[u8], buf: &'b mut [u8]) -> Result<Cow<'b, [u8]>, ()> {
     let decoded = URL_SAFE_NO_PAD.decode_slice(b64, &mut *buf);
     match decoded {
-        Ok(n) => Ok(std::borrow::Cow::Borrowed(&buf[..n])),
+        Ok(n) => Ok(Cow::Borrowed(&buf[..n])),
         // The library checks the room first, before decoding anything.
-        Err(base64::DecodeSliceError::OutputSliceTooSmall) => URL_SAFE_NO_PAD
-            .decode(b64)
-            .map(std::borrow::Cow::Owned)
-            .map_err(|_| ()),
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            URL_SAFE_NO_PAD.decode(b64).map(Cow::Owned).map_err(|_| ())
+        }
         Err(base64::DecodeSliceError::DecodeError(_)) => Err(()),
     }
 }
