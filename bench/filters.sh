@@ -20,3 +20,15 @@ with_filters() {
     | awk 'NR == FNR { pasted = pasted $0 "\n"; next } /^__FILTERS__$/ { printf "%s", pasted; next } { print }' \
       - bench/envoy-filters.yaml
 }
+
+# bench/envoy-filters.yaml with `"$UIDGATE_BIN" envoy-config --filters-only ARGS` pasted in,
+# written into $work; prints the file's path. (Another revision's: UIDGATE_BIN=... generated.)
+generated() { # name envoy-config-args...
+  local name=$1; shift
+  "$UIDGATE_BIN" envoy-config --filters-only "$@" > "$work/$name.filters"
+  with_filters "$work/$name.filters" > "$work/$name.template.yaml"
+  echo "$work/$name.template.yaml"
+}
+
+# BETTER_AUTH_SECRET as a JWK's `k` (unpadded base64url), for jwt_authn's key set.
+jwk_k() { python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.environ["BETTER_AUTH_SECRET"].encode()).rstrip(b"=").decode())'; }

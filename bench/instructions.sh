@@ -49,13 +49,7 @@ trap 'rm -rf "$work"' EXIT
 BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 export BETTER_AUTH_SECRET
 TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
-JWK_K=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.environ["BETTER_AUTH_SECRET"].encode()).rstrip(b"=").decode())')
-generated() { # name uid-gate envoy-config-args... -> bench/envoy-filters.yaml with them
-  local name=$1 bin=$2; shift 2
-  "$bin" envoy-config --filters-only "$@" > "$work/$name.filters"
-  with_filters "$work/$name.filters" > "$work/$name.template.yaml"
-  echo "$work/$name.template.yaml"
-}
+JWK_K=$(jwk_k)
 
 cat > "$work/load.py" << 'EOF'
 import http.client, sys
@@ -97,11 +91,11 @@ echo "== Envoy's instructions per request under callgrind: $n requests each, Env
 [ $smoke = 1 ] && echo "(smoke mode: counts are not meaningful)"
 count noauth bench/envoy-noauth.yaml
 count jwt bench/envoy-jwt-authn.yaml
-count module "$(generated module "$UIDGATE_BIN" --inline --module "$UIDGATE_MODULE")"
-count null "$(generated null "$UIDGATE_BIN" --inline --module "$UIDGATE_NULL_MODULE")"
-count abi "$(generated abi "$UIDGATE_BIN" --inline --module "$UIDGATE_ABI_MODULE")"
+count module "$(generated module --inline --module "$UIDGATE_MODULE")"
+count null "$(generated null --inline --module "$UIDGATE_NULL_MODULE")"
+count abi "$(generated abi --inline --module "$UIDGATE_ABI_MODULE")"
 if [ -n "${BENCH_MODULE_BASELINE:-}" ]; then
-  count baseline "$(generated baseline "$BENCH_MODULE_BASELINE/uid-gate" --inline --module "$BENCH_MODULE_BASELINE/libuid_gate_envoy.so")"
+  count baseline "$(UIDGATE_BIN=$BENCH_MODULE_BASELINE/uid-gate generated baseline --inline --module "$BENCH_MODULE_BASELINE/libuid_gate_envoy.so")"
 fi
 row() { printf '%-44s %12s %14s\n' "$1" "${COUNT[$2]}" "${SHA[$2]:-0}"; }
 printf '%-44s %12s %14s\n' "setup" "instr/req" "of it SHA-256"

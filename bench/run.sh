@@ -76,7 +76,7 @@ trap cleanup EXIT
 BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 export BETTER_AUTH_SECRET
 TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
-JWK_K=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.environ["BETTER_AUTH_SECRET"].encode()).rstrip(b"=").decode())')
+JWK_K=$(jwk_k)
 
 wait_http() { # url expected-status
   for _ in $(seq 1 200); do
@@ -100,14 +100,6 @@ start_uid_gate() { # cpu port log -> pid in $ug_pid
 
 # wrk's latency lines are "50%  812.00us"; print microseconds.
 to_us() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/, "", v); print v+0 } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v*1000 } else if (v ~ /s$/) { sub(/s$/, "", v); print v*1000000 } }'; }
-
-# bench/envoy-filters.yaml with `uid-gate envoy-config --filters-only ARGS` pasted in.
-generated() { # name envoy-config-args...
-  local name=$1; shift
-  "$UIDGATE_BIN" envoy-config --filters-only "$@" > "$work/$name.filters"
-  with_filters "$work/$name.filters" > "$work/$name.template.yaml"
-  echo "$work/$name.template.yaml"
-}
 
 declare -A RPS P50 P99 CPU ALL_RPS ALL_P50 ALL_P99 ALL_CPU
 # Envoy's CPU time (user + system) in clock ticks.

@@ -282,7 +282,7 @@ pub const HARDENING_END: &str = "# end of uid-gate hardening";
 /// The [`HARDENING`] block for a hand-written connection manager whose fields sit at
 /// `indent` spaces: [`HARDENING_BEGIN`], the fields as the generator writes them,
 /// [`HARDENING_END`]. The shipped `envoy/*.yaml`, `bench/*.yaml` and the Istio gateway patch
-/// each carry it, checked equal (and rewritten on request) by tests/it/deploy.rs.
+/// each carry it, checked equal (and rewritten on request) by tests/it/hardening.rs.
 pub fn hardening_block(indent: usize) -> String {
     let pad = " ".repeat(indent);
     format!(
