@@ -159,6 +159,7 @@ async fn bench_harness_runs_in_smoke_mode() {
             "(7a the null module: floor)",
             "(7c reads and writes, no decision)",
             "over the null module: ",
+            "SHA-256 as this CPU runs it: ",
             "ratio 7a/7 (the null module over the module",
             "instruction count complete",
         ],

@@ -105,8 +105,10 @@ pub struct Jws<'a> {
 impl<'a> Jws<'a> {
     /// Splits at the first and last dots, with no other check; `None` without two dots.
     pub fn split(bytes: &'a [u8]) -> Option<Self> {
-        let first_dot = bytes.iter().position(|&b| b == b'.')?;
-        let last_dot = bytes.iter().rposition(|&b| b == b'.')?;
+        // memchr searches 16 or 32 bytes at a time; a byte loop costs a token about 300
+        // instructions more.
+        let first_dot = memchr::memchr(b'.', bytes)?;
+        let last_dot = memchr::memrchr(b'.', bytes)?;
         (first_dot < last_dot).then_some(Jws {
             bytes,
             first_dot,
@@ -320,5 +322,28 @@ mod tests {
             bearer_token(&[v.as_bytes()], token.len() - 1),
             Err(ExtractError::TooLarge)
         );
+    }
+
+    /// The split at the first and last dots against the plain byte search, with dots at
+    /// every place of tokens shorter and longer than a vector.
+    #[test]
+    fn split_finds_the_first_and_last_dots() {
+        for len in [2, 3, 15, 16, 17, 33, 64, 100] {
+            for first in 0..len {
+                for last in first..len {
+                    let mut token = vec![b'a'; len];
+                    token[first] = b'.';
+                    token[last] = b'.';
+                    // A dot between them is neither.
+                    if last > first + 1 {
+                        token[(first + last) / 2] = b'.';
+                    }
+                    let want = (first < last).then_some((first, last));
+                    let got = Jws::split(&token).map(|j| (j.first_dot, j.last_dot));
+                    assert_eq!(got, want, "{len} {first} {last}");
+                }
+            }
+        }
+        assert_eq!(Jws::split(b"abc"), None);
     }
 }

@@ -88,7 +88,12 @@ impl Gate {
                 present,
             );
         }
-        let path = String::from_utf8_lossy(request.path.unwrap_or_default());
+        let path = request.path.unwrap_or_default();
+        // A valid path is ASCII: checked as it is, copied (lossy) only when it is not UTF-8.
+        let path = std::str::from_utf8(path).map_or_else(
+            |_| String::from_utf8_lossy(path),
+            std::borrow::Cow::Borrowed,
+        );
         // `judge`, in its two steps: the client's form (its content type) is read only when a
         // deny is rendered.
         let decision = authorizer.decide(

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 mod patterns;
 mod segments;
 
-use segments::split_segments;
+use segments::{Path, scan};
 
 pub(crate) use patterns::is_placeholder_name;
 pub use patterns::{
@@ -71,6 +71,9 @@ pub enum Unlisted {
     Authenticated,
 }
 
+/// The placeholders' segments of a scoped path: a template has one or two, held on the stack.
+pub type Values<'a> = smallvec::SmallVec<[Cow<'a, [u8]>; 2]>;
+
 /// What kind of path a request names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathClass<'a> {
@@ -80,7 +83,7 @@ pub enum PathClass<'a> {
     Scoped {
         /// The placeholders' segments, percent-decoded, in the order of
         /// [`PathTemplate::placeholders`] of the template [`PathPolicy::rule_for`] names.
-        values: Vec<Cow<'a, [u8]>>,
+        values: Values<'a>,
     },
     /// Under an authenticated-only prefix: any valid token is enough.
     AuthOnly,
@@ -172,22 +175,32 @@ impl PathPolicy {
     /// The template a well-formed path falls under and the raw segment in its first
     /// placeholder's position (empty when the path stops before it), for logs and `check-config`.
     pub fn matching_template<'a>(&self, target: &'a str) -> Option<(&PathTemplate, &'a str)> {
-        let path = target.split('?').next().unwrap_or_default();
-        check_bytes(path).ok()?;
-        let segments = split_segments(path).ok()?;
+        let mut path = Path::default();
+        scan(target, &mut path).ok()?;
         // The template `rule_for` tries first that matches, or refuses the path for stopping
         // before its placeholder.
         let t = self
             .templates
             .iter()
-            .find(|t| !matches!(self.match_template(t, &segments), Ok(None)))?;
-        Some((t, segments.get(t.prefix_len()).copied().unwrap_or_default()))
+            .find(|t| !matches!(self.match_template(t, &path), Ok(None)))?;
+        Some((
+            t,
+            path.segments
+                .get(t.prefix_len())
+                .copied()
+                .unwrap_or_default(),
+        ))
     }
 
     /// A fixed pattern segment against a raw request segment, decoded once as a backend
-    /// would read it: `/%61pi/bob` names the same route as `/api/bob`.
-    fn fixed_eq(&self, fixed: &str, segment: &str) -> bool {
-        let decoded = percent_decode(segment);
+    /// would read it: `/%61pi/bob` names the same route as `/api/bob`. A path with no `%`
+    /// (`encoded` false) compares as it is.
+    fn fixed_eq(&self, fixed: &str, segment: &str, encoded: bool) -> bool {
+        let decoded = if encoded {
+            percent_decode(segment)
+        } else {
+            Cow::Borrowed(segment.as_bytes())
+        };
         if self.ignore_case {
             decoded.eq_ignore_ascii_case(fixed.as_bytes())
         } else {
@@ -204,21 +217,16 @@ impl PathPolicy {
     /// The class of a path and the rule that gave it (for logs and `check-config`): public
     /// prefixes first, then authenticated-only prefixes, then templates; else unlisted.
     pub fn rule_for<'a>(&self, target: &'a str) -> Result<(PathClass<'a>, Rule<'_>), PathError> {
-        let path = match target.find('?') {
-            Some(i) => &target[..i],
-            None => target,
-        };
-        check_bytes(path)?;
-        let segments = split_segments(path)?;
-
-        if let Some(p) = self.under_any(&self.public, &segments) {
+        let mut path = Path::default();
+        scan(target, &mut path)?;
+        if let Some(p) = self.under_any(&self.public, &path) {
             return Ok((PathClass::Public, Rule::Public(p)));
         }
-        if let Some(p) = self.under_any(&self.auth_only, &segments) {
+        if let Some(p) = self.under_any(&self.auth_only, &path) {
             return Ok((PathClass::AuthOnly, Rule::AuthOnly(p)));
         }
         for template in &self.templates {
-            if let Some(class) = self.match_template(template, &segments)? {
+            if let Some(class) = self.match_template(template, &path)? {
                 return Ok((class, Rule::Template(template)));
             }
         }
@@ -226,17 +234,14 @@ impl PathPolicy {
     }
 
     /// The first of `prefixes` that the path's segments start with.
-    fn under_any<'p>(
-        &self,
-        prefixes: &'p [PathPrefix],
-        segments: &[&str],
-    ) -> Option<&'p PathPrefix> {
+    fn under_any<'p>(&self, prefixes: &'p [PathPrefix], path: &Path<'_>) -> Option<&'p PathPrefix> {
+        let segments = &path.segments;
         prefixes.iter().find(|p| {
             segments.len() >= p.segments.len()
                 && segments
                     .iter()
                     .zip(&p.segments)
-                    .all(|(s, f)| self.fixed_eq(f, s))
+                    .all(|(s, f)| self.fixed_eq(f, s, path.encoded))
         })
     }
 
@@ -245,14 +250,14 @@ impl PathPolicy {
     fn match_template<'a>(
         &self,
         template: &PathTemplate,
-        segments: &[&'a str],
+        path: &Path<'a>,
     ) -> Result<Option<PathClass<'a>>, PathError> {
+        let (segments, encoded) = (&path.segments, path.encoded);
         let prefix_len = template.prefix_len();
         let prefix_matches = segments.len() >= prefix_len
-            && template.segments[..prefix_len]
-                .iter()
-                .zip(segments)
-                .all(|(t, s)| matches!(t, TemplateSegment::Fixed(f) if self.fixed_eq(f, s)));
+            && template.segments[..prefix_len].iter().zip(segments).all(
+                |(t, s)| matches!(t, TemplateSegment::Fixed(f) if self.fixed_eq(f, s, encoded)),
+            );
         if !prefix_matches {
             return Ok(None);
         }
@@ -262,13 +267,16 @@ impl PathPolicy {
         if segments.len() < template.segments.len() {
             return Ok(None);
         }
-        let mut values = Vec::with_capacity(1);
+        let mut values = Values::new();
         for (t, s) in template.segments.iter().zip(segments).skip(prefix_len) {
             match t {
-                TemplateSegment::Fixed(f) if self.fixed_eq(f, s) => {}
+                TemplateSegment::Fixed(f) if self.fixed_eq(f, s, encoded) => {}
                 TemplateSegment::Fixed(_) => return Ok(None),
-                TemplateSegment::UserId | TemplateSegment::Scope(_) => {
+                TemplateSegment::UserId | TemplateSegment::Scope(_) if encoded => {
                     values.push(percent_decode(s));
+                }
+                TemplateSegment::UserId | TemplateSegment::Scope(_) => {
+                    values.push(Cow::Borrowed(s.as_bytes()));
                 }
             }
         }
@@ -300,42 +308,6 @@ impl std::fmt::Display for Rule<'_> {
     }
 }
 
-/// Byte-level rules over the whole path (query already removed).
-fn check_bytes(path: &str) -> Result<(), PathError> {
-    let bytes = path.as_bytes();
-    if bytes.first() != Some(&b'/') {
-        return Err(PathError::NotOriginForm);
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b if b < 0x20 || b == 0x7f => return Err(PathError::ControlByte),
-            b if b >= 0x80 => return Err(PathError::NonAscii),
-            b'#' => return Err(PathError::Fragment),
-            b'\\' => return Err(PathError::Backslash),
-            b';' => return Err(PathError::PathParameter),
-            b'%' => {
-                let (Some(h), Some(l)) = (
-                    bytes.get(i + 1).and_then(|b| hex(*b)),
-                    bytes.get(i + 2).and_then(|b| hex(*b)),
-                ) else {
-                    return Err(PathError::BadPercentEncoding);
-                };
-                match (h << 4) | l {
-                    b'/' | b'\\' => return Err(PathError::EncodedSeparator),
-                    b'.' => return Err(PathError::EncodedDot),
-                    d if d < 0x20 || d == 0x7f => return Err(PathError::ControlByte),
-                    _ => {}
-                }
-                i += 2;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    Ok(())
-}
-
 fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -345,7 +317,7 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// Decodes `%XX` once. Input already passed [`check_bytes`], so every `%` has two hex digits.
+/// Decodes `%XX` once. Input already passed [`scan`], so every `%` has two hex digits.
 fn percent_decode(segment: &str) -> Cow<'_, [u8]> {
     let bytes = segment.as_bytes();
     if !bytes.contains(&b'%') {

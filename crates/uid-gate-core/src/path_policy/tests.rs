@@ -17,7 +17,7 @@ fn policy(templates: &[&str], public: &[&str]) -> PathPolicy {
 
 fn scoped(id: &str) -> Result<PathClass<'static>, PathError> {
     Ok(PathClass::Scoped {
-        values: vec![Cow::Owned(id.as_bytes().to_vec())],
+        values: smallvec::smallvec![Cow::Owned(id.as_bytes().to_vec())],
     })
 }
 
@@ -276,7 +276,7 @@ fn byte_rules_at_their_boundaries() {
     assert_eq!(
         p.classify("/api/a%20b"),
         Ok(PathClass::Scoped {
-            values: vec![Cow::Owned(b"a b".to_vec())]
+            values: smallvec::smallvec![Cow::Owned(b"a b".to_vec())]
         })
     );
     assert_eq!(p.classify("/api/a%1Fb"), Err(PathError::ControlByte));
@@ -411,7 +411,7 @@ fn every_placeholder_yields_its_decoded_segment() {
     assert_eq!(
         both.0,
         PathClass::Scoped {
-            values: vec![Cow::Owned(b"o1".to_vec()), Cow::Borrowed(&b"u1"[..])]
+            values: smallvec::smallvec![Cow::Owned(b"o1".to_vec()), Cow::Borrowed(&b"u1"[..])]
         }
     );
     assert_eq!(

@@ -25,8 +25,8 @@ pub(super) struct Claims<'de> {
     pub(super) iat: Option<u64>,
     pub(super) iss: Option<String>,
     pub(super) aud: Vec<String>,
-    /// One slot per configured uid claim, in configured order.
-    pub(super) user_id: Vec<Option<UserIdValue<'de>>>,
+    /// One slot per configured uid claim, in configured order (`uid`, `sub`: on the stack).
+    pub(super) user_id: SmallVec<[Option<UserIdValue<'de>>; 2]>,
     /// One slot per kept claim (scope and role claims), in the order asked for.
     pub(super) captured: Vec<Option<serde_json::Value>>,
 }
@@ -37,59 +37,63 @@ pub(super) fn parse_claims<'de>(
     captured: &[String],
 ) -> Result<Claims<'de>, VerifyError> {
     let reason = Cell::new(None);
+    let mut claims = Claims {
+        user_id: (0..uid_claims.len()).map(|_| None).collect(),
+        captured: vec![None; captured.len()],
+        ..Claims::default()
+    };
+    // The claims are filled in place: serde's layers would move a returned struct (some 200
+    // bytes, a `memcpy` each) several times.
     let seed = ClaimsSeed {
         uid_claims,
         captured,
         reason: &reason,
+        claims: &mut claims,
     };
     let mut de = serde_json::Deserializer::from_slice(payload);
-    let claims = seed
-        .deserialize(&mut de)
-        .and_then(|c| de.end().map(|()| c))
+    seed.deserialize(&mut de)
+        .and_then(|()| de.end())
         .map_err(|_| reason.get().unwrap_or(VerifyError::MalformedClaims))?;
     Ok(claims)
 }
 
-/// Deserializes the claims object with the configured uid claim names; records the precise
-/// reason of a failure in `reason` because serde errors only carry text.
-struct ClaimsSeed<'s> {
+/// Deserializes the claims object with the configured uid claim names into `claims`; records
+/// the precise reason of a failure in `reason` because serde errors only carry text.
+struct ClaimsSeed<'s, 'de> {
     uid_claims: &'s [String],
     captured: &'s [String],
     reason: &'s Cell<Option<VerifyError>>,
+    claims: &'s mut Claims<'de>,
 }
 
-impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_> {
-    type Value = Claims<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Claims<'de>, D::Error> {
+impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for ClaimsSeed<'_> {
-    type Value = Claims<'de>;
+impl<'de> Visitor<'de> for ClaimsSeed<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object of claims")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let fail = |reason: VerifyError| {
             self.reason.set(Some(reason));
             de::Error::custom("claims rejected")
         };
-        let mut claims = Claims {
-            user_id: (0..self.uid_claims.len()).map(|_| None).collect(),
-            captured: vec![None; self.captured.len()],
-            ..Claims::default()
-        };
+        let claims = self.claims;
         let mut seen = Seen::new();
         while let Some(ClaimName(name)) = map.next_key()? {
-            if seen.contains(&name) {
+            if seen.iter().any(|s| same(s, &name)) {
                 return Err(fail(VerifyError::DuplicateClaim));
             }
-            if let Some(slot) = self.uid_claims.iter().position(|c| *c == name) {
+            if let Some(slot) = self.uid_claims.iter().position(|c| same(c, &name)) {
                 claims.user_id[slot] = Some(map.next_value::<UserIdValue>()?);
-            } else if let Some(slot) = self.captured.iter().position(|c| *c == name) {
+            } else if let Some(slot) = self.captured.iter().position(|c| same(c, &name)) {
                 // Settings keep kept claims apart from uid and registered claims.
                 claims.captured[slot] = Some(map.next_value::<serde_json::Value>()?);
             } else {
@@ -118,7 +122,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
             }
             seen.push(name);
         }
-        Ok(claims)
+        Ok(())
     }
 }
 
@@ -193,6 +197,14 @@ impl<'de> Deserialize<'de> for UserIdValue<'de> {
     }
 }
 
+/// Whether two claim names are equal. Names of a token mostly differ in length or first
+/// byte, and comparing those first spares most pairs a call to `memcmp` (each claim name is
+/// compared with every earlier one and with the configured names).
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.first() == b.first() && a == b
+}
+
 /// A string user id: control bytes would end up in the `x-user-id` header sent upstream.
 fn user_id(v: Cow<'_, str>) -> UserIdValue<'_> {
     if v.is_empty() || v.chars().any(char::is_control) {
@@ -205,3 +217,21 @@ fn user_id(v: Cow<'_, str>) -> UserIdValue<'_> {
 /// The claim names read so far, for the duplicate check: the first few on the stack (a usual
 /// token has fewer), the rest on the heap.
 type Seen<'de> = SmallVec<[Cow<'de, str>; 12]>;
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    /// `same` against `==`, over names that share a length, a first byte, or both.
+    #[test]
+    fn names_compare_as_equal_strings_do() {
+        let names = [
+            "", "a", "b", "uid", "uix", "sub", "iat", "iss", "exp", "email", "emailX", "é", "è",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+}

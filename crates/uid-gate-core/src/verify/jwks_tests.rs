@@ -133,3 +133,33 @@ fn the_hmac_helper_agrees_with_rfc_4231() {
         &tag[..16]
     ));
 }
+
+/// The word-wise constant-time comparison against hmac's own `verify_slice`: the right tag,
+/// and the right tag with any one bit of any byte flipped (a word compared wrongly, or a
+/// byte left out, lets one through).
+#[test]
+fn the_tag_comparison_agrees_with_hmacs_own() {
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+    let (key, message) = (b"a key of any length", b"header.payload");
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("key");
+    mac.update(message);
+    let right: [u8; 32] = mac.clone().finalize().into_bytes().into();
+    let own = |tag: &[u8]| mac.clone().verify_slice(tag).is_ok();
+    assert!(hs256_tag_matches(key, message, &right) && own(&right));
+    for byte in 0..32 {
+        for bit in 0..8 {
+            let mut tag = right;
+            tag[byte] ^= 1 << bit;
+            assert_eq!(
+                hs256_tag_matches(key, message, &tag),
+                own(&tag),
+                "byte {byte} bit {bit}"
+            );
+            assert!(
+                !hs256_tag_matches(key, message, &tag),
+                "byte {byte} bit {bit}"
+            );
+        }
+    }
+}
