@@ -196,11 +196,7 @@ impl PathPolicy {
     /// would read it: `/%61pi/bob` names the same route as `/api/bob`. A path with no `%`
     /// (`encoded` false) compares as it is.
     fn fixed_eq(&self, fixed: &str, segment: &str, encoded: bool) -> bool {
-        let decoded = if encoded {
-            percent_decode(segment)
-        } else {
-            Cow::Borrowed(segment.as_bytes())
-        };
+        let decoded = decoded(segment, encoded);
         if self.ignore_case {
             decoded.eq_ignore_ascii_case(fixed.as_bytes())
         } else {
@@ -272,11 +268,8 @@ impl PathPolicy {
             match t {
                 TemplateSegment::Fixed(f) if self.fixed_eq(f, s, encoded) => {}
                 TemplateSegment::Fixed(_) => return Ok(None),
-                TemplateSegment::UserId | TemplateSegment::Scope(_) if encoded => {
-                    values.push(percent_decode(s));
-                }
                 TemplateSegment::UserId | TemplateSegment::Scope(_) => {
-                    values.push(Cow::Borrowed(s.as_bytes()));
+                    values.push(decoded(s, encoded));
                 }
             }
         }
@@ -314,6 +307,16 @@ fn hex(b: u8) -> Option<u8> {
         b'a'..=b'f' => Some(b - b'a' + 10),
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
+    }
+}
+
+/// A segment as a backend reads it: decoded once when the path has a `%` (`encoded`), else
+/// as it is, with no scan for one.
+fn decoded(segment: &str, encoded: bool) -> Cow<'_, [u8]> {
+    if encoded {
+        percent_decode(segment)
+    } else {
+        Cow::Borrowed(segment.as_bytes())
     }
 }
 
