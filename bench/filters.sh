@@ -32,3 +32,29 @@ generated() { # name envoy-config-args...
 
 # BETTER_AUTH_SECRET as a JWK's `k` (unpadded base64url), for jwt_authn's key set.
 jwk_k() { python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.environ["BETTER_AUTH_SECRET"].encode()).rstrip(b"=").decode())'; }
+
+# The release builds bench/run.sh and bench/paired.sh measure, unless given: UIDGATE_BIN (it
+# generates the configurations and mints the token), UIDGATE_MODULE (else the module beside
+# UIDGATE_BIN), UIDGATE_NULL_MODULE (7a) and, with BENCH_MODULE_PARTS=1, UIDGATE_ABI_MODULE (7c).
+release_builds() {
+  if [ -z "${UIDGATE_BIN:-}" ]; then
+    cargo build --release --locked --bin uid-gate --quiet
+    cargo build --release --locked -p uid-gate-envoy --quiet
+    UIDGATE_BIN=target/release/uid-gate
+  fi
+  UIDGATE_MODULE=${UIDGATE_MODULE:-$(dirname "$UIDGATE_BIN")/libuid_gate_envoy.so}
+  [ -f "$UIDGATE_MODULE" ] || { echo "no Envoy module at $UIDGATE_MODULE (cargo build -p uid-gate-envoy)" >&2; exit 1; }
+  if [ "${BENCH_MODULE_PARTS:-0}" = 1 ] && [ -z "${UIDGATE_ABI_MODULE:-}" ]; then
+    # 7c, for the breakdown: the module's reads and writes through Envoy without the decision.
+    # Built in the null module's directory (same dependencies, built next), then set aside.
+    cargo build --release --locked -p uid-gate-envoy --features bench-abi-filter --target-dir target/bench-null --quiet
+    cp target/bench-null/release/libuid_gate_envoy.so target/bench-null/abi-only.so
+    UIDGATE_ABI_MODULE=target/bench-null/abi-only.so
+  fi
+  if [ -z "${UIDGATE_NULL_MODULE:-}" ]; then
+    # The floor: the same crate, release, with the benchmark-only feature, in its own target
+    # directory so that it never replaces the real module.
+    cargo build --release --locked -p uid-gate-envoy --features bench-null-filter --target-dir target/bench-null --quiet
+    UIDGATE_NULL_MODULE=target/bench-null/release/libuid_gate_envoy.so
+  fi
+}

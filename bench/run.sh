@@ -46,26 +46,10 @@ fi
 ENVOY=$(envoy_bin)
 
 if [ -z "${UIDGATE_BIN:-}" ]; then
-  cargo build --release --locked --bin uid-gate --example uid-gate-load --quiet
-  cargo build --release --locked -p uid-gate-envoy --quiet
-  UIDGATE_BIN=target/release/uid-gate
+  cargo build --release --locked --example uid-gate-load --quiet
   UIDGATE_LOAD_BIN=target/release/examples/uid-gate-load
 fi
-UIDGATE_MODULE=${UIDGATE_MODULE:-$(dirname "$UIDGATE_BIN")/libuid_gate_envoy.so}
-[ -f "$UIDGATE_MODULE" ] || { echo "no Envoy module at $UIDGATE_MODULE (cargo build -p uid-gate-envoy)" >&2; exit 1; }
-if [ "${BENCH_MODULE_PARTS:-0}" = 1 ] && [ -z "${UIDGATE_ABI_MODULE:-}" ]; then
-  # 7c, for the breakdown: the module's reads and writes through Envoy without the decision.
-  # Built in the null module's directory (same dependencies, built next), then set aside.
-  cargo build --release --locked -p uid-gate-envoy --features bench-abi-filter --target-dir target/bench-null --quiet
-  cp target/bench-null/release/libuid_gate_envoy.so target/bench-null/abi-only.so
-  UIDGATE_ABI_MODULE=target/bench-null/abi-only.so
-fi
-if [ -z "${UIDGATE_NULL_MODULE:-}" ]; then
-  # The floor: the same crate, release, with the benchmark-only feature, in its own target
-  # directory so that it never replaces the real module.
-  cargo build --release --locked -p uid-gate-envoy --features bench-null-filter --target-dir target/bench-null --quiet
-  UIDGATE_NULL_MODULE=target/bench-null/release/libuid_gate_envoy.so
-fi
+release_builds
 : "${UIDGATE_LOAD_BIN:?set UIDGATE_LOAD_BIN together with UIDGATE_BIN}"
 
 work=$(mktemp -d)

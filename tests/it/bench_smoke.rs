@@ -141,6 +141,21 @@ async fn bench_harness_runs_in_smoke_mode() {
         ],
     )
     .await;
+    // The pairs (two Envoys on one CPU at once), with the same builds.
+    smoke(
+        "paired.sh",
+        &["--smoke"],
+        &only,
+        &[
+            "7a/7  the null module over the module",
+            "1/7   no auth over the module",
+            "2/7   jwt_authn over the module",
+            "2/7a  jwt_authn over the null module",
+            "7b/7  the baseline module over this one",
+            "paired measure complete",
+        ],
+    )
+    .await;
     // The instruction counts under callgrind, with the same builds.
     let counted = [
         (bin_var, bin.as_str()),

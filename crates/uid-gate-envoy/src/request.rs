@@ -24,7 +24,7 @@ pub struct Request<'s> {
     first_authorization: Option<&'s [u8]>,
     /// Every `authorization` value once there are two or more.
     all_authorization: Vec<&'s [u8]>,
-    /// `:method`; by name only when `want_method` asked for it.
+    /// `:method`, only when `want_method` asked for it (else the decision has no use for it).
     pub method: Option<&'s [u8]>,
     /// `content-type`; `None` when absent, or not read yet (by name, it is read for a deny only).
     content_type: Option<&'s [u8]>,
@@ -43,6 +43,7 @@ impl<'s> Request<'s> {
             ..Request::default()
         };
         if stream.headers(&mut |name, value| request.see(name, value)) {
+            request.method = request.method.filter(|_| want_method);
             return request;
         }
         Self::by_name(stream, want_method)
