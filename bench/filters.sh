@@ -58,3 +58,16 @@ release_builds() {
     UIDGATE_NULL_MODULE=target/bench-null/release/libuid_gate_envoy.so
   fi
 }
+
+# What every measure starts with: a work directory, removed at exit with every process listed
+# in `pids` stopped; a fresh BETTER_AUTH_SECRET, a token for alice (TOKEN) and the secret as a
+# JWK's `k` (JWK_K) for jwt_authn. Needs UIDGATE_BIN.
+bench_setup() {
+  work=$(mktemp -d)
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; rm -rf "$work"' EXIT
+  BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+  export BETTER_AUTH_SECRET
+  TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
+  JWK_K=$(jwk_k)
+}

@@ -44,12 +44,7 @@ variant() { # feature -> a module built with it, beside the profiling build
 [ -n "${UIDGATE_ABI_MODULE:-}" ] || UIDGATE_ABI_MODULE=$(variant bench-abi-filter)
 [ -n "${UIDGATE_NULL_MODULE:-}" ] || UIDGATE_NULL_MODULE=$(variant bench-null-filter)
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-export BETTER_AUTH_SECRET
-TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
-JWK_K=$(jwk_k)
+bench_setup
 
 cat > "$work/load.py" << 'EOF'
 import http.client, sys

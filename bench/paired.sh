@@ -32,14 +32,7 @@ command -v wrk > /dev/null || { apt-get update -qq > /dev/null && apt-get instal
 ENVOY=$(envoy_bin)
 release_builds
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-export BETTER_AUTH_SECRET
-TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
-JWK_K=$(jwk_k)
+bench_setup
 
 declare -A CONFIG PORT PID RATIOS
 CONFIG[noauth]=bench/envoy-noauth.yaml

@@ -52,15 +52,7 @@ fi
 release_builds
 : "${UIDGATE_LOAD_BIN:?set UIDGATE_LOAD_BIN together with UIDGATE_BIN}"
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-export BETTER_AUTH_SECRET
-TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
-JWK_K=$(jwk_k)
+bench_setup
 
 wait_http() { # url expected-status
   for _ in $(seq 1 200); do

@@ -69,18 +69,7 @@ pub(super) fn scan<'a>(target: &'a str, path: &mut Path<'a>) -> Result<(), PathE
                 break;
             }
             b'%' => {
-                let (Some(h), Some(l)) = (
-                    bytes.get(i + 1).and_then(|b| hex(*b)),
-                    bytes.get(i + 2).and_then(|b| hex(*b)),
-                ) else {
-                    return Err(PathError::BadPercentEncoding);
-                };
-                match (h << 4) | l {
-                    b'/' | b'\\' => return Err(PathError::EncodedSeparator),
-                    b'.' => return Err(PathError::EncodedDot),
-                    d if d < 0x20 || d == 0x7f => return Err(PathError::ControlByte),
-                    _ => {}
-                }
+                escape(bytes, i)?;
                 path.encoded = true;
                 i += 2;
             }
@@ -101,6 +90,22 @@ pub(super) fn scan<'a>(target: &'a str, path: &mut Path<'a>) -> Result<(), PathE
         segments.push(last);
     }
     segment_error.map_or(Ok(()), Err)
+}
+
+/// The rule for the `%` at `bytes[i]`: two hex digits, naming no separator, dot or control.
+fn escape(bytes: &[u8], i: usize) -> Result<(), PathError> {
+    let (Some(h), Some(l)) = (
+        bytes.get(i + 1).and_then(|b| hex(*b)),
+        bytes.get(i + 2).and_then(|b| hex(*b)),
+    ) else {
+        return Err(PathError::BadPercentEncoding);
+    };
+    match (h << 4) | l {
+        b'/' | b'\\' => Err(PathError::EncodedSeparator),
+        b'.' => Err(PathError::EncodedDot),
+        d if d < 0x20 || d == 0x7f => Err(PathError::ControlByte),
+        _ => Ok(()),
+    }
 }
 
 /// The rule for one segment between two slashes, or the last one.
@@ -195,18 +200,8 @@ mod tests {
                 b'\\' => return Err(PathError::Backslash),
                 b';' => return Err(PathError::PathParameter),
                 b'%' => {
-                    let (Some(h), Some(l)) = (
-                        bytes.get(i + 1).and_then(|b| hex(*b)),
-                        bytes.get(i + 2).and_then(|b| hex(*b)),
-                    ) else {
-                        return Err(PathError::BadPercentEncoding);
-                    };
-                    match (h << 4) | l {
-                        b'/' | b'\\' => return Err(PathError::EncodedSeparator),
-                        b'.' => return Err(PathError::EncodedDot),
-                        d if d < 0x20 || d == 0x7f => return Err(PathError::ControlByte),
-                        _ => {}
-                    }
+                    // The escape's own rule is shared (the path tests check it at its bounds).
+                    escape(bytes, i)?;
                     i += 2;
                 }
                 _ => {}
