@@ -301,6 +301,12 @@ impl std::fmt::Display for Rule<'_> {
     }
 }
 
+/// The byte the escape `%XX` at `bytes[i]` names; `None` without two hex digits after it.
+fn escaped(bytes: &[u8], i: usize) -> Option<u8> {
+    let (h, l) = (hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?);
+    Some((h << 4) | l)
+}
+
 fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -330,12 +336,9 @@ fn percent_decode(segment: &str) -> Cow<'_, [u8]> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|b| hex(*b)),
-                bytes.get(i + 2).and_then(|b| hex(*b)),
-            )
+            && let Some(byte) = escaped(bytes, i)
         {
-            out.push((h << 4) | l);
+            out.push(byte);
             i += 3;
             continue;
         }

@@ -3,7 +3,7 @@
 
 use smallvec::SmallVec;
 
-use super::{PathError, hex};
+use super::{PathError, escaped};
 
 /// Segments held on the stack (an API path has fewer); a path with more spills onto the heap.
 const ON_STACK: usize = 8;
@@ -94,13 +94,7 @@ pub(super) fn scan<'a>(target: &'a str, path: &mut Path<'a>) -> Result<(), PathE
 
 /// The rule for the `%` at `bytes[i]`: two hex digits, naming no separator, dot or control.
 fn escape(bytes: &[u8], i: usize) -> Result<(), PathError> {
-    let (Some(h), Some(l)) = (
-        bytes.get(i + 1).and_then(|b| hex(*b)),
-        bytes.get(i + 2).and_then(|b| hex(*b)),
-    ) else {
-        return Err(PathError::BadPercentEncoding);
-    };
-    match (h << 4) | l {
+    match escaped(bytes, i).ok_or(PathError::BadPercentEncoding)? {
         b'/' | b'\\' => Err(PathError::EncodedSeparator),
         b'.' => Err(PathError::EncodedDot),
         d if d < 0x20 || d == 0x7f => Err(PathError::ControlByte),
