@@ -1,4 +1,4 @@
-# Sourced by bench/run.sh and bench/instructions.sh.
+# Sourced by bench/run.sh, bench/paired.sh and bench/instructions.sh.
 
 # Envoy: ENVOY_BIN, or the one in the project venv (.ci/venv.sh), never the system Python
 # (PEP 668).
@@ -33,6 +33,40 @@ generated() { # name envoy-config-args...
 # BETTER_AUTH_SECRET as a JWK's `k` (unpadded base64url), for jwt_authn's key set.
 jwk_k() { python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.environ["BETTER_AUTH_SECRET"].encode()).rstrip(b"=").decode())'; }
 
+# Waits until the url answers the token's request with the status.
+wait_http() { # url expected-status
+  for _ in $(seq 1 200); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $TOKEN" "$1")" = "$2" ] && return 0
+    sleep 0.05
+  done
+  echo "timed out waiting for $1 -> $2" >&2; return 1
+}
+expect() { # url header expected-status
+  local got; got=$(curl -s -o /dev/null -w '%{http_code}' ${2:+-H "$2"} "$1")
+  [ "$got" = "$3" ] || { echo "sanity check failed: $1 ${2:+with $2} gave $got, want $3" >&2; exit 1; }
+}
+
+# The answers setup NAME on PORT must give before it is timed, so that no script ever times a
+# misconfigured fast path: the token's request 200; the floor (the null module, and 7c its
+# sibling) lets a request without a token through; every checking setup refuses a missing or
+# tampered token; every uid-gate setup refuses another user's path.
+check_setup() { # name port
+  local url="http://127.0.0.1:$2/api/alice/tasks"
+  wait_http "$url" 200
+  case $1 in
+    null | abi) expect "$url" "" 200 ;;
+    noop | noauth) ;;
+    *)
+      expect "$url" "" 401
+      expect "$url" "authorization: Bearer ${TOKEN}x" 401
+      ;;
+  esac
+  case $1 in
+    uidgate | http | google | module | baseline)
+      expect "http://127.0.0.1:$2/api/bob/tasks" "authorization: Bearer $TOKEN" 403 ;;
+  esac
+}
+
 # The release builds bench/run.sh and bench/paired.sh measure, unless given: UIDGATE_BIN (it
 # generates the configurations and mints the token), UIDGATE_MODULE (else the module beside
 # UIDGATE_BIN), UIDGATE_NULL_MODULE (7a) and, with BENCH_MODULE_PARTS=1, UIDGATE_ABI_MODULE (7c).
@@ -44,19 +78,20 @@ release_builds() {
   fi
   UIDGATE_MODULE=${UIDGATE_MODULE:-$(dirname "$UIDGATE_BIN")/libuid_gate_envoy.so}
   [ -f "$UIDGATE_MODULE" ] || { echo "no Envoy module at $UIDGATE_MODULE (cargo build -p uid-gate-envoy)" >&2; exit 1; }
-  if [ "${BENCH_MODULE_PARTS:-0}" = 1 ] && [ -z "${UIDGATE_ABI_MODULE:-}" ]; then
-    # 7c, for the breakdown: the module's reads and writes through Envoy without the decision.
-    # Built in the null module's directory (same dependencies, built next), then set aside.
-    cargo build --release --locked -p uid-gate-envoy --features bench-abi-filter --target-dir target/bench-null --quiet
-    cp target/bench-null/release/libuid_gate_envoy.so target/bench-null/abi-only.so
-    UIDGATE_ABI_MODULE=target/bench-null/abi-only.so
-  fi
-  if [ -z "${UIDGATE_NULL_MODULE:-}" ]; then
-    # The floor: the same crate, release, with the benchmark-only feature, in its own target
-    # directory so that it never replaces the real module.
-    cargo build --release --locked -p uid-gate-envoy --features bench-null-filter --target-dir target/bench-null --quiet
-    UIDGATE_NULL_MODULE=target/bench-null/release/libuid_gate_envoy.so
-  fi
+  # 7c, for the breakdown: the module's reads and writes through Envoy without the decision.
+  [ "${BENCH_MODULE_PARTS:-0}" != 1 ] || [ -n "${UIDGATE_ABI_MODULE:-}" ] \
+    || UIDGATE_ABI_MODULE=$(variant release bench-abi-filter)
+  # The floor: the same crate, reading and deciding nothing.
+  [ -n "${UIDGATE_NULL_MODULE:-}" ] || UIDGATE_NULL_MODULE=$(variant release bench-null-filter)
+}
+
+# The module built in PROFILE with a benchmark-only FEATURE, in a target directory of its own
+# (so it never replaces the real module), copied to PROFILE-FEATURE.so there; prints its path.
+variant() { # profile feature
+  local dir=target/bench-variants
+  cargo build --profile "$1" --locked -p uid-gate-envoy --features "$2" --target-dir "$dir" --quiet
+  cp "$dir/$1/libuid_gate_envoy.so" "$dir/$1-$2.so"
+  echo "$dir/$1-$2.so"
 }
 
 # What every measure starts with: a work directory, removed at exit with every process listed

@@ -35,14 +35,8 @@ if [ -z "${UIDGATE_MODULE:-}" ]; then
   cargo build --profile profiling --locked -p uid-gate-envoy --quiet
   UIDGATE_MODULE=target/profiling/libuid_gate_envoy.so
 fi
-variant() { # feature -> a module built with it, beside the profiling build
-  local dir=target/bench-variants
-  cargo build --profile profiling --locked -p uid-gate-envoy --features "$1" --target-dir "$dir" --quiet
-  cp "$dir/profiling/libuid_gate_envoy.so" "$dir/$1.so"
-  echo "$dir/$1.so"
-}
-[ -n "${UIDGATE_ABI_MODULE:-}" ] || UIDGATE_ABI_MODULE=$(variant bench-abi-filter)
-[ -n "${UIDGATE_NULL_MODULE:-}" ] || UIDGATE_NULL_MODULE=$(variant bench-null-filter)
+[ -n "${UIDGATE_ABI_MODULE:-}" ] || UIDGATE_ABI_MODULE=$(variant profiling bench-abi-filter)
+[ -n "${UIDGATE_NULL_MODULE:-}" ] || UIDGATE_NULL_MODULE=$(variant profiling bench-null-filter)
 
 bench_setup
 

@@ -46,7 +46,6 @@ if [ -n "${BENCH_MODULE_BASELINE:-}" ]; then
 fi
 
 url() { echo "http://127.0.0.1:${PORT[$1]}/api/alice/tasks"; }
-status() { curl -s -o /dev/null -w '%{http_code}' ${2:+-H "$2"} "$1"; }
 # Every Envoy runs for the whole measure, on CPU 0, and is checked for the answers it gives.
 for name in "${setups[@]}"; do
   PORT[$name]=$(free_port)
@@ -56,25 +55,7 @@ for name in "${setups[@]}"; do
   PID[$name]=$!; pids+=("$!")
 done
 for name in "${setups[@]}"; do
-  for _ in $(seq 1 200); do
-    [ "$(status "$(url "$name")" "authorization: Bearer $TOKEN")" = 200 ] && break
-    sleep 0.05
-  done
-  # The floor lets everything through; every other setup refuses a missing or tampered token.
-  case $name in
-    null) want=200 ;;
-    noauth) want=200 ;;
-    *) want=401 ;;
-  esac
-  for auth in "" "authorization: Bearer ${TOKEN}x"; do
-    [ "$name" = null ] && [ -n "$auth" ] && continue
-    got=$(status "$(url "$name")" "$auth")
-    [ "$got" = "$want" ] || [ "$name" = noauth ] || { echo "sanity check failed: $name ${auth:-without a token} gave $got" >&2; exit 1; }
-  done
-  case $name in module | baseline)
-    [ "$(status "http://127.0.0.1:${PORT[$name]}/api/bob/tasks" "authorization: Bearer $TOKEN")" = 403 ] \
-      || { echo "sanity check failed: $name did not refuse another user's path" >&2; exit 1; } ;;
-  esac
+  check_setup "$name" "${PORT[$name]}"
   taskset -c 1 wrk -t1 -c"$conns" -d1s -H "authorization: Bearer $TOKEN" "$(url "$name")" > /dev/null # warm-up
 done
 

@@ -54,18 +54,6 @@ release_builds
 
 bench_setup
 
-wait_http() { # url expected-status
-  for _ in $(seq 1 200); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $TOKEN" "$1")" = "$2" ] && return 0
-    sleep 0.05
-  done
-  echo "timed out waiting for $1 -> $2" >&2; return 1
-}
-expect() { # url header expected-status
-  local got; got=$(curl -s -o /dev/null -w '%{http_code}' ${2:+-H "$2"} "$1")
-  [ "$got" = "$3" ] || { echo "sanity check failed: $1 ${2:+with $2} gave $got, want $3" >&2; exit 1; }
-}
-
 start_uid_gate() { # cpu port log -> pid in $ug_pid
   UIDGATE_LISTEN_ADDR=127.0.0.1:$2 UIDGATE_ADMIN_ADDR=127.0.0.1:0 UIDGATE_WORKER_THREADS=1 RUST_LOG=${BENCH_RUST_LOG:-info} \
     taskset -c "$1" "$UIDGATE_BIN" > "$work/$3" 2>&1 &
@@ -94,17 +82,7 @@ run_setup() { # name config [h2|c2]: h2, HTTP/2 downstream (h2load); c2, Envoy -
   taskset -c "$cpus" "$ENVOY" -c "$work/$name.yaml" --concurrency "$workers" --disable-hot-restart --log-level error > "$work/envoy-$name.log" 2>&1 &
   local envoy_pid=$!; pids+=("$envoy_pid")
   local url="http://127.0.0.1:$port/api/alice/tasks"
-  wait_http "$url" 200
-  # Sanity: the setup really checks what it claims to, so we never time a misconfigured fast path.
-  # The floor must be the null module (and 7c its sibling): a request without a token goes
-  # through.
-  local base=${name%%_*}
-  [ "$base" != null ] && [ "$base" != abi ] || expect "$url" "" 200
-  [ "$base" = noop ] || [ "$base" = noauth ] || [ "$base" = null ] || [ "$base" = abi ] || {
-    expect "$url" "" 401
-    expect "$url" "authorization: Bearer ${TOKEN}x" 401
-  }
-  { [ "$base" = uidgate ] || [ "$base" = http ] || [ "$base" = google ] || [ "$base" = module ] || [ "$base" = baseline ]; } && expect "http://127.0.0.1:$port/api/bob/tasks" "authorization: Bearer $TOKEN" 403
+  check_setup "${name%%_*}" "$port"
   if [ "$mode" = h2 ]; then
     run_h2load "$name" "$url" "$envoy_pid"
     return
