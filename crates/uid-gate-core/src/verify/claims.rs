@@ -13,12 +13,14 @@ use super::VerifyError;
 /// The user id claim's value, judged while parsing; borrowed from the payload unless it had
 /// escapes (only the claim that decides is copied).
 #[derive(Debug)]
+#[cfg_attr(test, derive(PartialEq))]
 pub(super) enum UserIdValue<'de> {
     Valid(Cow<'de, str>),
     Invalid,
 }
 
 #[derive(Debug, Default)]
+#[cfg_attr(test, derive(PartialEq))]
 pub(super) struct Claims<'de> {
     pub(super) exp: Option<u64>,
     pub(super) nbf: Option<u64>,
@@ -31,30 +33,64 @@ pub(super) struct Claims<'de> {
     pub(super) captured: Vec<Option<serde_json::Value>>,
 }
 
+impl Claims<'_> {
+    /// No claims yet, with a slot for each configured uid claim and each kept claim.
+    pub(super) fn slots(uid_claims: usize, captured: usize) -> Self {
+        Claims {
+            user_id: (0..uid_claims).map(|_| None).collect(),
+            captured: vec![None; captured],
+            ..Claims::default()
+        }
+    }
+}
+
+/// The claims of a decoded payload, with the configured uid claim names, and the claims kept
+/// for scopes and roles. A plain payload is read by [`super::plain_claims`], any other by
+/// serde_json, which also decides every refusal.
 pub(super) fn parse_claims<'de>(
     payload: &'de [u8],
     uid_claims: &[String],
     captured: &[String],
 ) -> Result<Claims<'de>, VerifyError> {
+    // Filled in place: serde's layers, and an `Option` around the plain reader's result,
+    // would move the struct (some 200 bytes, a `memcpy` each) several times.
+    let mut claims = Claims::slots(uid_claims.len(), captured.len());
+    if super::plain_claims::read(payload, uid_claims, captured, &mut claims).is_none() {
+        claims = Claims::slots(uid_claims.len(), captured.len());
+        fill_with_serde(payload, uid_claims, captured, &mut claims)?;
+    }
+    Ok(claims)
+}
+
+/// [`parse_claims`] through serde_json, whatever the payload.
+#[cfg(test)]
+pub(super) fn with_serde<'de>(
+    payload: &'de [u8],
+    uid_claims: &[String],
+    captured: &[String],
+) -> Result<Claims<'de>, VerifyError> {
+    let mut claims = Claims::slots(uid_claims.len(), captured.len());
+    fill_with_serde(payload, uid_claims, captured, &mut claims).map(|()| claims)
+}
+
+/// Fills `claims` (with its empty slots) from `payload` through serde_json.
+fn fill_with_serde<'de>(
+    payload: &'de [u8],
+    uid_claims: &[String],
+    captured: &[String],
+    claims: &mut Claims<'de>,
+) -> Result<(), VerifyError> {
     let reason = Cell::new(None);
-    let mut claims = Claims {
-        user_id: (0..uid_claims.len()).map(|_| None).collect(),
-        captured: vec![None; captured.len()],
-        ..Claims::default()
-    };
-    // The claims are filled in place: serde's layers would move a returned struct (some 200
-    // bytes, a `memcpy` each) several times.
     let seed = ClaimsSeed {
         uid_claims,
         captured,
         reason: &reason,
-        claims: &mut claims,
+        claims,
     };
     let mut de = serde_json::Deserializer::from_slice(payload);
     seed.deserialize(&mut de)
         .and_then(|()| de.end())
-        .map_err(|_| reason.get().unwrap_or(VerifyError::MalformedClaims))?;
-    Ok(claims)
+        .map_err(|_| reason.get().unwrap_or(VerifyError::MalformedClaims))
 }
 
 /// Deserializes the claims object with the configured uid claim names into `claims`; records
@@ -200,13 +236,17 @@ impl<'de> Deserialize<'de> for UserIdValue<'de> {
 /// Whether two claim names are equal. Names of a token mostly differ in length or first
 /// byte, and comparing those first spares most pairs a call to `memcmp` (each claim name is
 /// compared with every earlier one and with the configured names).
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+pub(super) fn same(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same`] for names as bytes.
+pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.first() == b.first() && a == b
 }
 
 /// A string user id: control bytes would end up in the `x-user-id` header sent upstream.
-fn user_id(v: Cow<'_, str>) -> UserIdValue<'_> {
+pub(super) fn user_id(v: Cow<'_, str>) -> UserIdValue<'_> {
     if v.is_empty() || v.chars().any(char::is_control) {
         UserIdValue::Invalid
     } else {

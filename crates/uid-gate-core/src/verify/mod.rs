@@ -21,6 +21,7 @@ use subtle::ConstantTimeEq;
 
 mod claims;
 mod header;
+mod plain_claims;
 
 use crate::extract::Jws;
 use claims::{Claims, UserIdValue, parse_claims};
