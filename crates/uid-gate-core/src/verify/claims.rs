@@ -25,8 +25,10 @@ pub(super) struct Claims<'de> {
     pub(super) exp: Option<u64>,
     pub(super) nbf: Option<u64>,
     pub(super) iat: Option<u64>,
-    pub(super) iss: Option<String>,
-    pub(super) aud: Vec<String>,
+    /// Borrowed from the payload where the plain reader read it: most deployments check
+    /// neither, and a copy would allocate on every request.
+    pub(super) iss: Option<Cow<'de, str>>,
+    pub(super) aud: SmallVec<[Cow<'de, str>; 1]>,
     /// One slot per configured uid claim, in configured order (`uid`, `sub`: on the stack).
     pub(super) user_id: SmallVec<[Option<UserIdValue<'de>>; 2]>,
     /// One slot per kept claim (scope and role claims), in the order asked for.
@@ -144,11 +146,11 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_, 'de> {
                             _ => claims.iat = Some(v),
                         }
                     }
-                    "iss" => claims.iss = Some(map.next_value()?),
+                    "iss" => claims.iss = Some(Cow::Owned(map.next_value()?)),
                     "aud" => {
                         claims.aud = match map.next_value::<Audience>()? {
-                            Audience::One(a) => vec![a],
-                            Audience::Many(a) => a,
+                            Audience::One(a) => smallvec::smallvec![Cow::Owned(a)],
+                            Audience::Many(a) => a.into_iter().map(Cow::Owned).collect(),
                         }
                     }
                     _ => {

@@ -301,7 +301,12 @@ impl Verifier {
         {
             return Err(VerifyError::IssuerMismatch);
         }
-        if !self.audiences.is_empty() && !claims.aud.iter().any(|a| self.audiences.contains(a)) {
+        if !self.audiences.is_empty()
+            && !claims
+                .aud
+                .iter()
+                .any(|a| self.audiences.iter().any(|w| w == a))
+        {
             return Err(VerifyError::AudienceMismatch);
         }
         match claims.user_id.into_iter().flatten().next() {

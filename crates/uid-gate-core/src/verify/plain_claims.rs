@@ -66,8 +66,8 @@ pub(super) fn read<'de>(
                     b"exp" => claims.exp = Some(at.uint()?),
                     b"nbf" => claims.nbf = Some(at.uint()?),
                     b"iat" => claims.iat = Some(at.uint()?),
-                    b"iss" => claims.iss = Some(at.text()?.to_owned()),
-                    b"aud" => claims.aud = vec![at.text()?.to_owned()],
+                    b"iss" => claims.iss = Some(Cow::Borrowed(at.text()?)),
+                    b"aud" => claims.aud = smallvec::smallvec![Cow::Borrowed(at.text()?)],
                     _ => at.value(0)?,
                 }
             }
@@ -104,8 +104,7 @@ impl<'de> Cursor<'de> {
     }
 
     /// A string with no escape and no control byte (which JSON forbids raw): its bytes
-    /// between the quotes, not checked for UTF-8, and whether they are all ASCII. A byte
-    /// loop: a claim's strings are short, and `memchr` costs more to call than it saves.
+    /// between the quotes, not checked for UTF-8, and whether they are all ASCII.
     fn string(&mut self) -> Option<(&'de [u8], bool)> {
         self.eat(b'"')?;
         let start = self.at;

@@ -24,10 +24,12 @@ fn reads_the_payloads_issuers_write() {
         r#"{"uid":"alice","iat":1799999990,"exp":1800000900}"#,
         // Better Auth's jwt plugin: the whole user, then iat, exp, iss, aud, sub.
         r#"{"name":"Alice Liddell","email":"alice@example.com","emailVerified":true,"image":null,"createdAt":"2026-11-30T09:12:44.120Z","updatedAt":"2026-11-30T09:12:44.120Z","id":"usr_8f14e45fceea167a","iat":1799999990,"exp":1800000900,"iss":"https://app.example.com","aud":"https://app.example.com","sub":"usr_8f14e45fceea167a"}"#,
+        // The admin plugin's fields on the user.
+        r#"{"id":"u3","role":"user","banned":false,"banReason":null,"banExpires":null,"sub":"u3","exp":1800000900}"#,
         // The organization plugin's claims kept for a scope, and a non-ASCII name.
         r#"{"sub":"u1","org":{"id":"org_1","slug":"acme","role":"admin"},"role":["member","owner"],"name":"Zoë","exp":1800000900}"#,
         // Spaces, as Python's json.dumps writes them; negative and zero numbers.
-        "{ \"sub\" : \"u2\", \"exp\" : 1800000900, \"n\" : -0, \"m\" : [ ], \"o\" : { } }\n",
+        "{ \"sub\" : \"u2\", \"exp\" : 1800000900, \"nbf\" : 0, \"n\" : -0, \"m\" : [ ], \"o\" : { } }\n",
         "{}",
     ];
     let uid = names(&["uid", "sub"]);
@@ -43,18 +45,19 @@ fn reads_the_payloads_issuers_write() {
     }
 }
 
-/// The reader recurses into nested values: a deep nest is given to serde_json (which skips
-/// it without recursing) before it can exhaust the stack.
+/// The reader recurses into nested values: a deep nest of arrays or objects is given to
+/// serde_json (which skips it without recursing) before it can exhaust the stack.
 #[test]
 fn leaves_a_deep_nest_to_serde() {
-    let deep = format!(
-        r#"{{"sub":"u1","exp":7,"x":{}1{}}}"#,
-        "[".repeat(1 << 20),
-        "]".repeat(1 << 20)
-    );
+    let levels = 1 << 18;
+    let arrays = format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+    let objects = format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
     let uid = names(&["uid", "sub"]);
-    assert!(plain(deep.as_bytes(), &uid, &[]).is_none());
-    assert!(with_serde(deep.as_bytes(), &uid, &[]).is_ok());
+    for nest in [arrays, objects] {
+        let deep = format!(r#"{{"sub":"u1","exp":7,"x":{nest}}}"#);
+        assert!(plain(deep.as_bytes(), &uid, &[]).is_none());
+        assert!(with_serde(deep.as_bytes(), &uid, &[]).is_ok());
+    }
 }
 
 /// Claim names: the configured ones, the registered ones, others, and names serde reads
@@ -86,14 +89,14 @@ const STRINGS: [&[&str]; 2] = [
 #[rustfmt::skip]
 const TIMES: [&[&str]; 2] = [
     &["0", "7", "1800000900", "9999999999999999999"],
-    &["01", "-1", "-0", "18446744073709551615", "18446744073709551616", "10000000000000000000",
+    &["", "-", "01", "-1", "-0", "18446744073709551615", "18446744073709551616", "10000000000000000000",
       "1.5", "1e3", r#""7""#],
 ];
 #[rustfmt::skip]
 const VALUES: [&[&str]; 2] = [
     &[r#""alice""#, "-0", "-12", "1800000900", "true", "false", "null", "[]", "[1,2]",
       r#"["a",{"b":null}]"#, "{}", r#"{"a":[1]}"#, "[ 1 , { } ]"],
-    &[r#""a\"b""#, r#""\u0000""#, "\"\u{1}\"", "\"tab\t\"", r#""unterminated"#, "00", "-01",
+    &["", r#""a\"b""#, r#""\u0000""#, "\"\u{1}\"", "\"tab\t\"", r#""unterminated"#, "00", "-01",
       "-", "99999999999999999999999", "1.", "1E+3", "-2.5e-3", "tru", "nul", "True", "[1,]",
       r#"{"a"}"#, r#"{"a":1,}"#, "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]", r#"{"a":"\n"}"#,
       "[01]", "[1.5]", "{\"a\":\"\u{1}\"}", "{1:2}", "[true false]", "[-]", "[\"\u{e000}\"]"],
