@@ -163,3 +163,33 @@ fn the_tag_comparison_agrees_with_hmacs_own() {
         }
     }
 }
+
+/// The signature is compared as its 43 characters: the right one passes, and every other
+/// spelling fails, one character replaced by any other base64url character (the last
+/// character's non-canonical spellings among them, which decode to the same tag) or by a byte
+/// outside the alphabet, through the verifier as a request's token goes.
+#[test]
+fn every_other_spelling_of_the_signature_fails() {
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let verifier = Verifier::new(&[secret], rules());
+    let claims = serde_json::json!({"sub": "alice", "exp": NOW + 60});
+    let token = crate::mint::sign_claims(secret, &claims).expect("sign");
+    assert!(verifier.verify(&token, NOW).is_ok());
+    let (message, signature) = token.rsplit_once('.').expect("a JWS");
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut tried = 0;
+    for at in 0..signature.len() {
+        for other in alphabet.bytes().chain(*b"+/=.\0 \xff") {
+            let mut forged = signature.as_bytes().to_vec();
+            if forged[at] == other {
+                continue;
+            }
+            forged[at] = other;
+            let forged = format!("{message}.{}", String::from_utf8_lossy(&forged));
+            let got = verifier.verify(&forged, NOW).map(|i| i.user_id);
+            assert_eq!(got, Err(VerifyError::BadSignature), "{at}: {other:#x}");
+            tried += 1;
+        }
+    }
+    assert_eq!(tried, 43 * 70);
+}

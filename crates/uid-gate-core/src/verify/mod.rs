@@ -2,11 +2,12 @@
 //!
 //! The HMAC is RustCrypto's `hmac`/`sha2` (the very code behind jsonwebtoken's `rust_crypto`
 //! backend), keyed once at start-up: jsonwebtoken re-keys on every call and its verifier
-//! objects are not `Send`, so they cannot be cached. The tag comparison is constant-time
-//! (`verify_slice`). The header and the claims are parsed here, because jsonwebtoken ignores
-//! `crit`, takes claim names only from a fixed struct (ours are configurable), and accepts
-//! float or rounded time claims; parsing once ourselves also means each part is decoded
-//! exactly once. Nothing here looks at the payload before the signature has been checked.
+//! objects are not `Send`, so they cannot be cached. The tag is compared in constant time, as
+//! its base64url encoding against the token's signature (`signature_matches`). The header and
+//! the claims are parsed here, because jsonwebtoken ignores `crit`, takes claim names only
+//! from a fixed struct (ours are configurable), and accepts float or rounded time claims;
+//! parsing once ourselves also means each part is decoded once at most. Nothing here looks at
+//! the payload before the signature has been checked.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -190,13 +191,14 @@ impl Verifier {
         }
 
         // An HS256 tag is 32 bytes: 43 base64url characters. Anything else, including a
-        // truncated tag, fails here; non-canonical trailing bits fail in the decoder.
-        let mut tag = [0u8; 32];
-        if signature.len() != 43 || URL_SAFE_NO_PAD.decode_slice(signature, &mut tag) != Ok(32) {
+        // truncated tag, fails here.
+        let Ok(signature) = <&[u8; SIGNATURE_LEN]>::try_from(signature) else {
             return Err(VerifyError::BadSignature);
-        }
+        };
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        let signed = keys.iter().any(|key| tag_matches(key, message, &tag));
+        let signed = keys
+            .iter()
+            .any(|key| signature_matches(key, message, signature));
         drop(keys);
         if !signed {
             return Err(VerifyError::BadSignature);
@@ -339,32 +341,45 @@ fn decode_b64<'b>(b64: &[u8], buf: &'b mut [u8]) -> Result<Cow<'b, [u8]>, ()> {
     }
 }
 
-/// Whether `tag` is the full 32-byte HMAC-SHA256 of `message` under the keyed state `key`,
-/// compared in constant time. Truncated tags are refused: a JWS HS256 tag is 32 bytes.
-fn tag_matches(key: &Hmac<Sha256>, message: &[u8], tag: &[u8]) -> bool {
-    let Ok(tag) = <&[u8; 32]>::try_from(tag) else {
-        return false;
-    };
+/// An HS256 signature's length: a 32-byte tag in unpadded base64url.
+const SIGNATURE_LEN: usize = 43;
+
+/// Whether `signature` is the base64url HMAC-SHA256 of `message` under the keyed state `key`,
+/// compared in constant time. The tag is computed and encoded, and the two encodings are
+/// compared: encoding 32 bytes costs less than decoding the token's 43 characters (about 300
+/// instructions), and a non-canonical encoding (other trailing bits in the last character)
+/// matches no tag, as it would have failed to decode.
+fn signature_matches(key: &Hmac<Sha256>, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
     let mut mac = key.clone();
     mac.update(message);
-    let computed: [u8; 32] = mac.finalize().into_bytes().into();
-    // `subtle`, as hmac's own `verify_slice`, but over four words: its per-byte comparison
-    // costs each byte an optimisation barrier (about 300 instructions a request).
-    words(&computed).ct_eq(&words(tag)).into()
+    let tag: [u8; 32] = mac.finalize().into_bytes().into();
+    let mut expected = [0u8; SIGNATURE_LEN];
+    let encoded = URL_SAFE_NO_PAD.encode_slice(tag, &mut expected);
+    // `subtle`, as hmac's own `verify_slice`, but over words: its per-byte comparison costs
+    // each byte an optimisation barrier (about 300 instructions a request).
+    encoded == Ok(SIGNATURE_LEN) && bool::from(words(&expected).ct_eq(&words(signature)))
 }
 
-/// A tag as four little-endian words, for the constant-time comparison.
-fn words(tag: &[u8; 32]) -> [u64; 4] {
+/// A signature as six little-endian words, the last padded with zeros, for the constant-time
+/// comparison.
+fn words(signature: &[u8; SIGNATURE_LEN]) -> [u64; 6] {
+    let mut padded = [0u8; 48];
+    padded[..SIGNATURE_LEN].copy_from_slice(signature);
     std::array::from_fn(|i| {
         let mut word = [0u8; 8];
-        word.copy_from_slice(&tag[i * 8..i * 8 + 8]);
+        word.copy_from_slice(&padded[i * 8..i * 8 + 8]);
         u64::from_le_bytes(word)
     })
 }
 
-/// The HS256 tag check uid-gate uses, for a raw key (tests run Wycheproof's vectors through it).
+/// The HS256 check uid-gate uses, for a raw key and a raw tag (tests run Wycheproof's vectors
+/// through it): the tag is encoded as a token carries it. A tag of any other length than 32
+/// bytes is refused, as its encoding is not 43 characters.
 pub fn hs256_tag_matches(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
-    Hmac::<Sha256>::new_from_slice(key).is_ok_and(|k| tag_matches(&k, message, tag))
+    let mut signature = [0u8; SIGNATURE_LEN];
+    URL_SAFE_NO_PAD.encode_slice(tag, &mut signature) == Ok(SIGNATURE_LEN)
+        && Hmac::<Sha256>::new_from_slice(key)
+            .is_ok_and(|k| signature_matches(&k, message, &signature))
 }
 
 /// The JOSE `alg` name of the algorithms a JWKS key can be pinned to.

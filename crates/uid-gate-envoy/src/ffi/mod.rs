@@ -337,7 +337,6 @@ impl Stream for EnvoyStream<'_> {
     }
 
     fn record(&mut self, reason: Reason) {
-        let code = reason.code();
         // SAFETY: live filter, buffers valid for the call; the counter id was defined on the
         // configuration this filter was created from.
         unsafe {
@@ -348,7 +347,7 @@ impl Stream for EnvoyStream<'_> {
                     self.filter,
                     ModuleBuffer::of(b"uid_gate"),
                     ModuleBuffer::of(b"reason"),
-                    ModuleBuffer::of(code.as_bytes()),
+                    ModuleBuffer::of(reason.code().as_bytes()),
                 );
             }
             if let Some(Some(id)) = self.counters.get(reason.index()) {
