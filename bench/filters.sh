@@ -94,15 +94,40 @@ variant() { # profile feature
   echo "$dir/$1-$2.so"
 }
 
+# A token for alice as Better Auth's jwt plugin signs one with the secret through its `sign`
+# hook (docs/better-auth.md) with its default payload: the whole user, then iat, exp, iss, aud
+# and sub; 12 claims.
+better_auth_token() {
+  python3 - << 'EOF'
+import base64, hashlib, hmac, json, os, time
+def b64(raw): return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+def compact(value): return json.dumps(value, separators=(",", ":")).encode()
+now = int(time.time())
+claims = {"id": "alice", "name": "Alice Liddell", "email": "alice@example.com",
+          "emailVerified": True, "image": None, "createdAt": "2026-11-30T09:12:44.120Z",
+          "updatedAt": "2026-11-30T09:12:44.120Z", "iat": now, "exp": now + 3600,
+          "iss": "http://localhost:3000", "aud": "http://localhost:3000", "sub": "alice"}
+signing_input = b64(compact({"alg": "HS256", "typ": "JWT"})) + "." + b64(compact(claims))
+tag = hmac.new(os.environ["BETTER_AUTH_SECRET"].encode(), signing_input.encode(), hashlib.sha256)
+print(signing_input + "." + b64(tag.digest()))
+EOF
+}
+
 # What every measure starts with: a work directory, removed at exit with every process listed
 # in `pids` stopped; a fresh BETTER_AUTH_SECRET, a token for alice (TOKEN) and the secret as a
-# JWK's `k` (JWK_K) for jwt_authn. Needs UIDGATE_BIN.
+# JWK's `k` (JWK_K) for jwt_authn. Needs UIDGATE_BIN. BENCH_TOKEN picks the token: `mint`
+# (the default: `uid-gate mint`'s uid, iat and exp) or `better-auth` (better_auth_token).
 bench_setup() {
   work=$(mktemp -d)
   pids=()
   trap 'for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; rm -rf "$work"' EXIT
   BETTER_AUTH_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
   export BETTER_AUTH_SECRET
-  TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600)
+  case ${BENCH_TOKEN:-mint} in
+    mint) TOKEN=$("$UIDGATE_BIN" mint alice --ttl 3600) ;;
+    better-auth) TOKEN=$(better_auth_token) ;;
+    *) echo "BENCH_TOKEN is mint or better-auth, not $BENCH_TOKEN" >&2; exit 1 ;;
+  esac
+  echo "token: ${BENCH_TOKEN:-mint}, ${#TOKEN} bytes"
   JWK_K=$(jwk_k)
 }

@@ -84,6 +84,7 @@ async fn bench_harness_runs_in_smoke_mode() {
         &["--smoke"],
         &envs,
         &[
+            "token: mint, ",
             "1. Envoy, no auth",
             "2. Envoy + jwt_authn",
             "3. Envoy + ext_authz -> uid-gate",
@@ -141,12 +142,15 @@ async fn bench_harness_runs_in_smoke_mode() {
         ],
     )
     .await;
-    // The pairs (two Envoys on one CPU at once), with the same builds.
+    // The pairs (two Envoys on one CPU at once), with the same builds and a token as Better
+    // Auth signs one.
+    let better_auth = [only.as_slice(), &[("BENCH_TOKEN", "better-auth")]].concat();
     smoke(
         "paired.sh",
         &["--smoke"],
-        &only,
+        &better_auth,
         &[
+            "token: better-auth, ",
             "7a/7  the null module over the module",
             "1/7   no auth over the module",
             "2/7   jwt_authn over the module",
