@@ -2,8 +2,7 @@
 //! app that signs its own tokens with `BETTER_AUTH_SECRET` (jose `SignJWT`) produces them.
 //! Used by `uid-gate mint`, the demo and the tests; never by the request path.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 
 /// Why a token could not be minted.
@@ -20,8 +19,8 @@ pub enum MintError {
 pub fn sign_raw(key: &[u8], header: &[u8], payload: &[u8]) -> Result<String, MintError> {
     let message = format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(header),
-        URL_SAFE_NO_PAD.encode(payload)
+        URL_SAFE_NO_PAD.encode_to_string(header),
+        URL_SAFE_NO_PAD.encode_to_string(payload)
     );
     let signature = jsonwebtoken::crypto::sign(
         message.as_bytes(),

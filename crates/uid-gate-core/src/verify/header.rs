@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn each_common_header_checked_in_full_is_plain_hs256() {
         for b64 in COMMON_HS256 {
-            let mut buf = [0u8; 64];
+            let mut buf = [std::mem::MaybeUninit::uninit(); 64];
             let raw = super::super::decode_b64(b64, &mut buf).expect("base64url");
             let full = check_header(&raw).expect("a valid header");
             assert_eq!(
