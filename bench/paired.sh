@@ -6,15 +6,16 @@
 # after another: on a VM whose speed changes within seconds its ratios swing by 20 %, where
 # these stay within about 1 %.)
 #
-# Pairs, each run in both orders every round (which wrk starts first), medians reported:
+# Pairs, each run in both orders every round (which wrk starts first), every round with Envoys
+# started afresh, medians reported:
 #   7/7a the module against the null module (the mechanism's floor)
 #   7/1  the module against Envoy with no auth
 #   7/2  the module against jwt_authn (HS256)
 #   7a/2 the null module against jwt_authn (the most any module can reach)
 #   7/7b the module against BENCH_MODULE_BASELINE's (another revision's release directory)
 #
-#   bash bench/paired.sh           release builds, then about 4 minutes (3 rounds of 8 s pairs)
-#   bash bench/paired.sh --smoke   1 round of 1 s pairs (tests/it/bench_smoke.rs)
+#   bash bench/paired.sh           release builds, then about 5 minutes (3 rounds of 8 s pairs)
+#   bash bench/paired.sh --smoke   2 rounds of 1 s pairs (tests/it/bench_smoke.rs)
 #
 # Environment: BENCH_SECONDS (8), BENCH_ROUNDS (3), BENCH_CONNECTIONS (64), and the builds'
 # variables of bench/filters.sh (release_builds).
@@ -25,7 +26,8 @@ smoke=0
 seconds=${BENCH_SECONDS:-8}
 rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNECTIONS:-64}
-if [ $smoke = 1 ]; then seconds=1; rounds=1; conns=8; fi
+# Two rounds in smoke mode, so that stopping and starting the Envoys between rounds runs too.
+if [ $smoke = 1 ]; then seconds=1; rounds=2; conns=8; fi
 
 command -v wrk > /dev/null || { apt-get update -qq > /dev/null && apt-get install -y -qq wrk > /dev/null; }
 . bench/filters.sh
@@ -46,18 +48,27 @@ if [ -n "${BENCH_MODULE_BASELINE:-}" ]; then
 fi
 
 url() { echo "http://127.0.0.1:${PORT[$1]}/api/alice/tasks"; }
-# Every Envoy runs for the whole measure, on CPU 0, and is checked for the answers it gives.
-for name in "${setups[@]}"; do
-  PORT[$name]=$(free_port)
-  sed -e "s/__PORT__/${PORT[$name]}/; s/__ADMIN_PORT__/$(free_port)/; s/__UIDGATE_PORT__/0/; s/__JWK_K__/$JWK_K/" \
-    "${CONFIG[$name]}" > "$work/$name.yaml"
-  taskset -c 0 "$ENVOY" -c "$work/$name.yaml" --concurrency 1 --disable-hot-restart --log-level error > "$work/$name.log" 2>&1 &
-  PID[$name]=$!; pids+=("$!")
-done
-for name in "${setups[@]}"; do
-  check_setup "$name" "${PORT[$name]}"
-  taskset -c 1 wrk -t1 -c"$conns" -d1s -H "authorization: Bearer $TOKEN" "$(url "$name")" > /dev/null # warm-up
-done
+# Every round starts its own Envoys, on CPU 0, each checked for the answers it gives and warmed
+# up, and stops them at its end: a process's memory layout (ASLR, the pages it gets) moves its
+# speed by a few per cent for as long as it runs, the same way for every pairing it is in, so
+# only fresh processes make the rounds independent samples (with the same Envoys throughout,
+# two runs of the same builds differed by 2.5 %).
+start_envoys() {
+  for name in "${setups[@]}"; do
+    PORT[$name]=$(free_port)
+    sed -e "s/__PORT__/${PORT[$name]}/; s/__ADMIN_PORT__/$(free_port)/; s/__UIDGATE_PORT__/0/; s/__JWK_K__/$JWK_K/" \
+      "${CONFIG[$name]}" > "$work/$name.yaml"
+    taskset -c 0 "$ENVOY" -c "$work/$name.yaml" --concurrency 1 --disable-hot-restart --log-level error > "$work/$name.log" 2>&1 &
+    PID[$name]=$!; pids+=("$!")
+  done
+  for name in "${setups[@]}"; do
+    check_setup "$name" "${PORT[$name]}"
+    taskset -c 1 wrk -t1 -c"$conns" -d1s -H "authorization: Bearer $TOKEN" "$(url "$name")" > /dev/null # warm-up
+  done
+}
+stop_envoys() {
+  for name in "${setups[@]}"; do kill "${PID[$name]}"; wait "${PID[$name]}" 2> /dev/null || true; done
+}
 
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # Loads a and b at once; adds a's Envoy CPU per request over b's to RATIOS[a/b].
@@ -84,14 +95,16 @@ both() { # a b
 }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-echo "== the module in pairs: two Envoys 1.40 on CPU 0 at once, wrk -t1 -c$conns -d${seconds}s each on CPU 1, $rounds rounds, both orders"
+echo "== the module in pairs: two Envoys 1.40 on CPU 0 at once, wrk -t1 -c$conns -d${seconds}s each on CPU 1, $rounds rounds of fresh Envoys, both orders"
 [ $smoke = 1 ] && echo "(smoke mode: ratios are not meaningful)"
 for _ in $(seq 1 "$rounds"); do
+  start_envoys
   both null module
   both noauth module
   both jwt module
   both jwt null
   [ -z "${BENCH_MODULE_BASELINE:-}" ] || both baseline module
+  stop_envoys
 done
 row() { # label a/b
   printf '%-58s %6s   (%s )\n' "$1" "$(echo "${RATIOS[$2]}" | median)" "${RATIOS[$2]}"
