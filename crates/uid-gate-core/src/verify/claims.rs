@@ -46,25 +46,7 @@ impl Claims<'_> {
     }
 }
 
-/// The claims of a decoded payload, with the configured uid claim names, and the claims kept
-/// for scopes and roles. A plain payload is read by [`super::plain_claims`], any other by
-/// serde_json, which also decides every refusal.
-pub(super) fn parse_claims<'de>(
-    payload: &'de [u8],
-    uid_claims: &[String],
-    captured: &[String],
-) -> Result<Claims<'de>, VerifyError> {
-    // Filled in place: serde's layers, and an `Option` around the plain reader's result,
-    // would move the struct (some 200 bytes, a `memcpy` each) several times.
-    let mut claims = Claims::slots(uid_claims.len(), captured.len());
-    if super::plain_claims::read(payload, uid_claims, captured, &mut claims).is_none() {
-        claims = Claims::slots(uid_claims.len(), captured.len());
-        fill_with_serde(payload, uid_claims, captured, &mut claims)?;
-    }
-    Ok(claims)
-}
-
-/// [`parse_claims`] through serde_json, whatever the payload.
+/// The claims of `payload` through serde_json, whatever the payload.
 #[cfg(test)]
 pub(super) fn with_serde<'de>(
     payload: &'de [u8],
@@ -76,7 +58,7 @@ pub(super) fn with_serde<'de>(
 }
 
 /// Fills `claims` (with its empty slots) from `payload` through serde_json.
-fn fill_with_serde<'de>(
+pub(super) fn fill_with_serde<'de>(
     payload: &'de [u8],
     uid_claims: &[String],
     captured: &[String],

@@ -25,8 +25,9 @@ mod header;
 mod plain_claims;
 
 use crate::extract::Jws;
-use claims::{Claims, UserIdValue, parse_claims};
+use claims::{Claims, UserIdValue};
 use header::{Header, check_header, is_common_hs256};
+use plain_claims::parse_claims;
 
 /// Called when a token names a JWKS `kid` the current key set lacks (a key rotated in at the
 /// issuer), so whoever fetches the JWKS can fetch it again early. Must not block.

@@ -4,7 +4,7 @@
 //! Every allowed request reads its token's claims, and serde_json's layers cost more than the
 //! reading itself: this reader takes 810 instructions off the decision's 6,025 (SHA-256 aside)
 //! for the benchmark's token, and 1,650 for a Better Auth one. It accepts only what it can read
-//! exactly as [`super::claims::parse_claims`]'s serde path does, and gives up (`None`) on
+//! exactly as the serde path ([`fill_with_serde`]) does, and gives up (`None`) on
 //! anything else: an escape, a duplicate name, a float, a nesting deeper than
 //! [`MAX_DEPTH`], a uid claim that is not a string. The serde path then reads the payload
 //! from the start, and decides every refusal. So this reader never refuses anything; the
@@ -14,7 +14,26 @@ use std::borrow::Cow;
 
 use smallvec::SmallVec;
 
-use super::claims::{Claims, same_bytes, user_id};
+use super::VerifyError;
+use super::claims::{Claims, fill_with_serde, same_bytes, user_id};
+
+/// The claims of a decoded payload, with the configured uid claim names, and the claims kept
+/// for scopes and roles. A plain payload is read here, any other by serde_json
+/// ([`fill_with_serde`]), which also decides every refusal.
+pub(super) fn parse_claims<'de>(
+    payload: &'de [u8],
+    uid_claims: &[String],
+    captured: &[String],
+) -> Result<Claims<'de>, VerifyError> {
+    // Filled in place: serde's layers, and an `Option` around the plain reader's result,
+    // would move the struct (some 200 bytes, a `memcpy` each) several times.
+    let mut claims = Claims::slots(uid_claims.len(), captured.len());
+    if read(payload, uid_claims, captured, &mut claims).is_none() {
+        claims = Claims::slots(uid_claims.len(), captured.len());
+        fill_with_serde(payload, uid_claims, captured, &mut claims)?;
+    }
+    Ok(claims)
+}
 
 /// Objects and arrays nested deeper than this inside a claim are left to serde_json.
 const MAX_DEPTH: u8 = 16;
