@@ -336,13 +336,13 @@ const PAYLOAD_ON_STACK: usize = 1024;
 fn decode_b64<'b>(b64: &[u8], buf: &'b mut [MaybeUninit<u8>]) -> Result<Cow<'b, [u8]>, ()> {
     // The length first: the decoder panics on too small a buffer.
     let len = URL_SAFE_NO_PAD.decoded_length(b64).map_err(drop)?;
-    if len > buf.len() {
+    let Some(room) = buf.get_mut(..len) else {
         return URL_SAFE_NO_PAD
             .decode_to_vec(b64)
             .map(Cow::Owned)
             .map_err(drop);
-    }
-    let decoded = URL_SAFE_NO_PAD.decode(b64, Out::from_uninit_slice(buf));
+    };
+    let decoded = URL_SAFE_NO_PAD.decode(b64, Out::from_uninit_slice(room));
     decoded.map(|bytes| Cow::Borrowed(&*bytes)).map_err(drop)
 }
 
@@ -351,8 +351,8 @@ const SIGNATURE_LEN: usize = 43;
 
 /// Whether `signature` is the base64url HMAC-SHA256 of `message` under the keyed state `key`,
 /// compared in constant time. The tag is computed and encoded, and the two encodings are
-/// compared: encoding 32 bytes costs less than decoding the token's 43 characters (about 300
-/// instructions), and a non-canonical encoding (other trailing bits in the last character)
+/// compared: encoding 32 bytes cost about 130 instructions less than decoding the token's 43
+/// characters (both with the `base64` crate), and a non-canonical encoding (other trailing bits in the last character)
 /// matches no tag, as it would have failed to decode.
 fn signature_matches(key: &Hmac<Sha256>, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
     let mut mac = key.clone();
