@@ -240,7 +240,10 @@ pub(super) fn user_id(v: Cow<'_, str>) -> UserIdValue<'_> {
 
 /// The claim names read so far, for the duplicate check: the first few on the stack (a usual
 /// token has fewer), the rest on the heap.
-type Seen<'de> = SmallVec<[Cow<'de, str>; 12]>;
+type Seen<'de> = SmallVec<[Cow<'de, str>; NAMES_ON_STACK]>;
+
+/// How many claim names the duplicate checks (here and in the plain reader) hold on the stack.
+pub(super) const NAMES_ON_STACK: usize = 12;
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use smallvec::SmallVec;
 
 use super::VerifyError;
-use super::claims::{Claims, fill_with_serde, same_bytes, user_id};
+use super::claims::{Claims, NAMES_ON_STACK, fill_with_serde, same_bytes, user_id};
 
 /// The claims of a decoded payload, with the configured uid claim names, and the claims kept
 /// for scopes and roles. A plain payload is read here, any other by serde_json
@@ -46,7 +46,7 @@ pub(super) fn read<'de>(
     captured: &[String],
     claims: &mut Claims<'de>,
 ) -> Option<()> {
-    let mut seen = SmallVec::<[&[u8]; 12]>::new();
+    let mut seen = SmallVec::<[&[u8]; NAMES_ON_STACK]>::new();
     let mut at = Cursor {
         bytes: payload,
         at: 0,
@@ -148,6 +148,13 @@ impl<'de> Cursor<'de> {
     /// An integer with no sign, fraction, exponent or leading zero that fits 19 digits (so it
     /// fits a `u64`): the time claims serde reads as `u64` without refusing.
     fn uint(&mut self) -> Option<u64> {
+        let (digits, n) = self.digits()?;
+        (digits <= 19).then_some(n)
+    }
+
+    /// JSON's digits of an integer from here: at least one, and no leading zero. How many,
+    /// and their value (wrapping: a caller that wants it bounds the count).
+    fn digits(&mut self) -> Option<(usize, u64)> {
         let start = self.at;
         let mut n = 0u64;
         while let Some(&d @ b'0'..=b'9') = self.bytes.get(self.at) {
@@ -156,7 +163,7 @@ impl<'de> Cursor<'de> {
         }
         let digits = self.at - start;
         let leading_zero = digits > 1 && self.bytes[start] == b'0';
-        (digits > 0 && digits <= 19 && !leading_zero).then_some(n)
+        (digits > 0 && !leading_zero).then_some((digits, n))
     }
 
     /// Any value, checked as serde_json checks a value it ignores, but for what is left to
@@ -177,13 +184,7 @@ impl<'de> Cursor<'de> {
             b'n' => self.word(b"null"),
             _ => {
                 self.eat(b'-');
-                let start = self.at;
-                while let Some(b'0'..=b'9') = self.bytes.get(self.at) {
-                    self.at += 1;
-                }
-                let digits = self.at - start;
-                let leading_zero = digits > 1 && self.bytes[start] == b'0';
-                (digits > 0 && !leading_zero).then_some(())
+                self.digits().map(drop)
             }
         }
     }
