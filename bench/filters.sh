@@ -30,6 +30,18 @@ generated() { # name envoy-config-args...
   echo "$work/$name.template.yaml"
 }
 
+# Starts Envoy for setup NAME from the template CONFIG (its placeholders filled in) on PORT,
+# with WORKERS workers, under the command words that follow (`taskset -c 0`, valgrind ...);
+# its log is $work/envoy-NAME.log, its pid ENVOY_PID, also added to `pids`.
+start_envoy() { # name config port workers command-words...
+  local name=$1 config=$2 port=$3 workers=$4; shift 4
+  sed -e "s/__PORT__/$port/; s/__ADMIN_PORT__/$(free_port)/; s/__UIDGATE_PORT__/${ug_port:-0}/; s/__JWK_K__/$JWK_K/" \
+    "$config" > "$work/$name.yaml"
+  "$@" "$ENVOY" -c "$work/$name.yaml" --concurrency "$workers" --disable-hot-restart --log-level error \
+    > "$work/envoy-$name.log" 2>&1 &
+  ENVOY_PID=$!; pids+=("$ENVOY_PID")
+}
+
 # BETTER_AUTH_SECRET as a JWK's `k` (unpadded base64url), for jwt_authn's key set.
 jwk_k() { python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.environ["BETTER_AUTH_SECRET"].encode()).rstrip(b"=").decode())'; }
 

@@ -54,13 +54,11 @@ EOF
 
 declare -A COUNT SHA
 count() { # name config -> Envoy's instructions per request (and its SHA-256's, in SHA[name])
-  local name=$1 config=$2 port admin out
-  port=$(free_port); admin=$(free_port)
-  sed -e "s/__PORT__/$port/; s/__ADMIN_PORT__/$admin/; s/__UIDGATE_PORT__/0/; s/__JWK_K__/$JWK_K/" "$config" > "$work/$name.yaml"
+  local name=$1 config=$2 port out
+  port=$(free_port)
   out=$work/cg.$name
-  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
-    "$ENVOY" -c "$work/$name.yaml" --concurrency 1 --disable-hot-restart --log-level error > "$work/$name.log" 2>&1 &
-  local pid=$!
+  start_envoy "$name" "$config" "$port" 1 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out"
+  local pid=$ENVOY_PID
   for _ in $(seq 1 600); do
     curl -s -o /dev/null "http://127.0.0.1:$port/api/alice/tasks" -H "authorization: Bearer $TOKEN" && break
     sleep 0.5

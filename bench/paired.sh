@@ -56,10 +56,8 @@ url() { echo "http://127.0.0.1:${PORT[$1]}/api/alice/tasks"; }
 start_envoys() {
   for name in "${setups[@]}"; do
     PORT[$name]=$(free_port)
-    sed -e "s/__PORT__/${PORT[$name]}/; s/__ADMIN_PORT__/$(free_port)/; s/__UIDGATE_PORT__/0/; s/__JWK_K__/$JWK_K/" \
-      "${CONFIG[$name]}" > "$work/$name.yaml"
-    taskset -c 0 "$ENVOY" -c "$work/$name.yaml" --concurrency 1 --disable-hot-restart --log-level error > "$work/$name.log" 2>&1 &
-    PID[$name]=$!; pids+=("$!")
+    start_envoy "$name" "${CONFIG[$name]}" "${PORT[$name]}" 1 taskset -c 0
+    PID[$name]=$ENVOY_PID
   done
   for name in "${setups[@]}"; do
     check_setup "$name" "${PORT[$name]}"

@@ -75,12 +75,11 @@ round_ratio() {
     awk '{ printf "%.3f\n", $1 / $2 }' | median
 }
 run_setup() { # name config [h2|c2]: h2, HTTP/2 downstream (h2load); c2, Envoy --concurrency 2
-  local name=$1 config=$2 mode=${3:-} port admin workers=1 cpus=0
+  local name=$1 config=$2 mode=${3:-} port workers=1 cpus=0
   [ "$mode" = c2 ] && { workers=2; cpus=0,1; }
-  port=$(free_port); admin=$(free_port)
-  sed -e "s/__PORT__/$port/; s/__ADMIN_PORT__/$admin/; s/__UIDGATE_PORT__/${ug_port:-0}/; s/__JWK_K__/$JWK_K/" "$config" > "$work/$name.yaml"
-  taskset -c "$cpus" "$ENVOY" -c "$work/$name.yaml" --concurrency "$workers" --disable-hot-restart --log-level error > "$work/envoy-$name.log" 2>&1 &
-  local envoy_pid=$!; pids+=("$envoy_pid")
+  port=$(free_port)
+  start_envoy "$name" "$config" "$port" "$workers" taskset -c "$cpus"
+  local envoy_pid=$ENVOY_PID
   local url="http://127.0.0.1:$port/api/alice/tasks"
   check_setup "${name%%_*}" "$port"
   if [ "$mode" = h2 ]; then
