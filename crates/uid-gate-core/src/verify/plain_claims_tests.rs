@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use super::super::claims::{Claims, with_serde};
-use super::read;
+use super::{read, string_len, string_len_bytewise};
 
 /// The plain reader's claims, or `None` where it leaves the payload to serde.
 fn plain<'de>(payload: &'de [u8], uid: &[String], kept: &[String]) -> Option<Claims<'de>> {
@@ -57,6 +57,29 @@ fn leaves_a_deep_nest_to_serde() {
         let deep = format!(r#"{{"sub":"u1","exp":7,"x":{nest}}}"#);
         assert!(plain(deep.as_bytes(), &uid, &[]).is_none());
         assert!(with_serde(deep.as_bytes(), &uid, &[]).is_ok());
+    }
+}
+
+/// The word-at-a-time scan against the byte loop: every byte value at every position of
+/// strings up to three words long, after ASCII and after non-ASCII bytes, and with a second
+/// stop byte after the first (a borrow from a stop byte can flag the bytes above it).
+#[test]
+fn strings_end_where_the_byte_loop_says() {
+    for filler in [b'a', 0xC3] {
+        for len in 0..26 {
+            for at in 0..len {
+                for byte in 0..=u8::MAX {
+                    for then in [b'a', b'"', 0x01, 0x80] {
+                        let mut bytes = vec![filler; len];
+                        bytes[at] = byte;
+                        if at + 1 < len {
+                            bytes[at + 1] = then;
+                        }
+                        assert_eq!(string_len(&bytes), string_len_bytewise(&bytes), "{bytes:?}");
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -126,11 +149,22 @@ fn member() -> impl Strategy<Value = String> {
             3 => prop::sample::select(odd).prop_map(str::to_owned),
             2 => prop::sample::select(VALUES[0]).prop_map(str::to_owned),
             2 => prop::sample::select(VALUES[1]).prop_map(str::to_owned),
+            3 => long_string(),
             // Deeper than serde_json reads (128).
             1 => Just(format!("{}1{}", "[".repeat(130), "]".repeat(130))),
         ];
         value.prop_map(move |value| format!("\"{name}\"{a}:{b}{value}"))
     })
+}
+
+/// A string longer than the reader's eight-byte steps, mostly plain, now and then with a byte
+/// that is not ASCII or not UTF-8, a control byte or an escape somewhere in it.
+fn long_string() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        30 => Just("a"),
+        1 => prop::sample::select(&["é", BAD, "\u{1}", "\u{1f}", "\u{7f}", "\\n", "\\\"", " "][..]),
+    ];
+    prop::collection::vec(piece, 0..40).prop_map(|p| format!("\"{}\"", p.concat()))
 }
 
 prop_compose! {
