@@ -352,18 +352,23 @@ const SIGNATURE_LEN: usize = 43;
 /// Whether `signature` is the base64url HMAC-SHA256 of `message` under the keyed state `key`,
 /// compared in constant time. The tag is computed and encoded, and the two encodings are
 /// compared: encoding 32 bytes cost about 130 instructions less than decoding the token's 43
-/// characters (both with the `base64` crate), and a non-canonical encoding (other trailing bits in the last character)
-/// matches no tag, as it would have failed to decode.
+/// characters (both with the `base64` crate), and a non-canonical encoding (other trailing
+/// bits in the last character) matches no tag, as it would have failed to decode.
 fn signature_matches(key: &Hmac<Sha256>, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
     let mut mac = key.clone();
     mac.update(message);
-    let tag: [u8; 32] = mac.finalize().into_bytes().into();
-    let mut expected = [0u8; SIGNATURE_LEN];
-    // 32 bytes are 43 characters, the room the encoder needs.
-    let _ = URL_SAFE_NO_PAD.encode(&tag, Out::from_slice(&mut expected));
+    let expected = encoded_tag(&mac.finalize().into_bytes().into());
     // `subtle`, as hmac's own `verify_slice`, but over words: its per-byte comparison costs
     // each byte an optimisation barrier (about 300 instructions a request).
     words(&expected).ct_eq(&words(signature)).into()
+}
+
+/// An HS256 tag as a token carries it: unpadded base64url.
+fn encoded_tag(tag: &[u8; 32]) -> [u8; SIGNATURE_LEN] {
+    let mut encoded = [0u8; SIGNATURE_LEN];
+    // 32 bytes are 43 characters, the room the encoder needs.
+    let _ = URL_SAFE_NO_PAD.encode(tag, Out::from_slice(&mut encoded));
+    encoded
 }
 
 /// A signature as six little-endian words, the last padded with zeros, for the constant-time
@@ -380,16 +385,13 @@ fn words(signature: &[u8; SIGNATURE_LEN]) -> [u64; 6] {
 
 /// The HS256 check uid-gate uses, for a raw key and a raw tag (tests run Wycheproof's vectors
 /// through it): the tag is encoded as a token carries it. A tag of any other length than 32
-/// bytes is refused, as its encoding is not 43 characters.
+/// bytes is refused.
 pub fn hs256_tag_matches(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
-    let mut signature = [0u8; SIGNATURE_LEN];
-    // The length first: the encoder panics on too small a buffer.
-    URL_SAFE_NO_PAD.encoded_length(tag.len()) == SIGNATURE_LEN
-        && !URL_SAFE_NO_PAD
-            .encode(tag, Out::from_slice(&mut signature))
-            .is_empty()
-        && Hmac::<Sha256>::new_from_slice(key)
-            .is_ok_and(|k| signature_matches(&k, message, &signature))
+    let Ok(tag) = <&[u8; 32]>::try_from(tag) else {
+        return false;
+    };
+    Hmac::<Sha256>::new_from_slice(key)
+        .is_ok_and(|k| signature_matches(&k, message, &encoded_tag(tag)))
 }
 
 /// The JOSE `alg` name of the algorithms a JWKS key can be pinned to.

@@ -224,7 +224,7 @@ impl<'de> Cursor<'de> {
 /// states the rule plainly; a test holds the two to the same answer for every byte at every
 /// position.
 #[inline(always)]
-pub(super) fn string_len(bytes: &[u8]) -> Option<(usize, bool)> {
+fn string_len(bytes: &[u8]) -> Option<(usize, bool)> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
     // The high bit of each byte of `w` that is below `n` (n <= 0x80). A byte's borrow can
@@ -251,7 +251,7 @@ pub(super) fn string_len(bytes: &[u8]) -> Option<(usize, bool)> {
 }
 
 /// [`string_len`] a byte at a time: for the last few bytes, and the rule stated plainly.
-pub(super) fn string_len_bytewise(bytes: &[u8]) -> Option<(usize, bool)> {
+fn string_len_bytewise(bytes: &[u8]) -> Option<(usize, bool)> {
     let mut ascii = true;
     for (i, &b) in bytes.iter().enumerate() {
         match b {
